@@ -1,0 +1,60 @@
+"""Evaluate and predict: python eval.py --config_path FILE [--checkpoint PATH] [--set section.key=value ...]
+
+With labels (eval.split val or train): metrics at ground-truth resolution, with and without DropClusters,
+the per-class table, metrics.json, a confusion-matrix picture, prediction pictures, official-format exports.
+Without (eval.split test, or eval.input = a folder of images or a video file): predictions, overlays, videos.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from utils.cityscapes_official import run_official
+from utils.cli import add_config_arguments, run_main
+from utils.eval_setup import build_eval_setup
+from utils.evaluation import run_evaluation
+from utils.run_dir import setup_console_logging
+from utils.video import is_video
+from utils.video_eval import run_video
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_arguments(parser, required=False)
+    parser.add_argument("--checkpoint", help="checkpoint to evaluate (default: eval.checkpoint, else <paths.output_dir>/best.pth)")
+    return parser.parse_args(argv)
+
+
+def official_check(setup, metrics: dict, log) -> None:
+    """Runs cityscapesscripts' evaluator on the exported label ids and reports it beside our mIoU."""
+    cfg = setup.cfg
+    if not (cfg.eval.official and cfg.target == "cityscapes" and setup.labels.to_label_id is not None and cfg.eval.split == "val" and not cfg.dataset.val_cities):
+        return
+    log.info("running the official cityscapesscripts evaluator on cityscapes_results/ ...")
+    result = run_official(cfg.paths.root, setup.output_dir / "cityscapes_results", setup.output_dir / "official")
+    ours = metrics.get("miou_no_void", metrics["miou"])
+    metrics["official"] = {"averageScoreClasses": result["averageScoreClasses"], "averageScoreInstClasses": result.get("averageScoreInstClasses"), "ours": ours}
+    log.info(f"official evaluator mIoU {result['averageScoreClasses']:.6f} | ours {ours:.6f} | difference {abs(result['averageScoreClasses'] - ours):.2e}")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    log = setup_console_logging()
+    setup = build_eval_setup(args.config_path, args.checkpoint, args.set, log)
+    source = setup.cfg.eval.input
+    if source and is_video(source):
+        run_video(setup, log, Path(source))
+        return 0
+    if source:
+        run_evaluation(setup, log, folder=Path(source))
+        return 0
+    metrics = run_evaluation(setup, log)
+    if metrics:
+        official_check(setup, metrics, log)
+        (setup.output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

@@ -1,0 +1,72 @@
+"""torchvision ResNet/ResNeXt encoders that return the five feature maps a segmentation decoder needs."""
+
+import difflib
+
+import torch
+import torchvision
+from torch import nn
+
+from utils.errors import UserError
+
+ENCODERS = {
+    "resnet18": [64, 64, 128, 256, 512],
+    "resnet34": [64, 64, 128, 256, 512],
+    "resnet50": [64, 256, 512, 1024, 2048],
+    "resnet101": [64, 256, 512, 1024, 2048],
+    "resnext50_32x4d": [64, 256, 512, 1024, 2048],
+    "resnext101_32x8d": [64, 256, 512, 1024, 2048],
+}
+ALIASES = {"resnext50": "resnext50_32x4d", "resnext101": "resnext101_32x8d"}
+
+
+def canonical_encoder_name(name: str) -> str:
+    name = ALIASES.get(name, name)
+    if name not in ENCODERS:
+        valid = list(ENCODERS) + list(ALIASES)
+        match = difflib.get_close_matches(name, valid, n=1)
+        hint = f" Did you mean '{match[0]}'?" if match else ""
+        raise UserError(f"Unknown encoder '{name}' (model.encoder).{hint} Valid: {', '.join(valid)}.")
+    return name
+
+
+def _imagenet_weights(name: str):
+    return torchvision.models.get_model_weights(name).DEFAULT
+
+
+def _load_pretrained(name: str) -> nn.Module:
+    weights = _imagenet_weights(name)
+    try:
+        return torchvision.models.get_model(name, weights=weights)
+    except Exception as exc:  # urllib, SSL and socket errors all mean the same thing to the user
+        filename = weights.url.rsplit("/", 1)[-1]
+        target = f"{torch.hub.get_dir()}/checkpoints/{filename}"
+        raise UserError(
+            f"Could not load ImageNet weights {weights} for encoder '{name}' ({type(exc).__name__}: {exc}). "
+            f"On a machine without internet, download {weights.url} elsewhere and copy it to {target} "
+            f"(or set TORCH_HOME), or set model.encoder_weights: null to train from scratch."
+        ) from None
+
+
+class ResNetEncoder(nn.Module):
+    """Features at strides 2, 4, 8, 16 and 32 with ``out_channels`` channels; the classifier is dropped."""
+
+    def __init__(self, name: str, weights: str = None):
+        super().__init__()
+        name = canonical_encoder_name(name)
+        if weights == "imagenet":
+            net = _load_pretrained(name)
+        elif weights is None:
+            net = torchvision.models.get_model(name, weights=None)
+        else:
+            raise UserError(f"model.encoder_weights is {weights!r}; allowed: imagenet | null.")
+        self.name, self.out_channels = name, ENCODERS[name]
+        self.conv1, self.bn1, self.relu, self.maxpool = net.conv1, net.bn1, net.relu, net.maxpool
+        self.layer1, self.layer2, self.layer3, self.layer4 = net.layer1, net.layer2, net.layer3, net.layer4
+
+    def forward(self, x: torch.Tensor) -> list:
+        c1 = self.relu(self.bn1(self.conv1(x)))
+        c2 = self.layer1(self.maxpool(c1))
+        c3 = self.layer2(c2)
+        c4 = self.layer3(c3)
+        c5 = self.layer4(c4)
+        return [c1, c2, c3, c4, c5]

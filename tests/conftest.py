@@ -1,0 +1,47 @@
+"""Shared fixtures: one small built-in sample per test session, and a tiny training config."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from utils.sample_data import SampleSpec, generate_sample  # noqa: E402
+
+SMALL = SampleSpec(
+    cityscapes_size=(128, 256),
+    train_cities={"aachen": 4, "bochum": 4},
+    val_cities={"frankfurt": 3, "lindau": 2},
+    test_cities={"berlin": 2},
+    coarse_cities={"augsburg": 2},
+    video_frames=6,
+    kitti_train_per_category=3,
+    kitti_test_per_category=1,
+)
+
+
+@pytest.fixture(scope="session")
+def sample_root(tmp_path_factory) -> Path:
+    return generate_sample(tmp_path_factory.mktemp("sample"), SMALL)
+
+
+def tiny_overrides(sample_root: Path, out: Path, *extra) -> list:
+    """A training run that takes seconds on a CPU: FPN-resnet18 at 64x128."""
+    return [
+        f"paths.root={sample_root / 'cityscapes'}",
+        f"paths.output_dir={out}",
+        "model.encoder=resnet18",
+        "model.encoder_weights=null",
+        "dataset.size=[64,128]",
+        "training.device=cpu",
+        "training.num_workers=0",
+        "training.batch_size=2",
+        "training.epochs=1",
+        "training.iters_per_epoch=2",
+        "training.tb_images=2",
+        "training.log_every_iters=1",
+        "eval.num_workers=0",
+        *extra,
+    ]

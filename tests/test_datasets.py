@@ -1,0 +1,144 @@
+import cv2
+import numpy as np
+import pytest
+import torch
+import torchvision
+from cityscapesscripts.helpers.labels import name2label
+
+from utils.config import config_from_dict
+from utils.data import build_dataset, build_loader, dataset_items
+from utils.data.kitti import decode_kitti_gt
+from utils.data.transforms import train_transform
+from utils.errors import UserError
+from utils.labels import IGNORE_INDEX, build_labels
+
+
+def cs_cfg(sample_root, *extra):
+    return config_from_dict({}, [f"paths.root={sample_root / 'cityscapes'}", "dataset.size=[64,128]", *extra])
+
+
+def kitti_cfg(sample_root, mode="road", *extra):
+    return config_from_dict({}, ["target=kitti", f"paths.root={sample_root / 'kitti'}", f"dataset.labels={mode}", "dataset.size=[96,320]", *extra])
+
+
+def test_cityscapes_train_sample_matches_label_file(sample_root):
+    cfg = cs_cfg(sample_root)
+    labels = build_labels("cityscapes", "categories")
+    ds = build_dataset(cfg, labels, "val", "eval")
+    sample = ds[0]
+    assert sample["image"].shape == (3, 64, 128) and sample["image"].dtype == torch.float32
+    raw = cv2.imread(str(ds.items[0].label), cv2.IMREAD_UNCHANGED)
+    assert sample["mask"].dtype == torch.uint8 and tuple(sample["mask"].shape) == raw.shape
+    assert (sample["mask"].numpy() == labels.lut[raw]).all()
+    train = build_dataset(cfg, labels, "train", "train")
+    s = train[(1, 123)]
+    assert s["image"].shape == (3, 64, 128) and s["mask"].shape == (64, 128)
+    assert set(np.unique(s["mask"].numpy())) <= set(range(8)) | {IGNORE_INDEX}
+    again = train[(1, 123)]
+    assert torch.equal(s["image"], again["image"]) and torch.equal(s["mask"], again["mask"])
+
+
+def test_sample_has_every_category_in_train_and_val(sample_root):
+    labels = build_labels("cityscapes", "categories")
+    for split in ("train", "val"):
+        seen = set()
+        for item in dataset_items(cs_cfg(sample_root), split):
+            seen |= set(np.unique(labels.encode(cv2.imread(str(item.label), cv2.IMREAD_UNCHANGED))).tolist())
+        assert seen == set(range(8)), split
+
+
+def test_torchvision_cityscapes_reads_the_sample(sample_root):
+    tv = torchvision.datasets.Cityscapes(str(sample_root / "cityscapes"), split="val", mode="fine", target_type=["semantic", "instance", "color", "polygon"])
+    assert len(tv) == 5
+    image, (semantic, instance, color, polygon) = tv[0]
+    ours = cv2.imread(tv.targets[0][0], cv2.IMREAD_UNCHANGED)
+    assert image.size == (256, 128) and (np.array(semantic) == ours).all()
+    assert np.array(instance).max() >= 24000  # person / car instances are id * 1000 + k
+    assert polygon["imgWidth"] == 256 and len(polygon["objects"]) > 10
+    assert np.array(color).shape[:2] == (128, 256)
+
+
+def test_polygons_render_back_to_the_label_ids(sample_root):
+    from cityscapesscripts.helpers.annotation import Annotation
+    from cityscapesscripts.preparation.json2labelImg import createLabelImage
+
+    item = dataset_items(cs_cfg(sample_root), "val")[0]
+    ann = Annotation()
+    ann.fromJsonFile(str(item.label).replace("_labelIds.png", "_polygons.json"))
+    rendered = np.array(createLabelImage(ann, "ids"))
+    ours = cv2.imread(str(item.label), cv2.IMREAD_UNCHANGED)
+    assert (rendered == ours).mean() > 0.97  # PIL and OpenCV rasterise polygon edges slightly differently
+
+
+def test_test_split_is_void_and_unlabelled(sample_root):
+    items = dataset_items(cs_cfg(sample_root), "test", labelled=False)
+    assert len(items) == 2 and all(i.label is None for i in items)
+    gt = sample_root / "cityscapes" / "gtFine" / "test" / "berlin" / "berlin_000000_000019_gtFine_labelIds.png"
+    assert cv2.imread(str(gt), cv2.IMREAD_UNCHANGED).max() == 0
+
+
+def test_val_cities_and_coarse(sample_root):
+    cfg = cs_cfg(sample_root, "dataset.val_cities=[bochum]", "dataset.coarse=true")
+    train, val = dataset_items(cfg, "train"), dataset_items(cfg, "val")
+    assert {i.name.split("_")[0] for i in val} == {"bochum"}
+    assert {i.name.split("_")[0] for i in train} == {"aachen", "augsburg"}
+    assert any("gtCoarse" in str(i.label) for i in train)
+    with pytest.raises(UserError, match="not train cities"):
+        dataset_items(cs_cfg(sample_root, "dataset.val_cities=[paris]"), "train")
+
+
+def test_missing_dataset_says_where_to_get_it(tmp_path):
+    cfg = config_from_dict({}, [f"paths.root={tmp_path / 'nothing'}"])
+    with pytest.raises(UserError, match=r"cityscapes-dataset.com.*leftImg8bit.*quickstart"):
+        dataset_items(cfg, "train")
+    with pytest.raises(UserError, match="data_road"):
+        dataset_items(config_from_dict({}, ["target=kitti", "dataset.labels=road", f"paths.root={tmp_path}"]), "train")
+
+
+def test_kitti_gt_colors_decode_like_the_devkit(tmp_path):
+    bgr = np.zeros((2, 3, 3), np.uint8)
+    bgr[0, 0] = (255, 0, 255)  # magenta: road
+    bgr[0, 1] = (0, 0, 255)  # red: not road
+    bgr[0, 2] = (0, 0, 0)  # black: outside the valid area
+    bgr[1, :] = (255, 0, 255)
+    path = tmp_path / "um_road_000000.png"
+    cv2.imwrite(str(path), bgr)
+    assert decode_kitti_gt(path).tolist() == [[0, 1, IGNORE_INDEX], [0, 0, 0]]
+
+
+@pytest.mark.parametrize("mode", ["road", "lane"])
+def test_kitti_splits(sample_root, mode):
+    cfg = kitti_cfg(sample_root, mode)
+    train, val = dataset_items(cfg, "train"), dataset_items(cfg, "val")
+    assert not {i.name for i in train} & {i.name for i in val}
+    assert len(train) + len(val) == (9 if mode == "road" else 3)
+    assert [i.name for i in val] == [i.name for i in dataset_items(cfg, "val")]  # deterministic
+    if mode == "lane":
+        assert all(i.name.startswith("um_") and "_lane_" in i.label.name for i in train + val)
+    test = dataset_items(cfg, "test", labelled=False)
+    assert len(test) == 3 and all(i.label is None for i in test)
+
+
+def test_kitti_full_resolution_375x1242_loads_and_batches(sample_root):
+    cfg = kitti_cfg(sample_root)
+    labels = build_labels("kitti", "road")
+    ds = build_dataset(cfg, labels, "train", "eval")
+    sizes = {tuple(ds[i]["mask"].shape) for i in range(len(ds))}
+    assert (375, 1242) in sizes and len(sizes) > 1
+    batch = next(iter(build_loader(ds, 3, 0, train=False)))
+    assert batch["image"].shape == (3, 3, 96, 320) and isinstance(batch["mask"], list)
+    values = set(np.unique(torch.cat([m.flatten() for m in batch["mask"]]).numpy()).tolist())
+    assert values == {0, 1, IGNORE_INDEX}
+
+
+def test_augmentations_keep_uint8_masks_and_pad_with_ignore():
+    cfg = config_from_dict({}, ["dataset.scale_range=[0.5,0.5]", "dataset.weather_aug=true", "dataset.weather_p=1.0"])
+    t = train_transform(cfg.dataset, (64, 128))
+    t.set_random_seed(0)
+    image = np.full((64, 128, 3), 120, np.uint8)
+    mask = np.full((64, 128), name2label["road"].id, np.uint8)
+    out = t(image=image, mask=mask)
+    assert out["mask"].dtype == np.uint8 and out["mask"].shape == (64, 128) and out["image"].shape == (64, 128, 3)
+    # Scaled to half, the image covers a quarter of the crop: the padding is IGNORE_INDEX, the rest the label.
+    values, counts = np.unique(out["mask"], return_counts=True)
+    assert set(values.tolist()) == {7, IGNORE_INDEX} and counts[values.tolist().index(7)] == 32 * 64

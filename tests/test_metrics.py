@@ -1,0 +1,62 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from utils.labels import IGNORE_INDEX
+from utils.metrics import ConfusionMatrix, format_table
+
+
+def test_hand_made_example():
+    # gt:   0 0 1 1 | 2 255      pred: 0 1 1 1 | 255 2
+    cm = ConfusionMatrix(4)
+    cm.update(torch.tensor([0, 1, 1, 1, IGNORE_INDEX, 2]), torch.tensor([0, 0, 1, 1, 2, IGNORE_INDEX]))
+    m = cm.compute(["a", "b", "c", "d"])
+    assert m["per_class"]["a"]["iou"] == pytest.approx(1 / 2)  # TP 1, FN 1
+    assert m["per_class"]["b"]["iou"] == pytest.approx(2 / 3)  # TP 2, FP 1
+    assert m["per_class"]["b"]["dice"] == pytest.approx(4 / 5)
+    assert m["per_class"]["c"]["iou"] == 0.0  # its one pixel was dropped (predicted ignore): a miss
+    assert math.isnan(m["per_class"]["d"]["iou"])  # no gt, no prediction: left out of the mean
+    assert m["miou"] == pytest.approx((1 / 2 + 2 / 3 + 0) / 3)
+    assert m["pixel_acc"] == pytest.approx(3 / 5)
+    assert "| a | 0.5000 | 0.6667 |" in format_table(m) and "| d | n/a | n/a |" in format_table(m)
+
+
+def test_against_an_independent_numpy_computation():
+    rng = np.random.default_rng(0)
+    n = 5
+    gt = rng.integers(0, n, (4, 30, 40))
+    gt[rng.random(gt.shape) < 0.1] = IGNORE_INDEX
+    pred = np.where(rng.random(gt.shape) < 0.6, gt, rng.integers(0, n, gt.shape))
+    pred[pred == IGNORE_INDEX] = 0
+    cm = ConfusionMatrix(n)
+    for b in range(4):  # batch by batch, accumulated
+        cm.update(torch.from_numpy(pred[b]), torch.from_numpy(gt[b]))
+    m = cm.compute()
+    valid = gt != IGNORE_INDEX
+    for c in range(n):
+        tp = np.sum((pred == c) & (gt == c) & valid)
+        fp = np.sum((pred == c) & (gt != c) & valid)
+        fn = np.sum((pred != c) & (gt == c) & valid)
+        assert m["per_class"][str(c)]["iou"] == pytest.approx(tp / (tp + fp + fn))
+        assert m["per_class"][str(c)]["dice"] == pytest.approx(2 * tp / (2 * tp + fp + fn))
+
+
+def test_matrices_merge_by_summation():
+    a, b, both = ConfusionMatrix(3), ConfusionMatrix(3), ConfusionMatrix(3)
+    x1, y1 = torch.tensor([0, 1, 2, 2]), torch.tensor([0, 1, 1, 2])
+    x2, y2 = torch.tensor([1, 1, 0]), torch.tensor([1, 0, 0])
+    a.update(x1, y1)
+    b.update(x2, y2)
+    both.update(torch.cat([x1, x2]), torch.cat([y1, y2]))
+    a.matrix += b.matrix  # what reduce() does across processes with all_reduce
+    assert torch.equal(a.matrix, both.matrix)
+
+
+def test_void_classes_are_left_out_of_the_no_void_mean():
+    cm = ConfusionMatrix(3)
+    cm.update(torch.tensor([0, 1, 2]), torch.tensor([0, 1, 1]))
+    m = cm.compute(["void", "x", "y"], void_classes=(0,))
+    assert m["miou_no_void"] == pytest.approx((0.5 + 0.0) / 2)
+    assert m["miou"] == pytest.approx((1.0 + 0.5 + 0.0) / 3)

@@ -1,0 +1,54 @@
+"""Runs cityscapesscripts' official pixel-level evaluator, also on numpy 2.x.
+
+cityscapesScripts 2.3.0 still calls ``np.in1d``, which numpy 2.4 removed; its instance-level (iIoU)
+part then crashes. ``patch_numpy`` restores ``in1d`` as a ravelled ``np.isin`` (what in1d always was)
+before the evaluator is imported. Users run the unmodified official module through this one:
+
+    CITYSCAPES_DATASET=/data/cityscapes CITYSCAPES_RESULTS=runs/x/eval/cityscapes_results \\
+    CITYSCAPES_EXPORT_DIR=runs/x/eval python -m utils.cityscapes_official
+"""
+
+import json
+import os
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from utils.errors import UserError
+
+MODULE = "cityscapesscripts.evaluation.evalPixelLevelSemanticLabeling"
+RESULT_FILE = "resultPixelLevelSemanticLabeling.json"
+
+
+def patch_numpy() -> None:
+    if not hasattr(np, "in1d"):
+
+        def in1d(ar1, ar2, assume_unique=False, invert=False, **kwargs):
+            return np.isin(np.ravel(ar1), ar2, assume_unique=assume_unique, invert=invert, **kwargs)
+
+        np.in1d = in1d
+
+
+def run_official(cityscapes_root, results_dir, export_dir, timeout: float = 3600) -> dict:
+    """Evaluates the label-id PNGs in ``results_dir`` against gtFine/val in a child process.
+
+    Returns the evaluator's JSON (``averageScoreClasses`` is its mIoU over the 19 classes).
+    """
+    export_dir = Path(export_dir)
+    export_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, CITYSCAPES_DATASET=str(Path(cityscapes_root).resolve()), CITYSCAPES_RESULTS=str(Path(results_dir).resolve()), CITYSCAPES_EXPORT_DIR=str(export_dir.resolve()))
+    root = Path(__file__).resolve().parent.parent
+    env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")])
+    proc = subprocess.run([sys.executable, "-m", "utils.cityscapes_official"], env=env, capture_output=True, text=True, timeout=timeout, cwd=root)
+    if proc.returncode != 0:
+        raise UserError(f"The official Cityscapes evaluator failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    return json.loads((export_dir / RESULT_FILE).read_text())
+
+
+if __name__ == "__main__":
+    patch_numpy()
+    sys.argv = [MODULE] + sys.argv[1:]
+    runpy.run_module(MODULE, run_name="__main__", alter_sys=True)

@@ -1,0 +1,78 @@
+"""Builders from config to datasets and loaders: ``build_dataset`` and ``build_loader``."""
+
+from pathlib import Path
+
+import cv2
+from torch.utils.data import DataLoader
+
+from utils.data.cityscapes import cityscapes_items
+from utils.data.kitti import decode_kitti_gt, kitti_items
+from utils.data.sampler import SeededSampler
+from utils.data.segmentation import Item, SegmentationDataset, collate, read_label_ids
+from utils.data.transforms import resize_transform, train_transform
+from utils.errors import UserError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
+
+
+def folder_items(folder) -> list:
+    """Every image under ``folder`` (recursively), in sorted order: an ordered frame folder stays ordered."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"Input folder '{folder}' (eval.input) does not exist.")
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise UserError(f"Input folder '{folder}' (eval.input) holds no images ({', '.join(IMAGE_SUFFIXES)}).")
+    return [Item(p, None, p.relative_to(folder).with_suffix("").as_posix().replace("/", "__")) for p in paths]
+
+
+def dataset_items(cfg, split: str, labelled: bool = True) -> list:
+    if cfg.target == "kitti":
+        return kitti_items(cfg.paths.root, split, cfg.dataset.labels, cfg.dataset.val_fraction, labelled)
+    return cityscapes_items(cfg.paths.root, split, cfg.dataset.val_cities, cfg.dataset.coarse and split == "train", labelled)
+
+
+def build_dataset(cfg, labels, split: str, purpose: str, size=None, items=None) -> SegmentationDataset:
+    """A dataset for one ``purpose``.
+
+    Args:
+        cfg: the run Config.
+        labels: the run's LabelSet.
+        split: train, val or test.
+        purpose: ``train`` (augmented), ``val`` (image and mask resized to ``size``), ``eval``
+            (image resized, mask kept at full resolution) or ``predict`` (no labels).
+        size: [H, W]; defaults to dataset.size.
+        items: explicit files (a folder of images) instead of the split's.
+    """
+    size = list(size or cfg.dataset.size)
+    labelled = purpose != "predict"
+    items = items if items is not None else dataset_items(cfg, split, labelled)
+    decode = decode_kitti_gt if cfg.target == "kitti" else read_label_ids
+    transform = train_transform(cfg.dataset, size) if purpose == "train" else resize_transform(size)
+    return SegmentationDataset(items, labels, decode, transform, resize_mask=purpose in ("train", "val"))
+
+
+def _worker_init(_worker_id: int) -> None:
+    cv2.setNumThreads(1)  # OpenCV's own threads would fight the loader processes for the cores
+
+
+def build_loader(dataset, batch_size: int, num_workers: int, train: bool, seed: int = 0, rank: int = 0, world_size: int = 1, pin_memory: bool = False):
+    """Training loaders shuffle with a SeededSampler (call ``loader.sampler.set_epoch``); others keep order."""
+    sampler = SeededSampler(len(dataset), seed, shuffle=train, rank=rank, world_size=world_size) if train else None
+    if not train and world_size > 1:
+        sampler = SeededSampler(len(dataset), seed, shuffle=False, rank=rank, world_size=world_size, pad=False)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=collate,
+        pin_memory=pin_memory,
+        drop_last=train and len(dataset) >= batch_size * world_size,
+        persistent_workers=num_workers > 0,
+        worker_init_fn=_worker_init,
+    )
+
+
+__all__ = ["build_dataset", "build_loader", "dataset_items", "folder_items", "collate", "SegmentationDataset", "Item"]

@@ -1,0 +1,63 @@
+"""KITTI road (data_road) file lists and ground-truth decoding, as the devkit reads them."""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from utils.data.segmentation import Item
+from utils.errors import UserError
+from utils.labels import IGNORE_INDEX
+
+DOWNLOAD_HELP = (
+    "Download data_road.zip from https://www.cvlibs.net/datasets/kitti/eval_road.php, unzip it and set paths.root to "
+    "the folder that holds data_road/ (training/image_2, training/gt_image_2, testing/image_2)."
+)
+
+
+def decode_kitti_gt(path: Path) -> np.ndarray:
+    """Road gt PNG -> (H, W) uint8: 0 road (or lane), 1 not road, IGNORE_INDEX outside the valid area.
+
+    Like the devkit, reads BGR and takes road = B > 0 and valid = R > 0.
+    """
+    gt = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if gt is None:
+        raise UserError(f"Cannot read KITTI ground truth '{path}'.")
+    road, valid = gt[:, :, 0] > 0, gt[:, :, 2] > 0
+    out = np.full(gt.shape[:2], IGNORE_INDEX, np.uint8)
+    out[valid] = 1
+    out[valid & road] = 0
+    return out
+
+
+def _data_road(root: Path) -> Path:
+    for candidate in (root / "data_road", root):
+        if (candidate / "training" / "image_2").is_dir():
+            return candidate
+    raise UserError(f"No KITTI data_road layout under '{root}' (paths.root). {DOWNLOAD_HELP}")
+
+
+def kitti_items(root, split: str, mode: str, val_fraction: float, labelled: bool = True) -> list:
+    """Items of train, val (a fixed, seeded share of training/) or test (testing/image_2, no labels)."""
+    base = _data_road(Path(root))
+    if split == "test":
+        images = sorted((base / "testing" / "image_2").glob("*.png"))
+        if not images:
+            raise UserError(f"No test images in '{base / 'testing' / 'image_2'}'. {DOWNLOAD_HELP}")
+        return [Item(p, None, p.stem) for p in images]
+    images = sorted((base / "training" / "image_2").glob("*.png"))
+    if mode == "lane":
+        images = [p for p in images if p.name.startswith("um_")]  # the ego-lane gt exists for um only
+    items = []
+    for path in images:
+        category, index = path.stem.split("_", 1)
+        label = base / "training" / "gt_image_2" / f"{category}_{mode}_{index}.png"
+        if not label.is_file():
+            raise UserError(f"Ground truth '{label}' for '{path}' is missing. {DOWNLOAD_HELP}")
+        items.append(Item(path, label if labelled else None, path.stem))
+    if len(items) < 2:
+        raise UserError(f"Found {len(items)} labelled KITTI images under '{base}'; at least 2 are needed to split train/val.")
+    order = np.random.default_rng(0).permutation(len(items))
+    n_val = min(len(items) - 1, max(1, round(val_fraction * len(items))))
+    chosen = sorted(order[:n_val]) if split == "val" else sorted(order[n_val:])
+    return [items[i] for i in chosen]

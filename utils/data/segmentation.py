@@ -1,0 +1,96 @@
+"""The dataset every layout feeds: reads an image and its label file, encodes labels, applies transforms."""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from utils.data.transforms import reseed, to_tensor
+from utils.errors import UserError
+from utils.labels import LabelSet
+
+
+@dataclass(frozen=True)
+class Item:
+    image: Path
+    label: Optional[Path]
+    name: str
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise UserError(f"Cannot read image '{path}': the file is missing, empty or not an image. Re-download or remove it.")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def read_label_ids(path: Path) -> np.ndarray:
+    """A single-channel 8-bit label-id PNG, as Cityscapes' *_labelIds.png."""
+    label = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if label is None:
+        raise UserError(f"Cannot read label file '{path}': the file is missing or not a PNG.")
+    if label.ndim != 2 or label.dtype != np.uint8:
+        raise UserError(f"Label file '{path}' must be a single-channel 8-bit PNG of label ids, got shape {label.shape} {label.dtype}.")
+    return label
+
+
+class SegmentationDataset(Dataset):
+    """Images with optional labels, as tensors.
+
+    A sample is a dict with ``image`` (3, H, W) float32 normalised, ``mask`` (H, W) uint8 class
+    indices (absent without labels), ``name`` and ``index``. With ``resize_mask=False`` the mask
+    keeps the label file's full resolution, which is where metrics are measured.
+
+    Args:
+        items: the files, in a fixed order.
+        labels: the run's LabelSet.
+        decode: turns a label file into (H, W) uint8 codes for ``labels.lut``.
+        transform: an albumentations Compose.
+        resize_mask: send the mask through ``transform`` too.
+    """
+
+    def __init__(self, items: list, labels: LabelSet, decode: Callable, transform, resize_mask: bool = True):
+        self.items, self.labels, self.decode = items, labels, decode
+        self.transform, self.resize_mask = transform, resize_mask
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, key):
+        index, seed = key if isinstance(key, tuple) else (key, None)
+        item = self.items[index]
+        image = read_rgb(item.image)
+        sample = {"name": item.name, "index": index, "original_size": torch.tensor(image.shape[:2])}
+        mask = None
+        if item.label is not None:
+            mask = self.labels.encode(self.decode(item.label))
+            if mask.shape != image.shape[:2]:
+                raise UserError(f"Label '{item.label}' is {mask.shape[1]}x{mask.shape[0]} but its image '{item.image}' is {image.shape[1]}x{image.shape[0]}.")
+        if seed is not None:
+            reseed(self.transform, seed)
+        if mask is not None and self.resize_mask:
+            out = self.transform(image=image, mask=mask)
+            image, mask = out["image"], out["mask"]
+        else:
+            image = self.transform(image=image)["image"]
+        sample["image"] = to_tensor(image)
+        if mask is not None:
+            sample["mask"] = torch.from_numpy(np.ascontiguousarray(mask))
+        return sample
+
+
+def collate(samples: list) -> dict:
+    """Stacks images; masks are stacked when they share a size and kept as a list otherwise."""
+    batch = {"image": torch.stack([s["image"] for s in samples])}
+    batch["name"] = [s["name"] for s in samples]
+    batch["index"] = torch.tensor([s["index"] for s in samples])
+    batch["original_size"] = torch.stack([s["original_size"] for s in samples])
+    if "mask" in samples[0]:
+        masks = [s["mask"] for s in samples]
+        same = all(m.shape == masks[0].shape for m in masks)
+        batch["mask"] = torch.stack(masks) if same else masks
+    return batch

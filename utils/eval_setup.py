@@ -1,0 +1,85 @@
+"""Everything eval.py rebuilds from a checkpoint: the merged config, labels, model and predictor."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from models import build_model_from_config
+from utils.checkpoint import load_checkpoint
+from utils.config import apply_overrides, config_from_dict, read_yaml, resolve_device
+from utils.errors import UserError
+from utils.inference import Predictor
+from utils.labels import LabelSet, build_labels
+from utils.tta import tta_views
+
+# Keys a user's eval config may change; the model, label mode and loss come from the checkpoint.
+USER_SECTIONS = ("paths", "eval")
+USER_DATASET_KEYS = ("val_cities", "val_fraction", "size")
+
+
+@dataclass
+class EvalSetup:
+    cfg: object
+    labels: LabelSet
+    predictor: Predictor
+    views: list
+    checkpoint: Path
+    output_dir: Path
+    device: torch.device
+
+
+def _checkpoint_path(raw: dict, cli_checkpoint) -> Path:
+    if cli_checkpoint:
+        return Path(cli_checkpoint)
+    ev, paths = raw.get("eval") or {}, raw.get("paths") or {}
+    if ev.get("checkpoint"):
+        return Path(ev["checkpoint"])
+    if paths.get("output_dir"):
+        return Path(paths["output_dir"]) / "best.pth"
+    raise UserError("No checkpoint given: pass --checkpoint PATH, set eval.checkpoint, or set paths.output_dir to a run folder holding best.pth.")
+
+
+def merged_config(config_path, cli_checkpoint, overrides):
+    """(Config, checkpoint dict, checkpoint path): the checkpoint's training config with the user's
+    paths, eval and dataset-location keys on top, then the --set overrides."""
+    user = read_yaml(config_path) if config_path else {}
+    user = apply_overrides(user, overrides)
+    path = _checkpoint_path(user, cli_checkpoint)
+    ckpt = load_checkpoint(path)
+    raw = dict(ckpt["config"])
+    if user.get("target", raw.get("target")) != raw.get("target"):
+        raise UserError(f"The config's target is '{user['target']}' but checkpoint '{path}' was trained on '{raw.get('target')}'. Evaluate it on its own dataset family.")
+    for section in USER_SECTIONS:
+        if user.get(section):
+            raw[section] = {**(raw.get(section) or {}), **user[section]}
+    dataset = dict(raw.get("dataset") or {})
+    for key in USER_DATASET_KEYS:
+        if key in (user.get("dataset") or {}):
+            dataset[key] = user["dataset"][key]
+    raw["dataset"] = dataset
+    cfg = config_from_dict(raw)
+    return cfg, ckpt, path
+
+
+def build_eval_setup(config_path, cli_checkpoint, overrides, log) -> EvalSetup:
+    cfg, ckpt, path = merged_config(config_path, cli_checkpoint, overrides)
+    labels = build_labels(cfg.target, cfg.dataset.labels, cfg.dataset.unlabeled_class)
+    if list(labels.names) != list(ckpt.get("class_names", labels.names)):
+        raise UserError(f"Checkpoint '{path}' was trained on classes {ckpt['class_names']}, but its config now gives {list(labels.names)}.")
+    device = resolve_device(cfg.eval.device)
+    model = build_model_from_config(cfg.model, labels.num_classes)
+    model.load_state_dict(ckpt["model"])
+    channels_last = device.type == "cuda" and cfg.training.channels_last
+    model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format).eval()
+    amp = torch.bfloat16 if cfg.eval.amp and device.type == "cuda" else None
+    predictor = Predictor(model, cfg.training.loss, labels.num_classes, device, amp, torch.channels_last if channels_last else torch.contiguous_format, cfg.eval.inference, cfg.dataset.size, cfg.eval.slide_overlap)
+    views = tta_views(cfg.eval.tta, cfg.eval.tta_scales, cfg.eval.tta_flip)
+    out = Path(cfg.eval.output_dir) if cfg.eval.output_dir else Path(cfg.paths.output_dir) / "eval"
+    out.mkdir(parents=True, exist_ok=True)
+    fill = cfg.eval.drop_clusters_fill
+    if fill not in ("majority", "ignore") and fill not in labels.names:
+        raise UserError(f"eval.drop_clusters_fill is '{fill}'; allowed: majority | ignore | a class name ({', '.join(labels.names)}).")
+    log.info(f"checkpoint {path} (stage {ckpt.get('stage', 0) + 1}, epoch {ckpt.get('epoch')}), {cfg.model.arch}/{cfg.model.encoder}, classes: {', '.join(labels.names)}")
+    log.info(f"inference {cfg.eval.inference} at {cfg.dataset.size[0]}x{cfg.dataset.size[1]}, TTA {cfg.eval.tta} ({len(views)} views, merge {cfg.eval.merge}), DropClusters {cfg.eval.drop_clusters or 'off'}, device {device}")
+    return EvalSetup(cfg, labels, predictor, views, path, out, device)

@@ -1,0 +1,101 @@
+"""eval.py's work on a split or a folder: predictions at ground-truth resolution, DropClusters, metrics, outputs."""
+
+import json
+
+import torch
+from tqdm import tqdm
+
+from utils.data import build_dataset, build_loader, folder_items
+from utils.data.transforms import denormalize, identity_transform
+from utils.drop_clusters import drop_clusters
+from utils.inference import upsample_to
+from utils.kitti_eval import RoadEvaluator
+from utils.metrics import ConfusionMatrix, format_table
+from utils.outputs import PredictionWriter
+from utils.tta import predict_with_tta
+from utils.visualize import plot_confusion_matrix
+
+
+def _fill_value(setup):
+    fill = setup.cfg.eval.drop_clusters_fill
+    return fill if fill in ("majority", "ignore") else setup.labels.names.index(fill)
+
+
+def _loader(setup, split: str, items=None):
+    cfg = setup.cfg
+    purpose = "predict" if items is not None or split == "test" else "eval"
+    size = cfg.dataset.size
+    batch = cfg.eval.batch_size
+    if cfg.eval.inference == "slide":
+        size = None  # the window slides over the full-resolution image
+        batch = 1 if cfg.target == "kitti" or items is not None else batch  # sizes may differ between files
+    dataset = build_dataset(cfg, setup.labels, split, purpose, size=size, items=items)
+    if size is None:
+        dataset.transform = identity_transform()
+    return build_loader(dataset, batch, cfg.eval.num_workers, train=False)
+
+
+def run_evaluation(setup, log, split: str = None, folder=None) -> dict:
+    """Predicts every image of ``split`` (or of ``folder``) and writes pictures, exports and metrics.
+
+    Returns the metrics dict (empty without labels).
+    """
+    cfg, labels = setup.cfg, setup.labels
+    items = folder_items(folder) if folder is not None else None
+    split = split or cfg.eval.split
+    loader = _loader(setup, split, items)
+    n = labels.num_classes
+    cm_raw = ConfusionMatrix(n, device=setup.device)
+    cm_final = ConfusionMatrix(n, device=setup.device)
+    road = RoadEvaluator() if cfg.target == "kitti" else None
+    writer = PredictionWriter(setup, video=folder is not None)
+    labelled = False
+    fill = _fill_value(setup)
+    for batch in tqdm(loader, desc="eval", dynamic_ncols=True):
+        probs = predict_with_tta(setup.predictor, batch["image"], setup.views, cfg.eval.merge, cfg.eval.tsharpen_t)
+        pictures = denormalize(batch["image"])
+        for k, name in enumerate(batch["name"]):
+            size = batch["original_size"][k].tolist()
+            p = upsample_to(probs[k], size)
+            pred = p.argmax(0).byte().cpu().numpy()
+            final = drop_clusters(pred, cfg.eval.drop_clusters, fill, n) if cfg.eval.drop_clusters > 0 else pred
+            gt = None
+            if "mask" in batch:
+                labelled = True
+                gt = batch["mask"][k]
+                cm_raw.update(torch.from_numpy(pred), gt)
+                cm_final.update(torch.from_numpy(final), gt)
+            confidence = None
+            if road is not None:
+                confidence = (p[0].clamp(0, 1) * 255).round().byte().cpu().numpy()
+                if gt is not None:
+                    road.update(confidence, gt.numpy())
+            writer.write(name, pictures[k], final, confidence)
+    writer.close()
+    if not labelled:
+        log.info(f"wrote predictions for {writer.count} images to {setup.output_dir}")
+        return {}
+    return _report(setup, log, split, cm_raw, cm_final, road, writer)
+
+
+def _report(setup, log, split, cm_raw, cm_final, road, writer) -> dict:
+    cfg, labels = setup.cfg, setup.labels
+    metrics = cm_final.compute(labels.names, labels.void_classes)
+    metrics.update({"split": split, "images": writer.count, "checkpoint": str(setup.checkpoint), "tta": cfg.eval.tta, "merge": cfg.eval.merge, "inference": cfg.eval.inference, "drop_clusters": cfg.eval.drop_clusters})
+    if cfg.eval.drop_clusters > 0:
+        metrics["without_drop_clusters"] = cm_raw.compute(labels.names, labels.void_classes)
+    if road is not None:
+        metrics["kitti"] = road.compute()
+    metrics["confusion_matrix"] = cm_final.matrix.cpu().tolist()
+    plot_confusion_matrix(cm_final.matrix.cpu().numpy(), labels.names, setup.output_dir / "confusion_matrix.png")
+    (setup.output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    log.info(f"\n{split} split, {writer.count} images, at ground-truth resolution" + (f", DropClusters {cfg.eval.drop_clusters}" if cfg.eval.drop_clusters else "") + ":\n" + format_table(metrics))
+    if "without_drop_clusters" in metrics:
+        raw = metrics["without_drop_clusters"]
+        log.info(f"without DropClusters: mIoU {raw['miou']:.4f}, mean dice {raw['mean_dice']:.4f}, pixel acc {raw['pixel_acc']:.4f}")
+    if road is not None:
+        k = metrics["kitti"]
+        log.info(f"KITTI devkit (perspective): MaxF {k['max_f']:.4f}, precision {k['precision']:.4f}, recall {k['recall']:.4f}, AP {k['average_precision']:.4f}")
+    log.info(f"metrics.json, confusion_matrix.png and pictures in {setup.output_dir}")
+    return metrics
+

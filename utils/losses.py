@@ -1,0 +1,104 @@
+"""Segmentation losses on logits and class-index targets. Ignored pixels count for nothing in any term.
+
+Shapes, for every loss here:
+    logits: (N, C, H, W) float, any dtype (computed in float32).
+    target: (N, H, W) integer class indices; ``ignore_index`` marks pixels to skip.
+    returns: a scalar tensor.
+
+One-hot targets are built on the logits' device, never on the CPU, and only as a boolean mask.
+"""
+
+from typing import Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from utils.errors import UserError
+from utils.labels import IGNORE_INDEX
+
+
+def _one_hot(target: torch.Tensor, num_classes: int, ignore_index: int):
+    """(N, H, W) -> (N, C, H, W) float one-hot and (N, 1, H, W) float validity mask."""
+    valid = target != ignore_index
+    safe = torch.where(valid, target, torch.zeros_like(target)).long()
+    one_hot = F.one_hot(safe, num_classes).permute(0, 3, 1, 2).float()
+    return one_hot * valid.unsqueeze(1), valid.unsqueeze(1).float()
+
+
+def soft_dice_loss(probs: torch.Tensor, one_hot: torch.Tensor, valid: torch.Tensor, weights: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
+    """1 - weighted mean over classes of (2|P*T| + eps) / (|P| + |T| + eps), summed over the batch's valid pixels.
+
+    Probabilities, not thresholded predictions, so the term has a gradient (the original's did not).
+    """
+    probs = probs * valid
+    dims = (0, 2, 3)
+    intersection = (probs * one_hot).sum(dims)
+    denominator = probs.sum(dims) + one_hot.sum(dims)
+    dice = (2.0 * intersection + eps) / (denominator + eps)
+    return 1.0 - (dice * weights).sum() / weights.sum()
+
+
+class BCEDiceLoss(nn.Module):
+    """``bce_weight`` * per-class BCE-with-logits + (1 - ``bce_weight``) * soft dice on sigmoid probabilities.
+
+    The original's default loss: each class is an independent binary problem. ``class_weights``
+    scale both terms per class; the BCE is averaged over valid pixels.
+    """
+
+    def __init__(self, num_classes: int, bce_weight: float = 0.8, class_weights: Optional[Sequence[float]] = None, ignore_index: int = IGNORE_INDEX):
+        super().__init__()
+        self.num_classes, self.bce_weight, self.ignore_index = num_classes, bce_weight, ignore_index
+        w = torch.ones(num_classes) if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
+        self.register_buffer("class_weights", w, persistent=False)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        logits = logits.float()
+        one_hot, valid = _one_hot(target, self.num_classes, self.ignore_index)
+        w = self.class_weights.view(1, -1, 1, 1)
+        bce = F.binary_cross_entropy_with_logits(logits, one_hot, reduction="none")
+        bce = (bce * w * valid).sum() / (valid.sum() * w.mean() * self.num_classes).clamp_min(1e-12)
+        dice = soft_dice_loss(torch.sigmoid(logits), one_hot, valid, self.class_weights)
+        return self.bce_weight * bce + (1.0 - self.bce_weight) * dice
+
+
+class CEDiceLoss(nn.Module):
+    """``bce_weight`` * softmax cross-entropy + (1 - ``bce_weight``) * soft dice on softmax probabilities.
+
+    For mutually exclusive classes. The CE is the class-weighted mean over valid pixels, as in
+    ``F.cross_entropy(weight=..., ignore_index=...)``.
+    """
+
+    def __init__(self, num_classes: int, bce_weight: float = 0.8, class_weights: Optional[Sequence[float]] = None, ignore_index: int = IGNORE_INDEX):
+        super().__init__()
+        self.num_classes, self.bce_weight, self.ignore_index = num_classes, bce_weight, ignore_index
+        w = torch.ones(num_classes) if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
+        self.register_buffer("class_weights", w, persistent=False)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        logits = logits.float()
+        target = target.long()
+        if (target != self.ignore_index).any():
+            ce = F.cross_entropy(logits, target, weight=self.class_weights, ignore_index=self.ignore_index)
+        else:
+            ce = logits.sum() * 0.0  # nothing labelled: no signal, but keep the graph for DDP
+        one_hot, valid = _one_hot(target, self.num_classes, self.ignore_index)
+        dice = soft_dice_loss(torch.softmax(logits, dim=1), one_hot, valid, self.class_weights)
+        return self.bce_weight * ce + (1.0 - self.bce_weight) * dice
+
+
+LOSSES = {"bce_dice": BCEDiceLoss, "ce_dice": CEDiceLoss}
+
+
+def build_loss(name: str, num_classes: int, bce_weight: float = 0.8, class_weights=None) -> nn.Module:
+    """The loss for ``training.loss``; ``class_weights`` must have one entry per class."""
+    if name not in LOSSES:
+        raise UserError(f"Unknown training.loss '{name}'; allowed: {' | '.join(LOSSES)}.")
+    if class_weights is not None and len(class_weights) != num_classes:
+        raise UserError(f"training.class_weights has {len(class_weights)} entries but the labels have {num_classes} classes.")
+    return LOSSES[name](num_classes, bce_weight, class_weights)
+
+
+def probabilities(logits: torch.Tensor, loss_name: str) -> torch.Tensor:
+    """Per-class probabilities the way the loss trained them: sigmoid for bce_dice, softmax for ce_dice."""
+    return torch.sigmoid(logits.float()) if loss_name == "bce_dice" else torch.softmax(logits.float(), dim=1)

@@ -1,0 +1,89 @@
+"""Dataset-level segmentation metrics from one confusion matrix, accumulated on device and mergeable across processes.
+
+IoU per class = TP / (TP + FP + FN) and dice = 2TP / (2TP + FP + FN), from a matrix summed over the
+whole dataset (never averaged per image or per batch). Ground-truth pixels equal to the ignore index
+count for nothing. A class with TP + FP + FN = 0 is NaN and left out of the means, as in the official
+Cityscapes evaluator.
+"""
+
+import math
+
+import torch
+
+from utils.distributed import all_reduce_sum
+from utils.labels import IGNORE_INDEX
+
+
+class ConfusionMatrix:
+    """``matrix[t, p]`` counts pixels of ground-truth class t predicted as p.
+
+    Predictions equal to ``ignore_index`` (DropClusters with fill=ignore) are kept in an extra
+    column: they are misses (FN) for the true class and FP for no class.
+    """
+
+    def __init__(self, num_classes: int, device="cpu", ignore_index: int = IGNORE_INDEX):
+        self.num_classes, self.ignore_index = num_classes, ignore_index
+        self.matrix = torch.zeros(num_classes, num_classes + 1, dtype=torch.int64, device=device)
+
+    def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
+        """Adds a batch. ``pred`` and ``target`` are integer tensors of the same shape, e.g. (N, H, W)."""
+        n = self.num_classes
+        target = target.to(self.matrix.device).reshape(-1).long()
+        pred = pred.to(self.matrix.device).reshape(-1).long()
+        keep = (target >= 0) & (target < n)
+        pred = torch.where((pred >= 0) & (pred < n), pred, torch.full_like(pred, n))
+        idx = target[keep] * (n + 1) + pred[keep]
+        self.matrix += torch.bincount(idx, minlength=n * (n + 1)).reshape(n, n + 1)
+
+    def reduce(self) -> "ConfusionMatrix":
+        """Sums the matrix over all processes (a no-op without torch.distributed)."""
+        all_reduce_sum(self.matrix)
+        return self
+
+    def compute(self, names=None, void_classes=()) -> dict:
+        """Metrics as plain floats: miou, mean_dice, pixel_acc, per_class {name: {iou, dice}}.
+
+        ``void_classes`` are also left out of ``miou_no_void`` / ``mean_dice_no_void``.
+        """
+        m = self.matrix.double().cpu()
+        n = self.num_classes
+        tp = m[:, :n].diagonal().clone()
+        fn = m.sum(1) - tp
+        fp = m[:, :n].sum(0) - tp
+        union = tp + fp + fn
+        iou = torch.where(union > 0, tp / union.clamp_min(1), torch.full_like(tp, math.nan))
+        dice = torch.where(union > 0, 2 * tp / (2 * tp + fp + fn).clamp_min(1), torch.full_like(tp, math.nan))
+        names = list(names) if names is not None else [str(i) for i in range(n)]
+        total = m.sum()
+        scored = [i for i in range(n) if i not in set(void_classes)]
+        out = {
+            "miou": _nanmean(iou),
+            "mean_dice": _nanmean(dice),
+            "pixel_acc": float(tp.sum() / total) if total > 0 else math.nan,
+            "per_class": {names[i]: {"iou": float(iou[i]), "dice": float(dice[i])} for i in range(n)},
+        }
+        if void_classes:
+            out["miou_no_void"] = _nanmean(iou[scored])
+            out["mean_dice_no_void"] = _nanmean(dice[scored])
+        return out
+
+
+def _nanmean(values: torch.Tensor) -> float:
+    finite = values[~torch.isnan(values)]
+    return float(finite.mean()) if len(finite) else math.nan
+
+
+def format_table(metrics: dict) -> str:
+    """The per-class table in markdown, then the means."""
+    lines = ["| class | IoU | dice |", "|---|---:|---:|"]
+    for name, v in metrics["per_class"].items():
+        lines.append(f"| {name} | {_fmt(v['iou'])} | {_fmt(v['dice'])} |")
+    lines.append(f"| **mean** | **{_fmt(metrics['miou'])}** | **{_fmt(metrics['mean_dice'])}** |")
+    extra = f"pixel accuracy {_fmt(metrics['pixel_acc'])}"
+    if "miou_no_void" in metrics:
+        extra += f"; without void classes: mIoU {_fmt(metrics['miou_no_void'])}, mean dice {_fmt(metrics['mean_dice_no_void'])}"
+    return "\n".join(lines) + "\n\n" + extra
+
+
+def _fmt(x: float) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"

@@ -1,0 +1,74 @@
+"""What eval.py writes per image: pictures, official-format exports and the overlay video of a frame folder."""
+
+import cv2
+import numpy as np
+
+
+from utils.video import VideoWriter
+from utils.visualize import colorize, overlay, save_rgb
+
+
+def kitti_result_name(image_stem: str, mode: str) -> str:
+    """um_000000 -> um_road_000000 (or um_lane_000000): the devkit's file naming."""
+    category, index = image_stem.split("_", 1)
+    return f"{category}_{mode}_{index}"
+
+
+class PredictionWriter:
+    """Writes, per image:
+
+    - ``pictures/<name>_pred.png`` and ``<name>_overlay.png`` for the first ``eval.max_images``;
+    - ``cityscapes_results/<city>_<seq>_<frame>_pred_labelIds.png`` (label ids, full resolution) in
+      Cityscapes ``classes`` mode, for the official evaluator or the benchmark server;
+    - ``kitti_results/<cat>_<road|lane>_<index>.png`` 8-bit road confidence, as the KITTI devkit reads;
+    - with ``video``, every overlay as a frame of ``predictions.mp4``.
+    """
+
+    def __init__(self, setup, video: bool = False):
+        self.cfg, self.labels, self.out = setup.cfg, setup.labels, setup.output_dir
+        self.palette = self.labels.palette()
+        self.count = 0
+        self.export_ids = None
+        if self.cfg.target == "cityscapes" and self.labels.to_label_id is not None and not video:
+            table = np.zeros(256, np.uint8)  # dropped pixels (IGNORE_INDEX) become 'unlabeled' (id 0)
+            table[: self.labels.num_classes] = self.labels.to_label_id
+            self.export_ids = table
+        self.video = video
+        self.video_writer = None
+        self.video_size = None
+
+    def write(self, name: str, image: np.ndarray, pred: np.ndarray, confidence=None) -> None:
+        cfg = self.cfg.eval
+        if image.shape[:2] != pred.shape:
+            image = cv2.resize(image, (pred.shape[1], pred.shape[0]), interpolation=cv2.INTER_LINEAR)
+        blended = overlay(image, pred, self.palette, cfg.overlay_alpha)
+        if cfg.max_images < 0 or self.count < cfg.max_images:
+            save_rgb(self.out / "pictures" / f"{name}_pred.png", colorize(pred, self.palette))
+            if cfg.overlay:
+                save_rgb(self.out / "pictures" / f"{name}_overlay.png", blended)
+        if self.export_ids is not None:
+            path = self.out / "cityscapes_results" / f"{name}_pred_labelIds.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(path), self.export_ids[pred])
+        if confidence is not None:
+            path = self.out / "kitti_results" / f"{kitti_result_name(name, self.cfg.dataset.labels)}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(path), confidence)
+        if self.video:
+            self._frame(blended)
+        self.count += 1
+
+    def _frame(self, frame: np.ndarray) -> None:
+        if self.video_writer is None:
+            self.video_size = (frame.shape[1], frame.shape[0])
+            self.video_writer = VideoWriter(self.out / "predictions.mp4", self.video_size, self.cfg.eval.video_fps)
+        if (frame.shape[1], frame.shape[0]) != self.video_size:
+            frame = cv2.resize(frame, self.video_size, interpolation=cv2.INTER_LINEAR)
+        self.video_writer.write(frame)
+
+    def close(self) -> None:
+        if self.video_writer is not None:
+            self.video_writer.close()
+
+
+

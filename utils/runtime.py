@@ -1,0 +1,48 @@
+"""Process-wide switches: device choice, seeds, determinism, cuDNN, autocast and the model's memory format."""
+
+import os
+import random
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+
+from utils.config import resolve_device
+from utils.distributed import init_distributed
+
+
+def setup_device(device_name: str) -> torch.device:
+    """Resolves auto/cpu/cuda and joins the torchrun process group if there is one."""
+    device = resolve_device(device_name)
+    local_rank = init_distributed(device.type)
+    return torch.device("cuda", local_rank) if device.type == "cuda" else device
+
+
+def seed_everything(seed: int, deterministic: bool, cudnn_benchmark: bool) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if deterministic:
+        # cuBLAS needs a fixed workspace for reproducible matmuls on CUDA.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = cudnn_benchmark and not deterministic
+    if torch.cuda.is_available():
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+def amp_dtype(device: torch.device, amp: str):
+    """The autocast dtype, or None when mixed precision is off (always off on the CPU)."""
+    if device.type != "cuda" or amp == "none":
+        return None
+    return torch.bfloat16 if amp == "bf16" else torch.float16
+
+
+def autocast(device: torch.device, dtype):
+    return torch.autocast(device_type=device.type, dtype=dtype) if dtype is not None else nullcontext()
+
+
+def memory_format(device: torch.device, channels_last: bool):
+    return torch.channels_last if channels_last and device.type == "cuda" else torch.contiguous_format

@@ -1,0 +1,54 @@
+"""Builds what a training run needs from its config: device, labels, model (with init_from), loss."""
+
+from dataclasses import dataclass
+
+import torch
+
+from models import build_model_from_config, count_parameters
+from utils.checkpoint import load_checkpoint, transfer_weights
+from utils.config import config_to_dict
+from utils.distributed import get_world_size
+from utils.labels import LabelSet, build_labels
+from utils.losses import build_loss
+from utils.runtime import amp_dtype, memory_format, seed_everything
+
+
+@dataclass
+class TrainingParts:
+    device: torch.device
+    labels: LabelSet
+    model: torch.nn.Module
+    criterion: torch.nn.Module
+    amp_dtype: object
+    checkpoint_meta: dict
+
+
+def checkpoint_meta(cfg, labels: LabelSet) -> dict:
+    """What eval.py needs to rebuild the model and draw its classes without the training config."""
+    return {
+        "config": config_to_dict(cfg),
+        "class_names": list(labels.names),
+        "palette": [list(c) for c in labels.colors],
+        "format_version": 1,
+    }
+
+
+def build_training_parts(cfg, device: torch.device, log) -> TrainingParts:
+    t = cfg.training
+    seed_everything(t.seed, t.deterministic, t.cudnn_benchmark)
+    labels = build_labels(cfg.target, cfg.dataset.labels, cfg.dataset.unlabeled_class)
+    model = build_model_from_config(cfg.model, labels.num_classes)
+    if t.init_from:
+        ckpt = load_checkpoint(t.init_from)
+        fresh = transfer_weights(model, ckpt["model"])
+        log.info(f"init_from {t.init_from}: loaded {len(model.state_dict()) - len(fresh)} tensors; re-initialised {len(fresh)}" + (f" ({', '.join(fresh[:4])}{', ...' if len(fresh) > 4 else ''})" if fresh else ""))
+    if get_world_size() > 1 and t.sync_bn and device.type == "cuda":
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    model = model.to(device, memory_format=memory_format(device, t.channels_last))
+    criterion = build_loss(t.loss, labels.num_classes, t.bce_weight, t.class_weights).to(device)
+    dtype = amp_dtype(device, t.amp)
+    log.info(
+        f"model {cfg.model.arch} / {cfg.model.encoder} ({cfg.model.encoder_weights or 'random init'}): {count_parameters(model):,} parameters, "
+        f"{labels.num_classes} classes ({', '.join(labels.names)}); device {device}, amp {dtype or 'off'}, loss {t.loss}"
+    )
+    return TrainingParts(device, labels, model, criterion, dtype, checkpoint_meta(cfg, labels))

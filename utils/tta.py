@@ -1,0 +1,78 @@
+"""Test-time augmentation: views of a batch, their predictions mapped back, and merged as probabilities.
+
+The merge divides by the number of views (the original divided by the batch size), and the
+vertical flip flips height (the original's "vflip" flipped width).
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class View:
+    scale: float = 1.0
+    hflip: bool = False
+    vflip: bool = False
+
+
+def tta_views(mode: str, scales=(0.75, 1.0, 1.25), flip: bool = True) -> list:
+    """none | hflip | vflip | hvflip | multiscale -> the list of views, identity first."""
+    if mode == "none":
+        return [View()]
+    if mode == "hflip":
+        return [View(), View(hflip=True)]
+    if mode == "vflip":
+        return [View(), View(vflip=True)]
+    if mode == "hvflip":
+        return [View(), View(hflip=True), View(vflip=True)]
+    if mode == "multiscale":
+        views = [View(scale=float(s)) for s in scales]
+        return views + [View(scale=float(s), hflip=True) for s in scales] if flip else views
+    raise ValueError(f"unknown TTA mode {mode!r}")
+
+
+def _flip(x: torch.Tensor, view: View) -> torch.Tensor:
+    dims = ([-1] if view.hflip else []) + ([-2] if view.vflip else [])
+    return torch.flip(x, dims) if dims else x
+
+
+def merge_probabilities(probs: torch.Tensor, method: str = "mean", t: float = 0.5) -> torch.Tensor:
+    """(A, N, C, H, W) probabilities of A views -> (N, C, H, W).
+
+    mean: (p_1 + ... + p_A) / A; gmean: (p_1 * ... * p_A) ** (1 / A);
+    tsharpen: (p_1^t + ... + p_A^t) / A, the original's temperature sharpening.
+    """
+    n = probs.shape[0]
+    if method == "mean":
+        return probs.sum(0) / n
+    if method == "gmean":
+        return torch.exp(torch.log(probs.clamp_min(1e-12)).sum(0) / n)
+    if method == "tsharpen":
+        return probs.clamp_min(0).pow(t).sum(0) / n
+    raise ValueError(f"unknown merge {method!r}")
+
+
+def predict_with_tta(predict, images: torch.Tensor, views: list, merge: str = "mean", t: float = 0.5) -> torch.Tensor:
+    """Runs ``predict`` on every view and merges.
+
+    Args:
+        predict: (N, 3, h, w) images -> (N, C, h, w) probabilities.
+        images: (N, 3, H, W).
+        views: from :func:`tta_views`.
+    Returns:
+        (N, C, H, W) merged probabilities.
+    """
+    size = images.shape[-2:]
+    outputs = []
+    for view in views:
+        x = images
+        if view.scale != 1.0:
+            scaled = [max(32, round(s * view.scale)) for s in size]
+            x = F.interpolate(x, size=scaled, mode="bilinear", align_corners=False)
+        p = _flip(predict(_flip(x, view)), view)
+        if p.shape[-2:] != size:
+            p = F.interpolate(p, size=size, mode="bilinear", align_corners=False)
+        outputs.append(p.float())
+    return merge_probabilities(torch.stack(outputs), merge, t)

@@ -1,0 +1,58 @@
+"""Video in and out through imageio-ffmpeg (it ships its own ffmpeg binary)."""
+
+from pathlib import Path
+
+import imageio_ffmpeg
+import numpy as np
+
+from utils.errors import UserError
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
+
+
+def is_video(path) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def read_video(path):
+    """Yields (H, W, 3) uint8 RGB frames; returns nothing else. ``video_info`` gives size, fps and count."""
+    reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
+    meta = next(reader)
+    w, h = meta["size"]
+    for raw in reader:
+        yield np.frombuffer(raw, np.uint8).reshape(h, w, 3)
+
+
+def video_info(path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"Video '{path}' (eval.input) does not exist.")
+    try:
+        reader = imageio_ffmpeg.read_frames(str(path))
+        meta = next(reader)
+        reader.close()
+    except (RuntimeError, OSError, StopIteration) as exc:
+        raise UserError(f"Cannot read video '{path}': {exc}") from None
+    frames, _seconds = imageio_ffmpeg.count_frames_and_secs(str(path))
+    return {"size": tuple(meta["size"]), "fps": float(meta.get("fps") or 25.0), "frames": frames}
+
+
+class VideoWriter:
+    """Writes RGB frames of one size to an H.264 mp4 (sizes are padded to even numbers as yuv420p needs)."""
+
+    def __init__(self, path, size_wh, fps: float):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        w, h = size_wh
+        self.even = (w + w % 2, h + h % 2)
+        self._gen = imageio_ffmpeg.write_frames(str(self.path), self.even, fps=fps, codec="libx264", pix_fmt_out="yuv420p", macro_block_size=1, quality=7)
+        self._gen.send(None)
+
+    def write(self, frame: np.ndarray) -> None:
+        w, h = self.even
+        if frame.shape[1] != w or frame.shape[0] != h:
+            frame = np.pad(frame, ((0, h - frame.shape[0]), (0, w - frame.shape[1]), (0, 0)), mode="edge")
+        self._gen.send(np.ascontiguousarray(frame))
+
+    def close(self) -> None:
+        self._gen.close()
