@@ -1,7 +1,7 @@
 """Model size before you rent GPUs: layer table, parameters, memory and FLOPs (torchinfo + torch FlopCounterMode).
 
-    python model_summary.py --model_type fpn --backbone resnext50 --num_classes 8 --input_size 3,512,1024
-    python model_summary.py --config_path train_config.yaml
+python model_summary.py --model_type fpn --backbone resnext50 --num_classes 8 --input_size 3,512,1024
+python model_summary.py --config_path train_config.yaml
 """
 
 import argparse
@@ -47,7 +47,20 @@ def _model_from_args(args):
         cfg = load_config(args.config_path)
         labels = build_labels(cfg.target, cfg.dataset.labels, cfg.dataset.unlabeled_class)
         m = cfg.model
-        model = build_model(m.arch, m.encoder, labels.num_classes, None, m.dropout, m.fpn_merge, m.fpn_pyramid_channels, m.fpn_segmentation_channels, m.unet_preset, m.unet_decoder_channels, m.unet_num_filters, m.unet_res_blocks)
+        model = build_model(
+            m.arch,
+            m.encoder,
+            labels.num_classes,
+            None,
+            m.dropout,
+            m.fpn_merge,
+            m.fpn_pyramid_channels,
+            m.fpn_segmentation_channels,
+            m.unet_preset,
+            m.unet_decoder_channels,
+            m.unet_num_filters,
+            m.unet_res_blocks,
+        )
         return model, (3, *cfg.dataset.size), f"{m.arch} / {m.encoder}, {labels.num_classes} classes (from {args.config_path})"
     preset = "original" if args.unet_res_blocks else args.unet_preset
     model = build_model(args.model_type, args.backbone, args.num_classes, None, unet_preset=preset, unet_res_blocks=args.unet_res_blocks)

@@ -4,9 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from utils.errors import UserError
 from utils.labels import IGNORE_INDEX
 from utils.losses import BCEDiceLoss, CEDiceLoss, build_loss
-from utils.errors import UserError
 
 
 def hand_bce_dice(logits, target, num_classes, w_bce):

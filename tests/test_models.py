@@ -10,7 +10,9 @@ from utils.errors import UserError
 RESNEXT50_ENCODER = 22_979_904  # torchvision resnext50_32x4d without its classifier
 
 
-@pytest.mark.parametrize("arch,kwargs", [("fpn", {}), ("fpn", {"fpn_merge": "cat"}), ("unet", {}), ("unet", {"unet_preset": "original"}), ("unet", {"unet_preset": "original", "unet_res_blocks": True})])
+@pytest.mark.parametrize(
+    "arch,kwargs", [("fpn", {}), ("fpn", {"fpn_merge": "cat"}), ("unet", {}), ("unet", {"unet_preset": "original"}), ("unet", {"unet_preset": "original", "unet_res_blocks": True})]
+)
 @pytest.mark.parametrize("size", [(375, 1242), (96, 160), (33, 47)])
 def test_logits_have_the_input_size(arch, kwargs, size):
     model = build_model(arch, "resnet18", num_classes=3, **kwargs).eval()

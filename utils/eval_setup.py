@@ -73,7 +73,9 @@ def build_eval_setup(config_path, cli_checkpoint, overrides, log) -> EvalSetup:
     channels_last = device.type == "cuda" and cfg.training.channels_last
     model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format).eval()
     amp = torch.bfloat16 if cfg.eval.amp and device.type == "cuda" else None
-    predictor = Predictor(model, cfg.training.loss, labels.num_classes, device, amp, torch.channels_last if channels_last else torch.contiguous_format, cfg.eval.inference, cfg.dataset.size, cfg.eval.slide_overlap)
+    predictor = Predictor(
+        model, cfg.training.loss, labels.num_classes, device, amp, torch.channels_last if channels_last else torch.contiguous_format, cfg.eval.inference, cfg.dataset.size, cfg.eval.slide_overlap
+    )
     views = tta_views(cfg.eval.tta, cfg.eval.tta_scales, cfg.eval.tta_flip)
     out = Path(cfg.eval.output_dir) if cfg.eval.output_dir else Path(cfg.paths.output_dir) / "eval"
     out.mkdir(parents=True, exist_ok=True)
@@ -81,5 +83,7 @@ def build_eval_setup(config_path, cli_checkpoint, overrides, log) -> EvalSetup:
     if fill not in ("majority", "ignore") and fill not in labels.names:
         raise UserError(f"eval.drop_clusters_fill is '{fill}'; allowed: majority | ignore | a class name ({', '.join(labels.names)}).")
     log.info(f"checkpoint {path} (stage {ckpt.get('stage', 0) + 1}, epoch {ckpt.get('epoch')}), {cfg.model.arch}/{cfg.model.encoder}, classes: {', '.join(labels.names)}")
-    log.info(f"inference {cfg.eval.inference} at {cfg.dataset.size[0]}x{cfg.dataset.size[1]}, TTA {cfg.eval.tta} ({len(views)} views, merge {cfg.eval.merge}), DropClusters {cfg.eval.drop_clusters or 'off'}, device {device}")
+    log.info(
+        f"inference {cfg.eval.inference} at {cfg.dataset.size[0]}x{cfg.dataset.size[1]}, TTA {cfg.eval.tta} ({len(views)} views, merge {cfg.eval.merge}), DropClusters {cfg.eval.drop_clusters or 'off'}, device {device}"
+    )
     return EvalSetup(cfg, labels, predictor, views, path, out, device)

@@ -70,7 +70,7 @@ def run_evaluation(setup, log, split: str = None, folder=None) -> dict:
                 confidence = (p[0].clamp(0, 1) * 255).round().byte().cpu().numpy()
                 if gt is not None:
                     road.update(confidence, gt.numpy())
-            writer.write(name, pictures[k], final, confidence)
+            writer.write(name, pictures[k], final, confidence, None if gt is None else gt.numpy())
     writer.close()
     if not labelled:
         log.info(f"wrote predictions for {writer.count} images to {setup.output_dir}")
@@ -81,7 +81,17 @@ def run_evaluation(setup, log, split: str = None, folder=None) -> dict:
 def _report(setup, log, split, cm_raw, cm_final, road, writer) -> dict:
     cfg, labels = setup.cfg, setup.labels
     metrics = cm_final.compute(labels.names, labels.void_classes)
-    metrics.update({"split": split, "images": writer.count, "checkpoint": str(setup.checkpoint), "tta": cfg.eval.tta, "merge": cfg.eval.merge, "inference": cfg.eval.inference, "drop_clusters": cfg.eval.drop_clusters})
+    metrics.update(
+        {
+            "split": split,
+            "images": writer.count,
+            "checkpoint": str(setup.checkpoint),
+            "tta": cfg.eval.tta,
+            "merge": cfg.eval.merge,
+            "inference": cfg.eval.inference,
+            "drop_clusters": cfg.eval.drop_clusters,
+        }
+    )
     if cfg.eval.drop_clusters > 0:
         metrics["without_drop_clusters"] = cm_raw.compute(labels.names, labels.void_classes)
     if road is not None:
@@ -98,4 +108,3 @@ def _report(setup, log, split, cm_raw, cm_final, road, writer) -> dict:
         log.info(f"KITTI devkit (perspective): MaxF {k['max_f']:.4f}, precision {k['precision']:.4f}, recall {k['recall']:.4f}, AP {k['average_precision']:.4f}")
     log.info(f"metrics.json, confusion_matrix.png and pictures in {setup.output_dir}")
     return metrics
-

@@ -20,7 +20,7 @@ class RoadEvaluator:
         self.neg_hist += np.bincount(confidence[gt == 1].ravel(), minlength=256)
 
     def compute(self) -> dict:
-        pos, neg = self.pos_hist.sum(), self.neg_hist.sum()
+        pos = self.pos_hist.sum()
         if pos == 0:
             return {"max_f": float("nan"), "precision": float("nan"), "recall": float("nan"), "average_precision": float("nan"), "threshold": float("nan")}
         # FN at threshold k: positives with value < k; FP: negatives with value >= k.

@@ -8,7 +8,8 @@ Shapes, for every loss here:
 One-hot targets are built on the logits' device, never on the CPU, and only as a boolean mask.
 """
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import torch
 import torch.nn.functional as F

@@ -3,9 +3,10 @@
 import cv2
 import numpy as np
 
-
 from utils.video import VideoWriter
-from utils.visualize import colorize, overlay, save_rgb
+from utils.visualize import colorize, overlay, save_rgb, side_by_side, stack_rows
+
+GRID_ROWS = 4
 
 
 def kitti_result_name(image_stem: str, mode: str) -> str:
@@ -21,7 +22,8 @@ class PredictionWriter:
     - ``cityscapes_results/<city>_<seq>_<frame>_pred_labelIds.png`` (label ids, full resolution) in
       Cityscapes ``classes`` mode, for the official evaluator or the benchmark server;
     - ``kitti_results/<cat>_<road|lane>_<index>.png`` 8-bit road confidence, as the KITTI devkit reads;
-    - with ``video``, every overlay as a frame of ``predictions.mp4``.
+    - with ``video``, every overlay as a frame of ``predictions.mp4``;
+    - ``examples.png``: input | ground truth | prediction for the first few labelled images.
     """
 
     def __init__(self, setup, video: bool = False):
@@ -36,8 +38,9 @@ class PredictionWriter:
         self.video = video
         self.video_writer = None
         self.video_size = None
+        self.grid_rows = []
 
-    def write(self, name: str, image: np.ndarray, pred: np.ndarray, confidence=None) -> None:
+    def write(self, name: str, image: np.ndarray, pred: np.ndarray, confidence=None, gt=None) -> None:
         cfg = self.cfg.eval
         if image.shape[:2] != pred.shape:
             image = cv2.resize(image, (pred.shape[1], pred.shape[0]), interpolation=cv2.INTER_LINEAR)
@@ -56,6 +59,8 @@ class PredictionWriter:
             cv2.imwrite(str(path), confidence)
         if self.video:
             self._frame(blended)
+        if gt is not None and len(self.grid_rows) < GRID_ROWS:
+            self.grid_rows.append(side_by_side(image, colorize(gt, self.palette), colorize(pred, self.palette)))
         self.count += 1
 
     def _frame(self, frame: np.ndarray) -> None:
@@ -69,6 +74,5 @@ class PredictionWriter:
     def close(self) -> None:
         if self.video_writer is not None:
             self.video_writer.close()
-
-
-
+        if self.grid_rows:
+            save_rgb(self.out / "examples.png", stack_rows(self.grid_rows))

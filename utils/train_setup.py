@@ -41,7 +41,10 @@ def build_training_parts(cfg, device: torch.device, log) -> TrainingParts:
     if t.init_from:
         ckpt = load_checkpoint(t.init_from)
         fresh = transfer_weights(model, ckpt["model"])
-        log.info(f"init_from {t.init_from}: loaded {len(model.state_dict()) - len(fresh)} tensors; re-initialised {len(fresh)}" + (f" ({', '.join(fresh[:4])}{', ...' if len(fresh) > 4 else ''})" if fresh else ""))
+        log.info(
+            f"init_from {t.init_from}: loaded {len(model.state_dict()) - len(fresh)} tensors; re-initialised {len(fresh)}"
+            + (f" ({', '.join(fresh[:4])}{', ...' if len(fresh) > 4 else ''})" if fresh else "")
+        )
     if get_world_size() > 1 and t.sync_bn and device.type == "cuda":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model = model.to(device, memory_format=memory_format(device, t.channels_last))

@@ -55,7 +55,7 @@ class Trainer:
         self.higher_is_better = self.t.key_metric != "loss"
         self.history, self.best, self.global_step = [], None, 0
         self.stages = plan_stages(cfg)
-        self.epoch_offsets = [sum(s.epochs for s in self.stages[: i]) for i in range(len(self.stages))]
+        self.epoch_offsets = [sum(s.epochs for s in self.stages[:i]) for i in range(len(self.stages))]
 
     # ----------------------------------------------------------------- setup per stage
     def _setup_stage(self, stage: Stage) -> None:
@@ -77,7 +77,9 @@ class Trainer:
         steps = self.batches_per_epoch // accum * stage.epochs
         self.optimizer = build_optimizer(self.raw_model, self.t, stage.lr)
         self.schedule = LRSchedule(self.optimizer, self.t, stage.lr, steps, self.higher_is_better)
-        self.log.info(f"stage {stage.index + 1}/{len(self.stages)}: {stage.epochs} epochs at {stage.size[0]}x{stage.size[1]}, batch {stage.batch_size} x {world} processes, lr {stage.lr:g}; {len(train_set)} train / {len(val_set)} val images")
+        self.log.info(
+            f"stage {stage.index + 1}/{len(self.stages)}: {stage.epochs} epochs at {stage.size[0]}x{stage.size[1]}, batch {stage.batch_size} x {world} processes, lr {stage.lr:g}; {len(train_set)} train / {len(val_set)} val images"
+        )
 
     # ----------------------------------------------------------------- the loop
     def fit(self, resume: bool = False) -> list:
@@ -140,10 +142,12 @@ class Trainer:
             self.schedule.step()
             self.global_step += 1
             speed = images_seen / (time.perf_counter() - start)
-            if self.global_step % max(1, self.t.log_every_iters) == 0 or bar.n == 0:
+            to_tensorboard = self.global_step % max(1, self.t.log_every_iters) == 0
+            if to_tensorboard or bar.n % 5 == 0:  # .item() waits for the GPU: only every few steps
                 current = loss.item()
-                self.run.scalars({"train/loss": current, "train/lr": self.schedule.lr, "train/images_per_sec": speed}, self.global_step)
                 bar.set_postfix(loss=f"{current:.4f}", lr=f"{self.schedule.lr:.2e}", img_s=f"{speed:.1f}")
+                if to_tensorboard:
+                    self.run.scalars({"train/loss": current, "train/lr": self.schedule.lr, "train/images_per_sec": speed}, self.global_step)
             bar.update(1)
             if self.t.val_every_iters and self.global_step % self.t.val_every_iters == 0:
                 self.validate(stage, epoch, float("nan"), speed, partial=True)
@@ -227,4 +231,3 @@ class Trainer:
             f"mIoU {r['miou']:.4f} | mean dice {r['mean_dice']:.4f} | pixel acc {r['pixel_acc']:.4f} | "
             f"lr {r['lr']:.2e} | {r['images_per_sec']:.1f} img/s"
         )
-

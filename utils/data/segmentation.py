@@ -1,8 +1,9 @@
 """The dataset every layout feeds: reads an image and its label file, encodes labels, applies transforms."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import cv2
 import numpy as np

@@ -9,7 +9,7 @@ import numpy as np
 
 from utils.sample_data.writers import write_cityscapes_frame, write_cityscapes_video, write_kitti_frame
 
-SAMPLE_VERSION = 1
+SAMPLE_VERSION = 2
 MARKER = ".sample_complete"
 KITTI_SIZES = [(375, 1242), (370, 1224), (374, 1238), (376, 1241)]
 

@@ -108,15 +108,15 @@ def _draw_tree(cv: Canvas, cam, x, z, crown, trunk_h):
 
 def _draw_pole(cv: Canvas, cam, x, z, height, kind):
     rng = cv.rng
-    cv.polygon(_quad_xy(cam, x - 0.14, x + 0.14, 0.0, height, z), "pole", (150, 150, 150), grain=4)
+    cv.polygon(_quad_xy(cam, x - 0.18, x + 0.18, 0.0, height, z), "pole", (150, 150, 150), grain=4)
     if kind == "sign":
         color = [(200, 30, 30), (30, 70, 200), (230, 200, 20)][rng.integers(3)]
         c = cam.project(x, height - 0.4, z - 0.05)
-        r = cam.project(x + 0.45, height - 0.4, z)[0] - c[0]
+        r = cam.project(x + 0.55, height - 0.4, z)[0] - c[0]
         if rng.random() < 0.5:
             cv.ellipse(c, (r, r), "traffic sign", color, grain=3)
         else:
-            cv.polygon(_quad_xy(cam, x - 0.45, x + 0.45, height - 0.9, height, z - 0.05), "traffic sign", color, grain=3)
+            cv.polygon(_quad_xy(cam, x - 0.55, x + 0.55, height - 1.1, height, z - 0.05), "traffic sign", color, grain=3)
     elif kind == "light":
         cv.polygon(_quad_xy(cam, x - 0.25, x + 0.25, height - 1.1, height, z - 0.05), "traffic light", (35, 35, 30), grain=3)
         lit = rng.integers(3)

@@ -49,7 +49,7 @@ def make_street(rng: np.random.Generator, height: int, width: int, style: str) -
     }
     s["facade_x"] = (road[0] - s["sidewalk"] - s["terrain"], road[1] + s["sidewalk"] + s["terrain"])
     s["buildings"] = []
-    for side, fx in ((-1, s["facade_x"][0]), (1, s["facade_x"][1])):
+    for fx in s["facade_x"]:
         z = rng.uniform(-5, 5)
         while z < 170:
             length = rng.uniform(8, 30)
@@ -65,7 +65,7 @@ def make_street(rng: np.random.Generator, height: int, width: int, style: str) -
             objects.append(("tree", x_curb + side * s["sidewalk"] * 0.6, z, rng.uniform(1.8, 3.0), rng.uniform(2.0, 3.5)))
         for z in rng.uniform(5, 60, int(rng.integers(1, 4))):
             objects.append(("pole", x_curb + side * 0.5, z, rng.uniform(4.0, 7.0), rng.choice(["sign", "light", "sign", "none"])))
-        for z in rng.uniform(4, 45, int(rng.integers(0, 4))):
+        for z in rng.uniform(4, 40, int(rng.integers(1, 5))):
             objects.append(("person", x_curb + side * rng.uniform(0.8, s["sidewalk"] - 0.3), z, rng.uniform(1.55, 1.95)))
         if rng.random() < 0.4:
             objects.append(("static", x_wall - side * 0.6, rng.uniform(5, 40)))

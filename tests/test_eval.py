@@ -1,0 +1,115 @@
+import json
+
+import cv2
+import imageio_ffmpeg
+import numpy as np
+import pytest
+from cityscapesscripts.helpers.labels import labels as CS_LABELS
+from conftest import tiny_overrides
+
+import eval as eval_script
+import train
+from utils.errors import EXIT_USER_ERROR
+from utils.video import VideoWriter
+
+TRAIN_IDS_AS_LABEL_IDS = {lab.id for lab in CS_LABELS if 0 <= lab.trainId < 255}
+
+
+@pytest.fixture(scope="module")
+def classes_run(sample_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("classes_run")
+    extra = ["dataset.labels=classes", "training.epochs=2", "training.iters_per_epoch=6", "training.loss=ce_dice", "training.lr=0.003"]
+    assert train.main(["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out, *extra)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def kitti_run(sample_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("kitti_run")
+    extra = ["target=kitti", f"paths.root={sample_root / 'kitti'}", "dataset.labels=road", "dataset.size=[64,192]", "training.iters_per_epoch=3"]
+    assert train.main(["--config_path", "configs/kitti_road_fpn.yaml", "--set", *tiny_overrides(sample_root, out, *extra), "training.init_from=null"]) == 0
+    return out
+
+
+def run_eval(run, *extra, config="configs/quickstart.yaml"):
+    return eval_script.main(["--config_path", config, "--checkpoint", str(run / "best.pth"), "--set", f"paths.output_dir={run}", "eval.num_workers=0", "eval.device=cpu", *extra])
+
+
+def test_val_metrics_outputs_and_official_agreement(classes_run, sample_root):
+    out = classes_run / "eval_val"
+    assert run_eval(classes_run, f"paths.root={sample_root / 'cityscapes'}", f"eval.output_dir={out}", "eval.drop_clusters=30", "eval.tta=hflip", "eval.max_images=2") == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"miou", "mean_dice", "pixel_acc", "per_class", "without_drop_clusters", "official"} <= set(metrics)
+    assert len(metrics["per_class"]) == 19 and {"iou", "dice"} == set(metrics["per_class"]["road"])
+    # The official evaluator reads our exported label-id PNGs and must agree with our confusion matrix.
+    official = metrics["official"]
+    assert official["averageScoreClasses"] == pytest.approx(metrics["miou"], abs=1e-9)
+    assert metrics["miou"] > 0.0
+    exports = sorted((out / "cityscapes_results").glob("*.png"))
+    assert len(exports) == 5 and all(p.name.endswith("_000019_pred_labelIds.png") for p in exports)
+    pred = cv2.imread(str(exports[0]), cv2.IMREAD_UNCHANGED)
+    assert pred.shape == (128, 256) and pred.dtype == np.uint8 and set(np.unique(pred)) <= TRAIN_IDS_AS_LABEL_IDS | {0}
+    pictures = sorted((out / "pictures").glob("*.png"))
+    assert len(pictures) == 4  # max_images=2: a prediction and an overlay each
+    assert cv2.imread(str(pictures[0])).shape == (128, 256, 3)
+    assert cv2.imread(str(out / "confusion_matrix.png")) is not None
+
+
+def test_test_split_predicts_without_labels(classes_run, sample_root):
+    out = classes_run / "eval_test"
+    assert run_eval(classes_run, f"paths.root={sample_root / 'cityscapes'}", f"eval.output_dir={out}", "eval.split=test", "eval.inference=slide", "dataset.size=[64,128]") == 0
+    assert not (out / "metrics.json").exists()
+    names = sorted(p.name for p in (out / "cityscapes_results").glob("*.png"))
+    assert names == ["berlin_000000_000019_pred_labelIds.png", "berlin_000001_000019_pred_labelIds.png"]
+
+
+def test_frame_folder_and_video_file_become_overlay_videos(classes_run, sample_root, tmp_path):
+    frames = sample_root / "cityscapes" / "leftImg8bit" / "demoVideo" / "stuttgart_00"
+    out = tmp_path / "folder"
+    assert run_eval(classes_run, f"eval.input={frames}", f"eval.output_dir={out}", "eval.max_images=1") == 0
+    assert imageio_ffmpeg.count_frames_and_secs(str(out / "predictions.mp4"))[0] == 6
+    assert len(list((out / "pictures").glob("*_overlay.png"))) == 1
+
+    clip = tmp_path / "clip.mp4"
+    writer = VideoWriter(clip, (256, 128), 10)
+    for path in sorted(frames.glob("*.png")):
+        writer.write(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB))
+    writer.close()
+    out = tmp_path / "video"
+    assert run_eval(classes_run, f"eval.input={clip}", f"eval.output_dir={out}", "eval.drop_clusters=10") == 0
+    result = out / "clip_overlay.mp4"
+    assert imageio_ffmpeg.count_frames_and_secs(str(result))[0] == 6
+    reader = imageio_ffmpeg.read_frames(str(result))
+    assert next(reader)["size"] == (256, 128)
+
+
+def test_kitti_confidence_maps_and_devkit_metrics(kitti_run, sample_root):
+    out = kitti_run / "eval"
+    assert run_eval(kitti_run, f"paths.root={sample_root / 'kitti'}", f"eval.output_dir={out}", config="configs/kitti_road_fpn.yaml") == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    results = sorted((out / "kitti_results").glob("*.png"))
+    assert results and all("_road_" in p.name for p in results)
+    # Recompute MaxF from the written PNGs and the gt files, the devkit's way: B > 0 road, R > 0 valid.
+    pos_hist, neg_hist = np.zeros(256), np.zeros(256)
+    for p in results:
+        conf = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+        gt = cv2.imread(str(sample_root / "kitti" / "data_road" / "training" / "gt_image_2" / p.name))
+        assert conf.shape == gt.shape[:2]
+        road, valid = gt[:, :, 0] > 0, gt[:, :, 2] > 0
+        pos_hist += np.bincount(conf[road & valid], minlength=256)
+        neg_hist += np.bincount(conf[~road & valid], minlength=256)
+    tp = pos_hist.sum() - np.concatenate([[0], np.cumsum(pos_hist)[:-1]])
+    fp = np.cumsum(neg_hist[::-1])[::-1]
+    precision, recall = tp / (tp + fp + 1e-10), tp / pos_hist.sum()
+    keep = (precision > 0) | (recall > 0)
+    f = 2 * precision[keep] * recall[keep] / (precision[keep] + recall[keep] + 1e-10)
+    assert metrics["kitti"]["max_f"] == pytest.approx(f.max())
+
+
+def test_bad_checkpoint_is_a_clear_error(tmp_path, capsys):
+    assert eval_script.run_main(eval_script.main, ["--checkpoint", str(tmp_path / "missing.pth")]) == EXIT_USER_ERROR
+    assert "does not exist" in capsys.readouterr().err
+    broken = tmp_path / "broken.pth"
+    broken.write_bytes(b"not a checkpoint")
+    assert eval_script.run_main(eval_script.main, ["--checkpoint", str(broken)]) == EXIT_USER_ERROR
+    assert "cannot be read" in capsys.readouterr().err

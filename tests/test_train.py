@@ -1,0 +1,105 @@
+import json
+
+import pytest
+import torch
+import yaml
+from conftest import tiny_overrides
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+import train
+from utils.checkpoint import load_checkpoint
+from utils.errors import EXIT_USER_ERROR
+
+
+def run_train(sample_root, out, *extra, resume=False):
+    argv = ["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out, *extra)]
+    return train.main(argv + (["--resume"] if resume else []))
+
+
+def test_two_iteration_smoke_run(sample_root, tmp_path):
+    out = tmp_path / "run"
+    assert run_train(sample_root, out) == 0
+    for name in ("config.yaml", "last.pth", "best.pth", "train.log", "metrics.json"):
+        assert (out / name).is_file(), name
+    ckpt = load_checkpoint(out / "last.pth")
+    assert ckpt["global_step"] == 2 and ckpt["epoch"] == 1 and ckpt["class_names"][0] == "void"
+    assert {"model", "optimizer", "schedule", "scaler", "rng", "config", "palette", "best"} <= set(ckpt)
+    assert yaml.safe_load((out / "config.yaml").read_text())["dataset"]["size"] == [64, 128]
+    records = json.loads((out / "metrics.json").read_text())
+    assert len(records) == 1 and {"epoch", "loss", "miou", "mean_dice", "per_class", "val_loss"} <= set(records[0])
+    assert set(records[0]["per_class"]) == set(ckpt["class_names"])
+    assert "mIoU" in (out / "train.log").read_text()
+    events = EventAccumulator(str(out / "tensorboard")).Reload()
+    tags = events.Tags()
+    assert {"train/loss", "train/lr", "val/miou", "val/loss", "val_iou/vehicle", "val_dice/sky"} <= set(tags["scalars"])
+    assert "val/input_gt_prediction" in tags["images"]
+    assert [e.step for e in events.Scalars("train/loss")] == [1, 2]
+
+
+def test_refuses_to_overwrite_a_run(sample_root, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_train(sample_root, out) == 0
+    before = (out / "last.pth").read_bytes()
+    argv = ["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out)]
+    assert train.run_main(train.main, argv) == EXIT_USER_ERROR
+    assert "--resume" in capsys.readouterr().err and (out / "last.pth").read_bytes() == before
+
+
+def test_interrupted_then_resumed_equals_uninterrupted(sample_root, tmp_path, monkeypatch):
+    extra = ["training.epochs=3", "training.deterministic=true", "training.iters_per_epoch=2", "training.scheduler=poly"]
+    assert run_train(sample_root, tmp_path / "straight", *extra) == 0
+
+    calls = {"n": 0}
+    real = train.Trainer.train_one_epoch
+
+    def crash_in_second_epoch(self, stage, epoch):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # as if killed mid-epoch: last.pth holds epoch 1
+        return real(self, stage, epoch)
+
+    monkeypatch.setattr(train.Trainer, "train_one_epoch", crash_in_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        run_train(sample_root, tmp_path / "resumed", *extra)
+    assert load_checkpoint(tmp_path / "resumed" / "last.pth")["epoch"] == 1
+    monkeypatch.setattr(train.Trainer, "train_one_epoch", real)
+    assert run_train(sample_root, tmp_path / "resumed", *extra, resume=True) == 0
+
+    a = load_checkpoint(tmp_path / "straight" / "last.pth")
+    b = load_checkpoint(tmp_path / "resumed" / "last.pth")
+    assert a["global_step"] == b["global_step"] == 6
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    assert [r["miou"] for r in a["history"]] == [r["miou"] for r in b["history"]]
+
+
+def test_init_from_another_class_count(sample_root, tmp_path):
+    assert run_train(sample_root, tmp_path / "categories") == 0
+    source = load_checkpoint(tmp_path / "categories" / "last.pth")["model"]
+    extra = ["dataset.labels=road", f"training.init_from={tmp_path / 'categories' / 'last.pth'}", "training.iters_per_epoch=1", "training.lr=1e-12"]
+    assert run_train(sample_root, tmp_path / "road", *extra) == 0
+    target = load_checkpoint(tmp_path / "road" / "last.pth")
+    assert target["class_names"] == ["road", "rest"]
+    head = "head.0.weight"
+    assert source[head].shape[0] == 8 and target["model"][head].shape[0] == 2
+    # With a vanishing lr the transferred encoder stays (almost exactly) the source's.
+    name = "encoder.layer1.0.conv1.weight"
+    assert torch.allclose(source[name], target["model"][name], atol=1e-6)
+
+
+def test_two_stages_run_in_sequence(sample_root, tmp_path):
+    stages = "training.stages=[{epochs: 1, size: [64, 128]}, {epochs: 1, size: [96, 160], batch_size: 1, lr: 0.0005}]"
+    assert run_train(sample_root, tmp_path / "staged", stages) == 0
+    ckpt = load_checkpoint(tmp_path / "staged" / "last.pth")
+    assert ckpt["stage"] == 1 and ckpt["global_step"] == 4
+    history = ckpt["history"]
+    assert [r["stage"] for r in history] == [1, 2] and [r["epoch"] for r in history] == [1, 2]
+    log = (tmp_path / "staged" / "train.log").read_text()
+    assert "stage 1/2: 1 epochs at 64x128" in log and "stage 2/2: 1 epochs at 96x160, batch 1" in log
+
+
+def test_missing_dataset_is_a_clear_error(tmp_path, capsys):
+    argv = ["--config_path", "train_config.yaml", "--set", f"paths.root={tmp_path / 'none'}", f"paths.output_dir={tmp_path / 'out'}"]
+    assert train.run_main(train.main, argv) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert "cityscapes-dataset.com" in err and "quickstart" in err and "Traceback" not in err

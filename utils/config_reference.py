@@ -1,0 +1,43 @@
+"""Prints the README's configuration reference from the schema: python -m utils.config_reference"""
+
+import dataclasses
+import typing
+
+from utils.config import Config, StageConfig, _describe
+
+PIPE = "\\|"  # a literal | inside a markdown table cell
+
+
+def _default(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def reference() -> str:
+    lines = []
+    for section in dataclasses.fields(Config):
+        if not dataclasses.is_dataclass(section.type):
+            lines += [f"### `{section.name}`", "", "| key | default | allowed | meaning |", "|---|---|---|---|"]
+            allowed = _describe(section.type).replace("|", PIPE)
+            lines.append(f"| `{section.name}` | `{_default(section.default)}` | {allowed} | {section.metadata['help'].replace('|', PIPE)} |")
+            lines.append("")
+            continue
+        lines += [f"### `{section.name}`", "", "| key | default | allowed | meaning |", "|---|---|---|---|"]
+        hints = typing.get_type_hints(section.type)
+        for f in dataclasses.fields(section.type):
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            allowed = "a list of stages (below)" if hints[f.name] == list[StageConfig] else _describe(hints[f.name])
+            allowed = allowed.replace("|", PIPE)
+            lines.append(f"| `{section.name}.{f.name}` | `{_default(default)}` | {allowed} | {f.metadata['help'].replace('|', PIPE)} |")
+        lines.append("")
+    lines += ["Each entry of `training.stages`:", "", "| key | default | meaning |", "|---|---|---|"]
+    for f in dataclasses.fields(StageConfig):
+        lines.append(f"| `{f.name}` | `{_default(f.default)}` | {f.metadata['help'].replace('|', PIPE)} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(reference(), end="")
