@@ -2,6 +2,7 @@
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from utils.data.transforms import denormalize
 from utils.distributed import all_reduce_sum, is_main_process
@@ -19,7 +20,7 @@ def validate(model, loader, criterion, labels, device, amp_dtype, mem_format, n_
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     count = torch.zeros((), dtype=torch.float64, device=device)
     rows, palette = [], labels.palette()
-    for batch in loader:
+    for batch in tqdm(loader, desc="val", disable=not is_main_process(), leave=False, dynamic_ncols=True):
         images = batch["image"].to(device, non_blocking=True).contiguous(memory_format=mem_format)
         masks = batch["mask"].to(device, non_blocking=True)
         with autocast(device, amp_dtype):
