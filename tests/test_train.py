@@ -9,6 +9,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import train
 from utils.checkpoint import load_checkpoint
 from utils.errors import EXIT_USER_ERROR
+from utils.eval_setup import merged_config
 
 
 def run_train(sample_root, out, *extra, resume=False):
@@ -96,6 +97,9 @@ def test_two_stages_run_in_sequence(sample_root, tmp_path):
     assert [r["stage"] for r in history] == [1, 2] and [r["epoch"] for r in history] == [1, 2]
     log = (tmp_path / "staged" / "train.log").read_text()
     assert "stage 1/2: 1 epochs at 64x128" in log and "stage 2/2: 1 epochs at 96x160, batch 1" in log
+    # eval.py predicts at the size the last stage trained at, not dataset.size.
+    cfg, _, _ = merged_config("configs/quickstart.yaml", str(tmp_path / "staged" / "last.pth"), [])
+    assert cfg.dataset.size == [96, 160]
 
 
 def test_missing_dataset_is_a_clear_error(tmp_path, capsys):

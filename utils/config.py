@@ -1,6 +1,6 @@
-"""Typed run configuration: the schema with every key's default and meaning, YAML loading and overrides.
+"""Typed run configuration: YAML loading, validation and ``--set`` overrides over the schema.
 
-Every key is declared once below with its help text. ``load_config`` rejects unknown keys (naming
+Every key is declared once in :mod:`utils.config_schema` with its help text. ``load_config`` rejects unknown keys (naming
 the closest valid one) and bad values (naming the allowed ones), applies ``--set section.key=value``
 overrides, and returns frozen dataclasses. ``config_to_dict`` turns them back into plain YAML types
 for ``config.yaml`` and checkpoints.
@@ -12,138 +12,15 @@ import difflib
 import re
 import types
 import typing
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Optional, Union
 
 import yaml
 
+from utils.config_schema import Config, DatasetConfig, EvalConfig, ModelConfig, PathsConfig, StageConfig, TrainingConfig
 from utils.errors import UserError
 
-
-def opt(default, help_text: str):
-    """Declares a config key: its default and the one-line help shown in the README reference."""
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: list(default), metadata={"help": help_text})
-    return field(default=default, metadata={"help": help_text})
-
-
-@dataclass(frozen=True)
-class PathsConfig:
-    root: str = opt("data/cityscapes", "dataset root: the Cityscapes folder holding leftImg8bit/ and gtFine/, or the KITTI folder holding data_road/")
-    output_dir: str = opt("runs/cityscapes_fpn_categories", "run folder: config.yaml, checkpoints, tensorboard/, train.log, metrics.json")
-
-
-@dataclass(frozen=True)
-class DatasetConfig:
-    labels: Union[str, list[str]] = opt("categories", "cityscapes: road | categories | classes | a list of label names; kitti: road | lane")
-    unlabeled_class: bool = opt(False, "classes mode: train 'unlabeled' as a 20th class instead of ignoring void pixels")
-    size: list[int] = opt([512, 1024], "[H, W] the images are resized to for training and inference")
-    val_cities: list[str] = opt([], "cityscapes: validate on these train cities instead of the official val split (the original used [ulm, bremen, aachen])")
-    coarse: bool = opt(False, "cityscapes: add gtCoarse train and train_extra images to the training set (for pre-training)")
-    val_fraction: float = opt(0.2, "kitti: fraction of data_road/training held out for validation, chosen deterministically")
-    scale_range: list[float] = opt([0.5, 2.0], "training: random scale range applied before the crop; [1, 1] turns scaling off")
-    hflip: bool = opt(True, "training: random horizontal flip")
-    color_jitter: float = opt(0.2, "training: brightness, contrast and saturation jitter strength; 0 turns it off")
-    hue_jitter: float = opt(0.02, "training: hue jitter, as a fraction of the hue circle")
-    weather_aug: bool = opt(False, "training: the original's hard augmentations (rain, snow, fog, shadow, sun flare)")
-    weather_p: float = opt(0.3, "training: probability of one weather effect per image when weather_aug is on")
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    arch: Literal["fpn", "unet"] = opt("fpn", "fpn (Panoptic-FPN semantic head) or unet")
-    encoder: str = opt("resnext50_32x4d", "torchvision encoder: resnet18/34/50/101, resnext50_32x4d (alias resnext50), resnext101_32x8d")
-    encoder_weights: Optional[Literal["imagenet"]] = opt("imagenet", "imagenet (torchvision weights API) or null for random init")
-    dropout: float = opt(0.2, "Dropout2d probability (FPN: before the head; UNET original preset: on encoder stages)")
-    fpn_merge: Literal["add", "cat"] = opt("add", "fpn: how the four upsampled pyramid levels are merged")
-    fpn_pyramid_channels: int = opt(256, "fpn: channels of the feature pyramid")
-    fpn_segmentation_channels: int = opt(128, "fpn: channels of the segmentation branches")
-    unet_preset: Literal["light", "original"] = opt("light", "unet: light (smp-style decoder) or original (the original project's TernausNet decoder, ~81M params)")
-    unet_decoder_channels: list[int] = opt([256, 128, 64, 32, 16], "unet light: widths of the five decoder blocks, deepest first")
-    unet_num_filters: int = opt(32, "unet original: num_filters of the TernausNet decoder")
-    unet_res_blocks: bool = opt(False, "unet original: residual blocks inside the decoder blocks (~92M params)")
-
-
-@dataclass(frozen=True)
-class StageConfig:
-    epochs: int = opt(1, "epochs of this stage")
-    size: Optional[list[int]] = opt(None, "[H, W] for this stage; null keeps dataset.size")
-    batch_size: Optional[int] = opt(None, "batch size for this stage; null keeps training.batch_size")
-    lr: Optional[float] = opt(None, "learning rate for this stage; null keeps training.lr")
-
-
-@dataclass(frozen=True)
-class TrainingConfig:
-    epochs: int = opt(40, "number of epochs (ignored when stages is set)")
-    batch_size: int = opt(8, "images per step on each process")
-    device: Literal["auto", "cpu", "cuda"] = opt("auto", "auto picks cuda when available")
-    num_workers: int = opt(4, "data-loading worker processes per training process")
-    optimizer: Literal["adam", "adamw", "sgd"] = opt("adam", "adam (the original's), adamw, or sgd with momentum")
-    lr: float = opt(1e-3, "peak learning rate")
-    weight_decay: float = opt(0.0, "weight decay")
-    momentum: float = opt(0.9, "sgd momentum")
-    scheduler: Literal["plateau", "poly", "cosine", "none"] = opt("plateau", "plateau (ReduceLROnPlateau on the key metric, the original's), poly, cosine or none")
-    plateau_patience: int = opt(3, "plateau: validations without improvement before the lr drops")
-    plateau_factor: float = opt(0.1, "plateau: factor the lr is multiplied by")
-    poly_power: float = opt(0.9, "poly: lr = lr0 * (1 - it / total) ** power")
-    warmup_iters: int = opt(0, "poly and cosine: linear warmup iterations")
-    accumulation_steps: int = opt(1, "batches whose gradients are summed before an optimizer step")
-    freeze_encoder_iters: int = opt(0, "keep the encoder frozen for this many optimizer steps (the original's freeze_n_iters)")
-    clip_grad_norm: Optional[float] = opt(None, "clip the gradient norm to this value; null turns clipping off")
-    amp: Literal["none", "bf16", "fp16"] = opt("bf16", "mixed precision on CUDA (ignored on CPU); fp16 uses a gradient scaler")
-    channels_last: bool = opt(True, "channels_last memory format on CUDA")
-    cudnn_benchmark: bool = opt(True, "let cuDNN pick the fastest kernels (off in deterministic mode)")
-    compile: bool = opt(False, "torch.compile the model")
-    sync_bn: bool = opt(True, "multi-GPU: convert BatchNorm to SyncBatchNorm")
-    seed: int = opt(42, "seed for weights, sampling and augmentation")
-    deterministic: bool = opt(False, "deterministic algorithms: bit-exact runs and resumes, slower")
-    loss: Literal["bce_dice", "ce_dice"] = opt("bce_dice", "bce_dice (per-class BCE + soft dice, the original's) or ce_dice (softmax CE + soft dice)")
-    bce_weight: float = opt(0.8, "weight of the pixel term (BCE or CE); the dice term gets 1 - bce_weight")
-    class_weights: Optional[list[float]] = opt(None, "one weight per class for both loss terms; null weighs classes equally")
-    key_metric: Literal["miou", "mean_dice", "loss"] = opt("miou", "validation metric that picks best.pth and drives the plateau scheduler")
-    val_every_iters: int = opt(0, "validate every N optimizer steps as well; 0 validates once per epoch only")
-    iters_per_epoch: int = opt(0, "cap on training steps per epoch; 0 runs the whole training set")
-    log_every_iters: int = opt(20, "steps between TensorBoard scalar writes")
-    tb_images: int = opt(4, "fixed val images drawn into TensorBoard each validation")
-    init_from: Optional[str] = opt(None, "checkpoint whose weights start this run; a head of another class count is re-initialised")
-    stages: list[StageConfig] = opt([], "multi-stage training: a list of {epochs, size, batch_size, lr}, each starting from the previous stage's weights")
-
-
-@dataclass(frozen=True)
-class EvalConfig:
-    checkpoint: Optional[str] = opt(None, "checkpoint to evaluate; null takes best.pth in paths.output_dir")
-    output_dir: Optional[str] = opt(None, "where metrics, pictures and videos go; null means <paths.output_dir>/eval")
-    split: Literal["val", "test", "train"] = opt("val", "labelled split for metrics, or test to predict without labels (the original's test_mode)")
-    input: Optional[str] = opt(None, "a folder of images or a video file to predict on instead of a split")
-    tta: Literal["none", "hflip", "vflip", "hvflip", "multiscale"] = opt("none", "test-time augmentation (the original's apply_tta)")
-    tta_scales: list[float] = opt([0.75, 1.0, 1.25], "multiscale: input scales relative to dataset.size")
-    tta_flip: bool = opt(True, "multiscale: add a horizontal flip at each scale")
-    merge: Literal["mean", "gmean", "tsharpen"] = opt("mean", "how TTA probabilities are merged")
-    tsharpen_t: float = opt(0.5, "tsharpen: the power t in (p_1^t + ... + p_N^t) / N")
-    drop_clusters: int = opt(0, "DropClusters: replace connected components smaller than this many pixels; 0 turns it off")
-    drop_clusters_fill: str = opt("majority", "what replaces a dropped cluster: majority (surrounding class), ignore, or a class name")
-    inference: Literal["resize", "slide"] = opt("resize", "resize to dataset.size, or slide a dataset.size window over the full-resolution image")
-    slide_overlap: float = opt(0.33, "slide: overlap between neighbouring windows")
-    batch_size: int = opt(4, "images per inference batch")
-    num_workers: int = opt(2, "data-loading worker processes")
-    device: Literal["auto", "cpu", "cuda"] = opt("auto", "auto picks cuda when available")
-    amp: bool = opt(True, "bf16 autocast on CUDA")
-    overlay: bool = opt(True, "save prediction overlays on the input (the original's images_morphing)")
-    overlay_alpha: float = opt(0.5, "opacity of the colorized prediction in overlays")
-    max_images: int = opt(20, "prediction pictures saved; -1 saves all (official-format PNGs are always all)")
-    video_fps: float = opt(17.0, "frame rate of videos made from frame folders")
-    official: bool = opt(True, "cityscapes classes mode on val: also run cityscapesscripts' official evaluator on the exports and print its mIoU")
-
-
-@dataclass(frozen=True)
-class Config:
-    target: Literal["cityscapes", "kitti"] = opt("cityscapes", "dataset family: cityscapes or kitti")
-    paths: PathsConfig = field(default_factory=PathsConfig)
-    dataset: DatasetConfig = field(default_factory=DatasetConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    training: TrainingConfig = field(default_factory=TrainingConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
+__all__ = ["Config", "DatasetConfig", "EvalConfig", "ModelConfig", "PathsConfig", "StageConfig", "TrainingConfig", "load_config", "config_from_dict", "config_to_dict"]
 
 
 SECTIONS = {f.name: f.type for f in dataclasses.fields(Config) if dataclasses.is_dataclass(f.type)}

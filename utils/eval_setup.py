@@ -1,5 +1,6 @@
 """Everything eval.py rebuilds from a checkpoint: the merged config, labels, model and predictor."""
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,9 +14,10 @@ from utils.inference import Predictor
 from utils.labels import LabelSet, build_labels
 from utils.tta import tta_views
 
-# Keys a user's eval config may change; the model, label mode and loss come from the checkpoint.
+# Keys a user's eval config file may change; the model, labels, loss and input size come from the
+# checkpoint (``--set`` can still override anything, e.g. dataset.size for sliding windows).
 USER_SECTIONS = ("paths", "eval")
-USER_DATASET_KEYS = ("val_cities", "val_fraction", "size")
+USER_DATASET_KEYS = ("val_cities", "val_fraction")
 
 
 @dataclass
@@ -41,11 +43,13 @@ def _checkpoint_path(raw: dict, cli_checkpoint) -> Path:
 
 
 def merged_config(config_path, cli_checkpoint, overrides):
-    """(Config, checkpoint dict, checkpoint path): the checkpoint's training config with the user's
-    paths, eval and dataset-location keys on top, then the --set overrides."""
+    """(Config, checkpoint dict, checkpoint path).
+
+    The checkpoint's training config, with the user file's ``paths``, ``eval`` and data-location keys
+    on top, the input size of the stage the checkpoint was trained in, then the --set overrides.
+    """
     user = read_yaml(config_path) if config_path else {}
-    user = apply_overrides(user, overrides)
-    path = _checkpoint_path(user, cli_checkpoint)
+    path = _checkpoint_path(apply_overrides(copy.deepcopy(user), overrides), cli_checkpoint)
     ckpt = load_checkpoint(path)
     raw = dict(ckpt["config"])
     if user.get("target", raw.get("target")) != raw.get("target"):
@@ -57,8 +61,11 @@ def merged_config(config_path, cli_checkpoint, overrides):
     for key in USER_DATASET_KEYS:
         if key in (user.get("dataset") or {}):
             dataset[key] = user["dataset"][key]
+    stages = (raw.get("training") or {}).get("stages") or []
+    if stages and ckpt.get("stage", 0) < len(stages) and stages[ckpt.get("stage", 0)].get("size"):
+        dataset["size"] = stages[ckpt.get("stage", 0)]["size"]  # a staged run ends at its last stage's size
     raw["dataset"] = dataset
-    cfg = config_from_dict(raw)
+    cfg = config_from_dict(raw, overrides)
     return cfg, ckpt, path
 
 
