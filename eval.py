@@ -6,16 +6,16 @@ Without (eval.split test, or eval.input = a folder of images or a video file): p
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from utils.cityscapes_official import run_official
 from utils.cli import add_config_arguments, run_main
+from utils.errors import UserError
 from utils.eval_setup import build_eval_setup
 from utils.evaluation import run_evaluation
-from utils.run_dir import setup_console_logging
-from utils.video import is_video
+from utils.run_dir import setup_console_logging, to_json
+from utils.video import VIDEO_SUFFIXES, is_video
 from utils.video_eval import run_video
 
 
@@ -47,12 +47,14 @@ def main(argv=None) -> int:
         run_video(setup, log, Path(source))
         return 0
     if source:
+        if Path(source).is_file():
+            raise UserError(f"eval.input '{source}' is a file but not a video ({', '.join(VIDEO_SUFFIXES)}). Give a video, or the folder that holds your images.")
         run_evaluation(setup, log, folder=Path(source))
         return 0
     metrics = run_evaluation(setup, log)
     if metrics:
         official_check(setup, metrics, log)
-        (setup.output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        (setup.output_dir / "metrics.json").write_text(to_json(metrics))
     return 0
 
 

@@ -26,7 +26,7 @@ def parse_args(argv=None):
     p.add_argument("--num_classes", type=int, default=8, help="output classes (default 8)")
     p.add_argument("--unet_res_blocks", action="store_true", help="original UNET: residual decoder blocks")
     p.add_argument("--unet_preset", default="light", choices=["light", "original"], help="UNET decoder (default light)")
-    p.add_argument("--input_size", default="3,512,1024", help="C,H,W (default 3,512,1024)")
+    p.add_argument("--input_size", default=None, help="C,H,W (default 3,512,1024, or the config's last training size)")
     p.add_argument("--batch_size", type=int, default=1, help="batch size for the memory estimate (default 1)")
     p.add_argument("--depth", type=int, default=3, help="layer-table depth (default 3)")
     return p.parse_args(argv)
@@ -61,10 +61,12 @@ def _model_from_args(args):
             m.unet_num_filters,
             m.unet_res_blocks,
         )
-        return model, (3, *cfg.dataset.size), f"{m.arch} / {m.encoder}, {labels.num_classes} classes (from {args.config_path})"
+        size = (cfg.training.stages[-1].size if cfg.training.stages and cfg.training.stages[-1].size else None) or cfg.dataset.size
+        shape = _input_size(args.input_size) if args.input_size else (3, *size)
+        return model, shape, f"{m.arch} / {m.encoder}, {labels.num_classes} classes (from {args.config_path})"
     preset = "original" if args.unet_res_blocks else args.unet_preset
     model = build_model(args.model_type, args.backbone, args.num_classes, None, unet_preset=preset, unet_res_blocks=args.unet_res_blocks)
-    return model, _input_size(args.input_size), f"{args.model_type} / {args.backbone}, {args.num_classes} classes"
+    return model, _input_size(args.input_size or "3,512,1024"), f"{args.model_type} / {args.backbone}, {args.num_classes} classes"
 
 
 def main(argv=None) -> int:

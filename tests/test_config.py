@@ -29,6 +29,8 @@ def test_bad_value_names_key_and_allowed_values():
         config_from_dict({"training": {"batch_size": "eight"}})
     with pytest.raises(UserError, match=r"'dataset.size'"):
         config_from_dict({"dataset": {"size": [512]}})
+    with pytest.raises(UserError, match=r"'eval.slide_overlap'"):
+        config_from_dict({"eval": {"slide_overlap": 0.99}})
     with pytest.raises(UserError, match=r"with target kitti it must be road or lane"):
         config_from_dict({"target": "kitti", "dataset": {"labels": "categories"}})
 
@@ -69,3 +71,20 @@ def test_every_key_in_train_config_has_a_comment():
     for line in (ROOT / "train_config.yaml").read_text().splitlines():
         if re.match(r"^\s*[a-z_]+:\s*[^\s#]", line):  # a key with a value (section headers excluded)
             assert "#" in line, f"train_config.yaml line without a comment: {line!r}"
+
+
+@pytest.mark.parametrize(
+    "override,key",
+    [
+        ("training.clip_grad_norm=-1", "training.clip_grad_norm"),
+        ("model.dropout=1.5", "model.dropout"),
+        ("model.fpn_segmentation_channels=100", "model.fpn_segmentation_channels"),
+        ("model.unet_decoder_channels=[64,32]", "model.unet_decoder_channels"),
+        ("training.stages=[{epochs: 1, batch_size: 0}]", "training.stages[0].batch_size"),
+        ("training.plateau_factor=1.0", "training.plateau_factor"),
+        ("eval.video_fps=0", "eval.video_fps"),
+    ],
+)
+def test_out_of_range_values_are_rejected_up_front(override, key):
+    with pytest.raises(UserError, match=re.escape(f"'{key}'")):
+        config_from_dict({}, [override])

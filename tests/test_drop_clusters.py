@@ -52,3 +52,8 @@ def test_touching_small_clusters_vote_with_the_kept_pixels():
     pred[3, 4] = 2  # two touching 1-pixel clusters: each ring sees the other, which is dropped too
     out = drop_clusters(pred, 2, fill="majority")
     assert (out == 4).all()
+
+
+def test_a_cluster_with_no_kept_neighbour_keeps_its_class():
+    pred = np.full((3, 3), 2, np.uint8)  # the whole image is one component, smaller than min_size
+    assert (drop_clusters(pred, 100, fill="majority") == 2).all()

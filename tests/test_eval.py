@@ -15,6 +15,10 @@ from utils.video import VideoWriter
 TRAIN_IDS_AS_LABEL_IDS = {lab.id for lab in CS_LABELS if 0 <= lab.trainId < 255}
 
 
+def reject_nan(token):
+    raise ValueError(f"metrics.json holds {token}, which is not JSON")
+
+
 @pytest.fixture(scope="module")
 def classes_run(sample_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("classes_run")
@@ -38,8 +42,9 @@ def run_eval(run, *extra, config="configs/quickstart.yaml"):
 def test_val_metrics_outputs_and_official_agreement(classes_run, sample_root):
     out = classes_run / "eval_val"
     assert run_eval(classes_run, f"paths.root={sample_root / 'cityscapes'}", f"eval.output_dir={out}", "eval.drop_clusters=30", "eval.tta=hflip", "eval.max_images=2") == 0
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics = json.loads((out / "metrics.json").read_text(), parse_constant=reject_nan)
     assert {"miou", "mean_dice", "pixel_acc", "per_class", "without_drop_clusters", "official"} <= set(metrics)
+    assert metrics["per_class"]["wall"]["iou"] is None  # no wall in the sample: NaN, written as null
     assert len(metrics["per_class"]) == 19 and {"iou", "dice"} == set(metrics["per_class"]["road"])
     # The official evaluator reads our exported label-id PNGs and must agree with our confusion matrix.
     official = metrics["official"]
@@ -104,6 +109,30 @@ def test_kitti_confidence_maps_and_devkit_metrics(kitti_run, sample_root):
     keep = (precision > 0) | (recall > 0)
     f = 2 * precision[keep] * recall[keep] / (precision[keep] + recall[keep] + 1e-10)
     assert metrics["kitti"]["max_f"] == pytest.approx(f.max())
+
+
+def test_kitti_model_on_a_folder_of_arbitrary_names(kitti_run, sample_root, tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    image = cv2.imread(str(sample_root / "kitti" / "data_road" / "testing" / "image_2" / "um_000000.png"))
+    cv2.imwrite(str(folder / "frame0.png"), image)
+    out = tmp_path / "out"
+    assert run_eval(kitti_run, f"eval.input={folder}", f"eval.output_dir={out}", config="configs/kitti_road_fpn.yaml") == 0
+    confidence = cv2.imread(str(out / "kitti_results" / "frame0.png"), cv2.IMREAD_UNCHANGED)
+    assert confidence.shape == image.shape[:2] and confidence.dtype == np.uint8
+
+
+def test_wrong_inputs_are_clear_errors(classes_run, kitti_run, sample_root, capsys):
+    image = next((sample_root / "cityscapes" / "leftImg8bit" / "val").glob("*/*.png"))
+    argv = ["--checkpoint", str(classes_run / "best.pth"), "--set", f"eval.input={image}"]
+    assert eval_script.run_main(eval_script.main, argv) == EXIT_USER_ERROR
+    assert "is a file but not a video" in capsys.readouterr().err
+    argv = ["--checkpoint", str(kitti_run / "best.pth"), "--set", "target=cityscapes", "dataset.labels=road"]
+    assert eval_script.run_main(eval_script.main, argv) == EXIT_USER_ERROR
+    assert "was trained on 'kitti'" in capsys.readouterr().err
+    argv = ["--checkpoint", str(classes_run / "best.pth"), "--set", "model.encoder=resnet34"]
+    assert eval_script.run_main(eval_script.main, argv) == EXIT_USER_ERROR
+    assert "does not fit model" in capsys.readouterr().err
 
 
 def test_bad_checkpoint_is_a_clear_error(tmp_path, capsys):

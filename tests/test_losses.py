@@ -80,3 +80,11 @@ def test_dice_term_alone_has_a_gradient(cls):
     target = torch.randint(0, 3, (2, 4, 4))
     cls(3, bce_weight=0.0)(logits, target).backward()
     assert logits.grad is not None and logits.grad.abs().sum() > 0
+
+
+def test_zero_class_weight_on_an_all_zero_weight_crop_is_not_nan():
+    logits = torch.randn(1, 3, 4, 4)
+    target = torch.zeros(1, 4, 4, dtype=torch.long)
+    target[0, 0] = IGNORE_INDEX
+    loss = CEDiceLoss(3, 0.8, class_weights=[0.0, 1.0, 1.0])(logits, target)
+    assert torch.isfinite(loss)

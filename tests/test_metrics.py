@@ -54,9 +54,13 @@ def test_matrices_merge_by_summation():
     assert torch.equal(a.matrix, both.matrix)
 
 
-def test_void_classes_are_left_out_of_the_no_void_mean():
+def test_void_classes_are_scored_as_the_official_evaluator_does():
+    # gt:   void void x x y       pred: x void x void y
     cm = ConfusionMatrix(3)
-    cm.update(torch.tensor([0, 1, 2]), torch.tensor([0, 1, 1]))
+    cm.update(torch.tensor([1, 0, 1, 0, 2]), torch.tensor([0, 0, 1, 1, 2]))
     m = cm.compute(["void", "x", "y"], void_classes=(0,))
-    assert m["miou_no_void"] == pytest.approx((0.5 + 0.0) / 2)
-    assert m["miou"] == pytest.approx((1.0 + 0.5 + 0.0) / 3)
+    # x on a void pixel is no false positive; void predicted on an x pixel is a miss.
+    assert m["miou_no_void"] == pytest.approx((1 / 2 + 1.0) / 2)
+    # Over all trained classes the void class is a class like any other: x has TP 1, FP 1, FN 1.
+    assert m["per_class"]["x"]["iou"] == pytest.approx(1 / 3)
+    assert m["miou"] == pytest.approx((1 / 3 + 1 / 3 + 1.0) / 3)

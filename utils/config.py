@@ -155,12 +155,61 @@ def _validate(cfg: Config) -> None:
             bad(f"training.{key}", f"is {getattr(cfg.training, key)}; it must be at least 1.")
     if cfg.training.lr <= 0:
         bad("training.lr", f"is {cfg.training.lr}; it must be positive.")
+    t, m, d = cfg.training, cfg.model, cfg.dataset
+    checks = [
+        ("training.clip_grad_norm", t.clip_grad_norm is None or t.clip_grad_norm > 0, "must be positive, or null to turn clipping off"),
+        ("model.dropout", 0.0 <= m.dropout < 1.0, "must lie in [0, 1)"),
+        ("model.fpn_pyramid_channels", m.fpn_pyramid_channels > 0 and m.fpn_pyramid_channels % 32 == 0, "must be a positive multiple of 32 (GroupNorm uses 32 groups)"),
+        ("model.fpn_segmentation_channels", m.fpn_segmentation_channels > 0 and m.fpn_segmentation_channels % 32 == 0, "must be a positive multiple of 32 (GroupNorm uses 32 groups)"),
+        ("model.unet_decoder_channels", len(m.unet_decoder_channels) == 5 and min(m.unet_decoder_channels) > 0, "must list five positive widths, deepest first"),
+        ("model.unet_num_filters", m.unet_num_filters > 0, "must be positive"),
+        ("dataset.color_jitter", d.color_jitter >= 0, "must not be negative"),
+        ("dataset.hue_jitter", 0 <= d.hue_jitter <= 0.5, "must lie in [0, 0.5]"),
+        ("dataset.weather_p", 0 <= d.weather_p <= 1, "must lie in [0, 1]"),
+        ("training.weight_decay", t.weight_decay >= 0, "must not be negative"),
+        ("training.momentum", 0 <= t.momentum < 1, "must lie in [0, 1)"),
+        ("training.num_workers", t.num_workers >= 0, "must not be negative"),
+        ("training.iters_per_epoch", t.iters_per_epoch >= 0, "must be 0 (whole epochs) or positive"),
+        ("training.val_every_iters", t.val_every_iters >= 0, "must be 0 (per epoch) or positive"),
+        ("training.warmup_iters", t.warmup_iters >= 0, "must not be negative"),
+        ("training.freeze_encoder_iters", t.freeze_encoder_iters >= 0, "must not be negative"),
+        ("training.poly_power", t.poly_power > 0, "must be positive"),
+        ("training.plateau_factor", 0 < t.plateau_factor < 1, "must lie strictly between 0 and 1"),
+        ("training.plateau_patience", t.plateau_patience >= 0, "must not be negative"),
+        ("training.class_weights", t.class_weights is None or min(t.class_weights, default=0) >= 0, "must not hold negative weights"),
+        ("eval.num_workers", cfg.eval.num_workers >= 0, "must not be negative"),
+        ("eval.tsharpen_t", cfg.eval.tsharpen_t > 0, "must be positive"),
+        ("eval.overlay_alpha", 0 <= cfg.eval.overlay_alpha <= 1, "must lie in [0, 1]"),
+    ]
+    for i, stage in enumerate(t.stages):
+        checks += [
+            (f"training.stages[{i}].epochs", stage.epochs >= 1, "must be at least 1"),
+            (f"training.stages[{i}].batch_size", stage.batch_size is None or stage.batch_size >= 1, "must be at least 1 (or null)"),
+            (f"training.stages[{i}].lr", stage.lr is None or stage.lr > 0, "must be positive (or null)"),
+        ]
+    for key, ok, rule in checks:
+        if not ok:
+            value = eval_key(cfg, key)
+            bad(key, f"is {value!r}; it {rule}.")
     if cfg.eval.batch_size < 1:
         bad("eval.batch_size", f"is {cfg.eval.batch_size}; it must be at least 1.")
-    if not 0.0 <= cfg.eval.slide_overlap < 1.0:
-        bad("eval.slide_overlap", f"is {cfg.eval.slide_overlap}; it must lie in [0, 1).")
+    if not 0.0 <= cfg.eval.slide_overlap <= 0.9:
+        bad("eval.slide_overlap", f"is {cfg.eval.slide_overlap}; it must lie in [0, 0.9] (higher means thousands of windows per image).")
+    if cfg.eval.video_fps <= 0:
+        bad("eval.video_fps", f"is {cfg.eval.video_fps}; it must be positive.")
+    if cfg.eval.drop_clusters < 0:
+        bad("eval.drop_clusters", f"is {cfg.eval.drop_clusters}; it must be 0 (off) or a positive pixel count.")
     if not cfg.eval.tta_scales or min(cfg.eval.tta_scales) <= 0:
         bad("eval.tta_scales", f"is {cfg.eval.tta_scales}; it must be a non-empty list of positive scales.")
+
+
+def eval_key(cfg, dotted: str):
+    """The value at ``section.key`` or ``training.stages[i].key``, for error messages."""
+    node = cfg
+    for part in re.split(r"\.|\[|\]\.?", dotted):
+        if part:
+            node = node[int(part)] if part.isdigit() else getattr(node, part)
+    return node
 
 
 def config_from_dict(data: dict, overrides: Optional[list[str]] = None) -> Config:

@@ -84,7 +84,7 @@ class TrainingConfig:
     compile: bool = opt(False, "torch.compile the model")
     sync_bn: bool = opt(True, "multi-GPU: convert BatchNorm to SyncBatchNorm")
     seed: int = opt(42, "seed for weights, sampling and augmentation")
-    deterministic: bool = opt(False, "deterministic algorithms: bit-exact runs and resumes, slower")
+    deterministic: bool = opt(False, "deterministic algorithms: bit-exact runs and resumes on CPU; on CUDA, deterministic kernels where PyTorch has them (a warning names the others)")
     loss: Literal["bce_dice", "ce_dice"] = opt("bce_dice", "bce_dice (per-class BCE + soft dice, the original's) or ce_dice (softmax CE + soft dice)")
     bce_weight: float = opt(0.8, "weight of the pixel term (BCE or CE); the dice term gets 1 - bce_weight")
     class_weights: Optional[list[float]] = opt(None, "one weight per class for both loss terms; null weighs classes equally")

@@ -58,3 +58,12 @@ def init_distributed(device_type: str) -> int:
 def cleanup_distributed() -> None:
     if is_distributed():
         dist.destroy_process_group()
+
+
+def all_gather_objects(obj) -> list:
+    """Every process's ``obj``, in rank order (``[obj]`` in a single process)."""
+    if not is_distributed():
+        return [obj]
+    out = [None] * get_world_size()
+    dist.all_gather_object(out, obj)
+    return out

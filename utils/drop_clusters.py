@@ -13,7 +13,7 @@ def drop_clusters(pred: np.ndarray, min_size: int, fill="majority", num_classes:
         pred: (H, W) uint8 class indices.
         min_size: components with fewer pixels are dropped; 0 returns ``pred`` unchanged.
         fill: ``"majority"`` takes the most common class on the component's one-pixel outer ring
-            (ignoring pixels that are themselves dropped; IGNORE_INDEX if the ring has none),
+            (ignoring pixels that are themselves dropped; a component with no such neighbour keeps its class),
             ``"ignore"`` writes IGNORE_INDEX, and an int writes that class index.
         num_classes: classes to scan; defaults to max(pred) + 1.
     Returns:
@@ -52,5 +52,6 @@ def drop_clusters(pred: np.ndarray, min_size: int, fill="majority", num_classes:
             comp = (labels[y0:y1, x0:x1] == k).astype(np.uint8)
             ring = cv2.dilate(comp, kernel).astype(bool) & ~comp.astype(bool) & ~dropped[y0:y1, x0:x1]
             votes = pred[y0:y1, x0:x1][ring]
-            out[y0:y1, x0:x1][comp.astype(bool)] = np.bincount(votes).argmax() if len(votes) else IGNORE_INDEX
+            if len(votes):  # with no kept neighbour (the whole image, or a ring of dropped specks) the class stays
+                out[y0:y1, x0:x1][comp.astype(bool)] = np.bincount(votes).argmax()
     return out

@@ -66,6 +66,8 @@ def merged_config(config_path, cli_checkpoint, overrides):
         dataset["size"] = stages[ckpt.get("stage", 0)]["size"]  # a staged run ends at its last stage's size
     raw["dataset"] = dataset
     cfg = config_from_dict(raw, overrides)
+    if cfg.target != ckpt["config"].get("target"):
+        raise UserError(f"target is '{cfg.target}' but checkpoint '{path}' was trained on '{ckpt['config'].get('target')}'. Evaluate it on its own dataset family.")
     return cfg, ckpt, path
 
 
@@ -76,7 +78,12 @@ def build_eval_setup(config_path, cli_checkpoint, overrides, log) -> EvalSetup:
         raise UserError(f"Checkpoint '{path}' was trained on classes {ckpt['class_names']}, but its config now gives {list(labels.names)}.")
     device = resolve_device(cfg.eval.device)
     model = build_model_from_config(cfg.model, labels.num_classes)
-    model.load_state_dict(ckpt["model"])
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as exc:
+        raise UserError(
+            f"Checkpoint '{path}' does not fit model {cfg.model.arch}/{cfg.model.encoder}: the model keys come from the checkpoint, do not override them ({str(exc).splitlines()[0]})."
+        ) from None
     channels_last = device.type == "cuda" and cfg.training.channels_last
     model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format).eval()
     amp = torch.bfloat16 if cfg.eval.amp and device.type == "cuda" else None

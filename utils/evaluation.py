@@ -1,7 +1,5 @@
 """eval.py's work on a split or a folder: predictions at ground-truth resolution, DropClusters, metrics, outputs."""
 
-import json
-
 import torch
 from tqdm import tqdm
 
@@ -12,6 +10,7 @@ from utils.inference import upsample_to
 from utils.kitti_eval import RoadEvaluator
 from utils.metrics import ConfusionMatrix, format_table
 from utils.outputs import PredictionWriter
+from utils.run_dir import to_json
 from utils.tta import predict_with_tta
 from utils.visualize import plot_confusion_matrix
 
@@ -98,7 +97,7 @@ def _report(setup, log, split, cm_raw, cm_final, road, writer) -> dict:
         metrics["kitti"] = road.compute()
     metrics["confusion_matrix"] = cm_final.matrix.cpu().tolist()
     plot_confusion_matrix(cm_final.matrix.cpu().numpy(), labels.names, setup.output_dir / "confusion_matrix.png")
-    (setup.output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    (setup.output_dir / "metrics.json").write_text(to_json(metrics))
     log.info(f"\n{split} split, {writer.count} images, at ground-truth resolution" + (f", DropClusters {cfg.eval.drop_clusters}" if cfg.eval.drop_clusters else "") + ":\n" + format_table(metrics))
     if "without_drop_clusters" in metrics:
         raw = metrics["without_drop_clusters"]

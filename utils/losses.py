@@ -79,10 +79,12 @@ class CEDiceLoss(nn.Module):
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         logits = logits.float()
         target = target.long()
-        if (target != self.ignore_index).any():
-            ce = F.cross_entropy(logits, target, weight=self.class_weights, ignore_index=self.ignore_index)
-        else:
-            ce = logits.sum() * 0.0  # nothing labelled: no signal, but keep the graph for DDP
+        # F.cross_entropy(weight=...) divides by the weights of the valid pixels: 0/0 when a crop holds
+        # only zero-weight classes. The same mean, with a floor under the denominator.
+        per_pixel = F.cross_entropy(logits, target, weight=self.class_weights, ignore_index=self.ignore_index, reduction="none")
+        valid = target != self.ignore_index
+        pixel_weights = self.class_weights[torch.where(valid, target, torch.zeros_like(target))] * valid
+        ce = per_pixel.sum() / pixel_weights.sum().clamp_min(1e-12)
         one_hot, valid = _one_hot(target, self.num_classes, self.ignore_index)
         dice = soft_dice_loss(torch.softmax(logits, dim=1), one_hot, valid, self.class_weights)
         return self.bce_weight * ce + (1.0 - self.bce_weight) * dice

@@ -43,7 +43,9 @@ class ConfusionMatrix:
     def compute(self, names=None, void_classes=()) -> dict:
         """Metrics as plain floats: miou, mean_dice, pixel_acc, per_class {name: {iou, dice}}.
 
-        ``void_classes`` are also left out of ``miou_no_void`` / ``mean_dice_no_void``.
+        ``miou_no_void`` / ``mean_dice_no_void`` score the other classes as the official Cityscapes
+        evaluator does: ``void_classes`` are left out, and pixels whose ground truth is void count as
+        nobody's false positive.
         """
         m = self.matrix.double().cpu()
         n = self.num_classes
@@ -63,8 +65,14 @@ class ConfusionMatrix:
             "per_class": {names[i]: {"iou": float(iou[i]), "dice": float(dice[i])} for i in range(n)},
         }
         if void_classes:
-            out["miou_no_void"] = _nanmean(iou[scored])
-            out["mean_dice_no_void"] = _nanmean(dice[scored])
+            # As the official evaluator: a prediction on a void ground-truth pixel is no false positive.
+            fp_scored = m[scored][:, :n].sum(0) - tp
+            union_s = (tp + fp_scored + fn)[scored]
+            tp_s = tp[scored]
+            iou_s = torch.where(union_s > 0, tp_s / union_s.clamp_min(1), torch.full_like(tp_s, math.nan))
+            dice_s = torch.where(union_s > 0, 2 * tp_s / (2 * tp_s + (fp_scored + fn)[scored]).clamp_min(1), torch.full_like(tp_s, math.nan))
+            out["miou_no_void"] = _nanmean(iou_s)
+            out["mean_dice_no_void"] = _nanmean(dice_s)
         return out
 
 

@@ -24,13 +24,14 @@ def build_optimizer(model: torch.nn.Module, cfg, lr: float) -> torch.optim.Optim
 class LRSchedule:
     """Sets every group's lr once per optimizer step.
 
-    lr = base_lr * warmup * (poly | cosine | plateau factor), and 0 for the encoder group while
-    ``step < freeze_encoder_iters`` (the original's freeze: the random decoder cannot wreck pretrained
+    lr = base_lr * warmup * (poly | cosine | plateau factor) within a stage, and 0 for the encoder group
+    during the run's first ``freeze_encoder_iters`` steps (the original's freeze: the random decoder cannot wreck pretrained
     encoder weights, and DDP sees no change in which parameters get gradients).
     """
 
-    def __init__(self, optimizer, cfg, base_lr: float, total_steps: int, higher_is_better: bool):
+    def __init__(self, optimizer, cfg, base_lr: float, total_steps: int, higher_is_better: bool, steps_before: int = 0):
         self.optimizer, self.cfg, self.base_lr = optimizer, cfg, base_lr
+        self.steps_before = steps_before  # optimizer steps of earlier stages: the encoder freeze counts over the whole run
         self.total_steps = max(1, total_steps)
         self.higher_is_better = higher_is_better
         self.step_count = 0
@@ -53,7 +54,7 @@ class LRSchedule:
         return 1.0
 
     def encoder_frozen(self) -> bool:
-        return self.step_count < self.cfg.freeze_encoder_iters
+        return self.steps_before + self.step_count < self.cfg.freeze_encoder_iters
 
     def apply(self) -> None:
         lr = self.base_lr * self.factor()
@@ -84,9 +85,9 @@ class LRSchedule:
         return self.base_lr * self.factor()
 
     def state_dict(self) -> dict:
-        return {"step_count": self.step_count, "plateau_factor": self.plateau_factor, "best": self.best, "bad_validations": self.bad_validations}
+        return {"step_count": self.step_count, "steps_before": self.steps_before, "plateau_factor": self.plateau_factor, "best": self.best, "bad_validations": self.bad_validations}
 
     def load_state_dict(self, state: dict) -> None:
-        self.step_count, self.plateau_factor = state["step_count"], state["plateau_factor"]
+        self.step_count, self.steps_before, self.plateau_factor = state["step_count"], state["steps_before"], state["plateau_factor"]
         self.best, self.bad_validations = state["best"], state["bad_validations"]
         self.apply()

@@ -1,5 +1,7 @@
 """What eval.py writes per image: pictures, official-format exports and the overlay video of a frame folder."""
 
+import re
+
 import cv2
 import numpy as np
 
@@ -10,9 +12,9 @@ GRID_ROWS = 4
 
 
 def kitti_result_name(image_stem: str, mode: str) -> str:
-    """um_000000 -> um_road_000000 (or um_lane_000000): the devkit's file naming."""
-    category, index = image_stem.split("_", 1)
-    return f"{category}_{mode}_{index}"
+    """um_000000 -> um_road_000000 (or um_lane_000000), the devkit's naming; other names stay as they are."""
+    match = re.fullmatch(r"(um|umm|uu)_(\d+)", image_stem)
+    return f"{match.group(1)}_{mode}_{match.group(2)}" if match else image_stem
 
 
 class PredictionWriter:

@@ -5,6 +5,7 @@ Only the main process writes; on other ranks every method is a no-op, so callers
 
 import json
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -17,6 +18,21 @@ from utils.distributed import is_main_process
 from utils.errors import UserError
 
 LOGGER_NAME = "segtool"
+
+
+def json_safe(obj):
+    """NaN (a class with no pixels) becomes null, so metrics files are strict JSON for jq and browsers."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def to_json(data) -> str:
+    return json.dumps(json_safe(data), indent=2, allow_nan=False)
 
 
 def get_logger() -> logging.Logger:
@@ -79,7 +95,7 @@ class RunDir:
         """Atomic: metrics.json is never seen half-written."""
         if self.main:
             tmp = self.path / f".{name}.tmp-{os.getpid()}"
-            tmp.write_text(json.dumps(data, indent=2, allow_nan=True))
+            tmp.write_text(to_json(data))
             os.replace(tmp, self.path / name)
 
     def flush(self) -> None:

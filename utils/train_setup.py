@@ -7,7 +7,7 @@ import torch
 from models import build_model_from_config, count_parameters
 from utils.checkpoint import load_checkpoint, transfer_weights
 from utils.config import config_to_dict
-from utils.distributed import get_world_size
+from utils.distributed import get_rank, get_world_size
 from utils.labels import LabelSet, build_labels
 from utils.losses import build_loss
 from utils.runtime import amp_dtype, memory_format, seed_everything
@@ -45,6 +45,8 @@ def build_training_parts(cfg, device: torch.device, log) -> TrainingParts:
             f"init_from {t.init_from}: loaded {len(model.state_dict()) - len(fresh)} tensors; re-initialised {len(fresh)}"
             + (f" ({', '.join(fresh[:4])}{', ...' if len(fresh) > 4 else ''})" if fresh else "")
         )
+    # Weights start equal everywhere (DDP broadcasts rank 0's anyway); dropout must differ per process.
+    torch.manual_seed(t.seed + get_rank())
     if get_world_size() > 1 and t.sync_bn and device.type == "cuda":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model = model.to(device, memory_format=memory_format(device, t.channels_last))

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from utils.checkpoint import load_checkpoint, rng_state, set_rng_state
 from utils.data import build_dataset, build_loader
-from utils.distributed import all_reduce_sum, get_rank, get_world_size, is_distributed, is_main_process
+from utils.distributed import all_gather_objects, all_reduce_sum, get_rank, get_world_size, is_distributed, is_main_process
 from utils.errors import UserError
 from utils.metrics import format_table
 from utils.optim import LRSchedule, build_optimizer
@@ -34,7 +34,8 @@ def plan_stages(cfg) -> list:
     t = cfg.training
     if not t.stages:
         return [Stage(0, t.epochs, tuple(cfg.dataset.size), t.batch_size, t.lr)]
-    return [Stage(i, s.epochs, tuple(s.size or cfg.dataset.size), s.batch_size or t.batch_size, s.lr or t.lr) for i, s in enumerate(t.stages)]
+    pick = lambda value, default: default if value is None else value  # noqa: E731
+    return [Stage(i, s.epochs, tuple(pick(s.size, cfg.dataset.size)), pick(s.batch_size, t.batch_size), pick(s.lr, t.lr)) for i, s in enumerate(t.stages)]
 
 
 class Trainer:
@@ -45,9 +46,10 @@ class Trainer:
         self.t = cfg.training
         self.parts, self.device, self.labels = parts, parts.device, parts.labels
         self.raw_model, self.criterion = parts.model, parts.criterion
-        self.model = parts.model
+        self.model, self.ddp = parts.model, None
         if is_distributed():
-            self.model = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            self.ddp = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            self.model = self.ddp
         if self.t.compile:
             self.model = torch.compile(self.model)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=parts.amp_dtype == torch.float16)
@@ -76,7 +78,7 @@ class Trainer:
             )
         steps = self.batches_per_epoch // accum * stage.epochs
         self.optimizer = build_optimizer(self.raw_model, self.t, stage.lr)
-        self.schedule = LRSchedule(self.optimizer, self.t, stage.lr, steps, self.higher_is_better)
+        self.schedule = LRSchedule(self.optimizer, self.t, stage.lr, steps, self.higher_is_better, steps_before=self.global_step)
         self.log.info(
             f"stage {stage.index + 1}/{len(self.stages)}: {stage.epochs} epochs at {stage.size[0]}x{stage.size[1]}, batch {stage.batch_size} x {world} processes, lr {stage.lr:g}; {len(train_set)} train / {len(val_set)} val images"
         )
@@ -95,7 +97,8 @@ class Trainer:
                 self.optimizer.load_state_dict(ckpt["optimizer"])
                 self.schedule.load_state_dict(ckpt["schedule"])
             if ckpt is not None:
-                set_rng_state(ckpt["rng"])
+                states = ckpt["rng"]
+                set_rng_state(states[get_rank()] if len(states) == get_world_size() else states[0])
                 ckpt = None
             for epoch in range(start_epoch, stage.epochs):
                 train_loss, speed = self.train_one_epoch(stage, epoch)
@@ -106,7 +109,8 @@ class Trainer:
         if self.history:
             last = self.history[-1]
             self.log.info("\nper-class metrics on val (last validation):\n" + format_table(last))
-            self.log.info(f"best {self.t.key_metric}: {self.best:.4f} (best.pth); last: last.pth in {self.run.path}")
+            best = f"{self.best:.4f} (best.pth)" if self.best is not None else "never finite, so no best.pth"
+            self.log.info(f"best {self.t.key_metric}: {best}; last: last.pth in {self.run.path}")
         self.run.flush()
         return self.history
 
@@ -124,10 +128,11 @@ class Trainer:
             images = batch["image"].to(self.device, non_blocking=True).contiguous(memory_format=self.mem_format)
             masks = batch["mask"].to(self.device, non_blocking=True)
             sync = (i + 1) % accum == 0
-            no_sync = model.no_sync() if isinstance(model, DistributedDataParallel) and not sync else nullcontext()
-            with no_sync, autocast(self.device, self.parts.amp_dtype):
-                loss = self.criterion(model(images), masks)
-            self.scaler.scale(loss / accum).backward()
+            no_sync = self.ddp.no_sync() if self.ddp is not None and not sync else nullcontext()  # skip all-reduce until the last micro-batch
+            with no_sync:
+                with autocast(self.device, self.parts.amp_dtype):
+                    loss = self.criterion(model(images), masks)
+                self.scaler.scale(loss / accum).backward()
             loss_sum += loss.detach()
             loss_count += 1
             images_seen += images.shape[0] * get_world_size()
@@ -158,7 +163,9 @@ class Trainer:
         return mean_loss, images_seen / max(1e-9, time.perf_counter() - start)
 
     def validate(self, stage: Stage, epoch: int, train_loss: float, speed: float, partial: bool = False) -> dict:
-        metrics, grid = validate(self.model, self.val_loader, self.criterion, self.labels, self.device, self.parts.amp_dtype, self.mem_format, self.t.tb_images)
+        # The unwrapped model: DDP's forward would broadcast buffers, a collective that ranks with no
+        # validation images (uneven shards) never join. Its weights and buffers match on every rank.
+        metrics, grid = validate(self.raw_model, self.val_loader, self.criterion, self.labels, self.device, self.parts.amp_dtype, self.mem_format, self.t.tb_images)
         record = {
             "epoch": self.epoch_offsets[stage.index] + epoch,
             "stage": stage.index + 1,
@@ -201,7 +208,7 @@ class Trainer:
             "best": self.best,
             "key_metric": self.t.key_metric,
             "history": self.history,
-            "rng": rng_state(),
+            "rng": all_gather_objects(rng_state()),  # one entry per process: each has its own dropout stream
             **self.parts.checkpoint_meta,
         }
         self.run.save_checkpoint(state, name)
@@ -211,8 +218,12 @@ class Trainer:
         if not path.is_file():
             raise UserError(f"--resume found no '{path}'. Start without --resume, or point paths.output_dir at the run to continue.")
         ckpt = load_checkpoint(path, map_location=self.device)
-        self.raw_model.load_state_dict(ckpt["model"])
-        self.scaler.load_state_dict(ckpt["scaler"])
+        try:
+            self.raw_model.load_state_dict(ckpt["model"])
+        except RuntimeError as exc:
+            raise UserError(f"'{path}' does not fit this config's model ({str(exc).splitlines()[0]}). Resume with the config the run started with ({self.run.path / 'config.yaml'}).") from None
+        if ckpt["scaler"] and self.scaler.is_enabled():  # a run moved between bf16 and fp16 starts a fresh scaler
+            self.scaler.load_state_dict(ckpt["scaler"])
         self.history, self.best, self.global_step = list(ckpt["history"]), ckpt["best"], ckpt["global_step"]
         done = self.epoch_offsets[ckpt["stage"]] + ckpt["epoch"] if ckpt["stage"] < len(self.stages) else None
         if done is None:

@@ -38,20 +38,39 @@ def _flip(x: torch.Tensor, view: View) -> torch.Tensor:
     return torch.flip(x, dims) if dims else x
 
 
-def merge_probabilities(probs: torch.Tensor, method: str = "mean", t: float = 0.5) -> torch.Tensor:
-    """(A, N, C, H, W) probabilities of A views -> (N, C, H, W).
+class Merger:
+    """Running merge of view probabilities: one accumulator, never all views in memory at once.
 
     mean: (p_1 + ... + p_A) / A; gmean: (p_1 * ... * p_A) ** (1 / A);
     tsharpen: (p_1^t + ... + p_A^t) / A, the original's temperature sharpening.
     """
-    n = probs.shape[0]
-    if method == "mean":
-        return probs.sum(0) / n
-    if method == "gmean":
-        return torch.exp(torch.log(probs.clamp_min(1e-12)).sum(0) / n)
-    if method == "tsharpen":
-        return probs.clamp_min(0).pow(t).sum(0) / n
-    raise ValueError(f"unknown merge {method!r}")
+
+    def __init__(self, method: str = "mean", t: float = 0.5):
+        if method not in ("mean", "gmean", "tsharpen"):
+            raise ValueError(f"unknown merge {method!r}")
+        self.method, self.t, self.total, self.count = method, t, None, 0
+
+    def add(self, p: torch.Tensor) -> None:
+        p = p.float()
+        if self.method == "gmean":
+            p = torch.log(p.clamp_min(1e-12))
+        elif self.method == "tsharpen":
+            p = p.clamp_min(0).pow(self.t)
+        # The first view is copied: it may be an inference-mode tensor, which cannot be updated in place.
+        self.total = p.clone() if self.total is None else self.total.add_(p)
+        self.count += 1
+
+    def result(self) -> torch.Tensor:
+        out = self.total / self.count
+        return torch.exp(out) if self.method == "gmean" else out
+
+
+def merge_probabilities(probs: torch.Tensor, method: str = "mean", t: float = 0.5) -> torch.Tensor:
+    """(A, N, C, H, W) probabilities of A views -> (N, C, H, W), merged as :class:`Merger` describes."""
+    merger = Merger(method, t)
+    for p in probs:
+        merger.add(p)
+    return merger.result()
 
 
 def predict_with_tta(predict, images: torch.Tensor, views: list, merge: str = "mean", t: float = 0.5) -> torch.Tensor:
@@ -65,7 +84,7 @@ def predict_with_tta(predict, images: torch.Tensor, views: list, merge: str = "m
         (N, C, H, W) merged probabilities.
     """
     size = images.shape[-2:]
-    outputs = []
+    merger = Merger(merge, t)
     for view in views:
         x = images
         if view.scale != 1.0:
@@ -74,5 +93,5 @@ def predict_with_tta(predict, images: torch.Tensor, views: list, merge: str = "m
         p = _flip(predict(_flip(x, view)), view)
         if p.shape[-2:] != size:
             p = F.interpolate(p, size=size, mode="bilinear", align_corners=False)
-        outputs.append(p.float())
-    return merge_probabilities(torch.stack(outputs), merge, t)
+        merger.add(p)
+    return merger.result()

@@ -33,8 +33,10 @@ def video_info(path) -> dict:
         reader.close()
     except (RuntimeError, OSError, StopIteration) as exc:
         raise UserError(f"Cannot read video '{path}': {exc}") from None
-    frames, _seconds = imageio_ffmpeg.count_frames_and_secs(str(path))
-    return {"size": tuple(meta["size"]), "fps": float(meta.get("fps") or 25.0), "frames": frames}
+    fps = float(meta.get("fps") or 25.0)
+    # An estimate from the container's duration: counting exactly would decode the whole video twice.
+    frames = round(float(meta.get("duration") or 0.0) * fps) or None
+    return {"size": tuple(meta["size"]), "fps": fps, "frames": frames}
 
 
 class VideoWriter:
@@ -47,12 +49,14 @@ class VideoWriter:
         self.even = (w + w % 2, h + h % 2)
         self._gen = imageio_ffmpeg.write_frames(str(self.path), self.even, fps=fps, codec="libx264", pix_fmt_out="yuv420p", macro_block_size=1, quality=7)
         self._gen.send(None)
+        self.count = 0
 
     def write(self, frame: np.ndarray) -> None:
         w, h = self.even
         if frame.shape[1] != w or frame.shape[0] != h:
             frame = np.pad(frame, ((0, h - frame.shape[0]), (0, w - frame.shape[1]), (0, 0)), mode="edge")
         self._gen.send(np.ascontiguousarray(frame))
+        self.count += 1
 
     def close(self) -> None:
         self._gen.close()

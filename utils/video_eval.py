@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from utils.data.transforms import resize_transform, to_tensor
+from utils.data.transforms import identity_transform, resize_transform, to_tensor
 from utils.drop_clusters import drop_clusters
 from utils.inference import upsample_to
 from utils.tta import predict_with_tta
@@ -18,7 +18,8 @@ def run_video(setup, log, path) -> str:
     info = video_info(path)
     out_path = setup.output_dir / f"{path.stem}_overlay.mp4"
     writer = VideoWriter(out_path, info["size"], info["fps"])
-    resize = resize_transform(cfg.dataset.size)
+    # Slide mode sees the full-resolution frame, as for image folders and splits.
+    resize = identity_transform() if cfg.eval.inference == "slide" else resize_transform(cfg.dataset.size)
     palette = labels.palette()
     fill = cfg.eval.drop_clusters_fill
     fill = fill if fill in ("majority", "ignore") else labels.names.index(fill)
@@ -43,5 +44,5 @@ def run_video(setup, log, path) -> str:
             flush()
     finally:
         writer.close()
-    log.info(f"wrote {out_path} ({info['frames']} frames, {info['fps']:.1f} fps)")
+    log.info(f"wrote {out_path} ({writer.count} frames, {info['fps']:.1f} fps)")
     return str(out_path)

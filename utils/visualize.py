@@ -55,6 +55,8 @@ def plot_confusion_matrix(matrix: np.ndarray, names, path) -> None:
     import matplotlib.pyplot as plt
 
     m = np.asarray(matrix, np.float64)
+    if m.shape[1] > len(names) and not m[:, len(names) :].any():
+        m = m[:, : len(names)]  # no pixel was dropped to ignore: no column for it
     cols = list(names) + (["(dropped)"] if m.shape[1] > len(names) else [])
     norm = m / np.maximum(m.sum(1, keepdims=True), 1)
     size = 1.0 + 0.45 * len(cols)

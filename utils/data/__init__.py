@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import cv2
+import torch
 from torch.utils.data import DataLoader
 
 from utils.data.cityscapes import cityscapes_items
@@ -11,6 +12,10 @@ from utils.data.sampler import SeededSampler
 from utils.data.segmentation import Item, SegmentationDataset, collate, read_label_ids
 from utils.data.transforms import resize_transform, train_transform
 from utils.errors import UserError
+
+# OpenCV's own thread pool does not survive fork(): a loader worker forked after the main process ran
+# a parallel cv2 call (a large resize) can deadlock. The loader workers are the parallelism here.
+cv2.setNumThreads(0)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
 
@@ -53,7 +58,7 @@ def build_dataset(cfg, labels, split: str, purpose: str, size=None, items=None) 
 
 
 def _worker_init(_worker_id: int) -> None:
-    cv2.setNumThreads(1)  # OpenCV's own threads would fight the loader processes for the cores
+    cv2.setNumThreads(0)  # one thread per worker: the workers already share out the cores
 
 
 def build_loader(dataset, batch_size: int, num_workers: int, train: bool, seed: int = 0, rank: int = 0, world_size: int = 1, pin_memory: bool = False):
@@ -61,8 +66,11 @@ def build_loader(dataset, batch_size: int, num_workers: int, train: bool, seed: 
     sampler = SeededSampler(len(dataset), seed, shuffle=train, rank=rank, world_size=world_size) if train else None
     if not train and world_size > 1:
         sampler = SeededSampler(len(dataset), seed, shuffle=False, rank=rank, world_size=world_size, pad=False)
+    # The loader's own generator keeps worker start-up from drawing on the global RNG, which the
+    # model's dropout uses: a resumed run then sees the same random stream as an uninterrupted one.
     return DataLoader(
         dataset,
+        generator=torch.Generator().manual_seed(seed),
         batch_size=batch_size,
         sampler=sampler,
         shuffle=False,

@@ -1,13 +1,18 @@
 """Generates the whole sample tree; skips the work when a complete sample of this version is already there."""
 
 import os
+import shutil
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from utils.sample_data.writers import write_cityscapes_frame, write_cityscapes_video, write_kitti_frame
+
+# Processes, not OpenCV threads, render in parallel; a cv2 thread pool would not survive the fork.
+cv2.setNumThreads(0)
 
 SAMPLE_VERSION = 2
 MARKER = ".sample_complete"
@@ -55,6 +60,10 @@ def generate_sample(out_dir, spec: SampleSpec = SampleSpec(), force: bool = Fals
     stamp = f"version={SAMPLE_VERSION} {asdict(spec)}"
     if not force and marker.is_file() and marker.read_text() == stamp:
         return out
+    if marker.is_file():  # an earlier sample of another spec: remove it so no stale file stays behind
+        marker.unlink()
+        for name in ("cityscapes", "kitti"):
+            shutil.rmtree(out / name, ignore_errors=True)
     say = progress or (lambda _msg: None)
     cs, jobs = out / "cityscapes", []
     for split, cities in (("train", spec.train_cities), ("val", spec.val_cities), ("test", spec.test_cities)):
