@@ -4,6 +4,7 @@ import cv2
 import imageio_ffmpeg
 import numpy as np
 import pytest
+import torch
 from cityscapesscripts.helpers.labels import labels as CS_LABELS
 from conftest import tiny_overrides
 
@@ -58,6 +59,26 @@ def test_val_metrics_outputs_and_official_agreement(classes_run, sample_root):
     assert len(pictures) == 4  # max_images=2: a prediction and an overlay each
     assert cv2.imread(str(pictures[0])).shape == (128, 256, 3)
     assert cv2.imread(str(out / "confusion_matrix.png")) is not None
+
+
+def test_official_agreement_with_unlabeled_as_a_class(classes_run, sample_root, tmp_path):
+    """A 20-class model (void trained as 'unlabeled'): the official score is our miou_no_void."""
+    ckpt = torch.load(classes_run / "best.pth", weights_only=True)
+    ckpt["config"]["dataset"]["unlabeled_class"] = True
+    ckpt["class_names"] = ckpt["class_names"] + ["unlabeled"]
+    ckpt["palette"] = ckpt["palette"] + [[0, 0, 0]]
+    weight, bias = ckpt["model"]["head.0.weight"], ckpt["model"]["head.0.bias"]
+    # 'unlabeled' copies the road logit plus a margin: it takes road pixels (misses) and some void ones.
+    ckpt["model"]["head.0.weight"] = torch.cat([weight, weight[:1]])
+    ckpt["model"]["head.0.bias"] = torch.cat([bias, bias[:1] + 0.5])
+    path = tmp_path / "unlabeled.pth"
+    torch.save(ckpt, path)
+    out = tmp_path / "eval"
+    argv = ["--checkpoint", str(path), "--set", f"paths.root={sample_root / 'cityscapes'}", f"eval.output_dir={out}", "eval.num_workers=0", "eval.device=cpu"]
+    assert eval_script.main(argv) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["per_class"]["unlabeled"]["iou"] is not None and metrics["miou_no_void"] != metrics["miou"]
+    assert metrics["official"]["averageScoreClasses"] == pytest.approx(metrics["miou_no_void"], abs=1e-9)
 
 
 def test_test_split_predicts_without_labels(classes_run, sample_root):
