@@ -176,7 +176,7 @@ def _validate(cfg: Config) -> None:
         ("training.poly_power", t.poly_power > 0, "must be positive"),
         ("training.plateau_factor", 0 < t.plateau_factor < 1, "must lie strictly between 0 and 1"),
         ("training.plateau_patience", t.plateau_patience >= 0, "must not be negative"),
-        ("training.class_weights", t.class_weights is None or min(t.class_weights, default=0) >= 0, "must not hold negative weights"),
+        ("training.class_weights", t.class_weights is None or (min(t.class_weights, default=0) >= 0 and max(t.class_weights, default=0) > 0), "must hold non-negative weights, at least one positive"),
         ("eval.num_workers", cfg.eval.num_workers >= 0, "must not be negative"),
         ("eval.tsharpen_t", cfg.eval.tsharpen_t > 0, "must be positive"),
         ("eval.overlay_alpha", 0 <= cfg.eval.overlay_alpha <= 1, "must lie in [0, 1]"),

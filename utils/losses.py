@@ -40,18 +40,22 @@ def soft_dice_loss(probs: torch.Tensor, one_hot: torch.Tensor, valid: torch.Tens
     return 1.0 - (dice * weights).sum() / weights.sum()
 
 
-class BCEDiceLoss(nn.Module):
-    """``bce_weight`` * per-class BCE-with-logits + (1 - ``bce_weight``) * soft dice on sigmoid probabilities.
-
-    The original's default loss: each class is an independent binary problem. ``class_weights``
-    scale both terms per class; the BCE is averaged over valid pixels.
-    """
+class _PixelPlusDice(nn.Module):
+    """``bce_weight`` * a pixel term + (1 - ``bce_weight``) * soft dice; ``class_weights`` scale both."""
 
     def __init__(self, num_classes: int, bce_weight: float = 0.8, class_weights: Optional[Sequence[float]] = None, ignore_index: int = IGNORE_INDEX):
         super().__init__()
         self.num_classes, self.bce_weight, self.ignore_index = num_classes, bce_weight, ignore_index
         w = torch.ones(num_classes) if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
         self.register_buffer("class_weights", w, persistent=False)
+
+
+class BCEDiceLoss(_PixelPlusDice):
+    """``bce_weight`` * per-class BCE-with-logits + (1 - ``bce_weight``) * soft dice on sigmoid probabilities.
+
+    The original's default loss: each class is an independent binary problem. ``class_weights``
+    scale both terms per class; the BCE is averaged over valid pixels.
+    """
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         logits = logits.float()
@@ -63,18 +67,12 @@ class BCEDiceLoss(nn.Module):
         return self.bce_weight * bce + (1.0 - self.bce_weight) * dice
 
 
-class CEDiceLoss(nn.Module):
+class CEDiceLoss(_PixelPlusDice):
     """``bce_weight`` * softmax cross-entropy + (1 - ``bce_weight``) * soft dice on softmax probabilities.
 
     For mutually exclusive classes. The CE is the class-weighted mean over valid pixels, as in
     ``F.cross_entropy(weight=..., ignore_index=...)``.
     """
-
-    def __init__(self, num_classes: int, bce_weight: float = 0.8, class_weights: Optional[Sequence[float]] = None, ignore_index: int = IGNORE_INDEX):
-        super().__init__()
-        self.num_classes, self.bce_weight, self.ignore_index = num_classes, bce_weight, ignore_index
-        w = torch.ones(num_classes) if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
-        self.register_buffer("class_weights", w, persistent=False)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         logits = logits.float()

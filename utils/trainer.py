@@ -94,7 +94,10 @@ class Trainer:
         for stage in self.stages[start_stage:]:
             self._setup_stage(stage)
             if ckpt is not None and stage.index == ckpt["stage"] and start_epoch > 0:
-                self.optimizer.load_state_dict(ckpt["optimizer"])
+                try:
+                    self.optimizer.load_state_dict(ckpt["optimizer"])
+                except (ValueError, KeyError) as exc:
+                    raise UserError(f"last.pth's optimizer state does not fit training.optimizer '{self.t.optimizer}' ({exc}). Resume with the config the run started with.") from None
                 self.schedule.load_state_dict(ckpt["schedule"])
             if ckpt is not None:
                 states = ckpt["rng"]
