@@ -26,11 +26,14 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def official_applies(setup) -> bool:
+    cfg = setup.cfg
+    return cfg.eval.official and cfg.target == "cityscapes" and setup.labels.to_label_id is not None and cfg.eval.split == "val" and not cfg.dataset.val_cities
+
+
 def official_check(setup, metrics: dict, log) -> None:
     """Runs cityscapesscripts' evaluator on the exported label ids and reports it beside our mIoU."""
     cfg = setup.cfg
-    if not (cfg.eval.official and cfg.target == "cityscapes" and setup.labels.to_label_id is not None and cfg.eval.split == "val" and not cfg.dataset.val_cities):
-        return
     log.info("running the official cityscapesscripts evaluator on cityscapes_results/ ...")
     result = run_official(cfg.paths.root, setup.output_dir / "cityscapes_results", setup.output_dir / "official")
     ours = metrics.get("miou_no_void", metrics["miou"])
@@ -53,8 +56,11 @@ def main(argv=None) -> int:
         return 0
     metrics = run_evaluation(setup, log)
     if metrics:
-        official_check(setup, metrics, log)
-        (setup.output_dir / "metrics.json").write_text(to_json(metrics))
+        path = setup.output_dir / "metrics.json"
+        path.write_text(to_json(metrics))  # saved before the official evaluator runs, in case it fails
+        if official_applies(setup):
+            official_check(setup, metrics, log)
+            path.write_text(to_json(metrics))
     return 0
 
 

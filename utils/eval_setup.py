@@ -12,6 +12,7 @@ from utils.config import apply_overrides, config_from_dict, read_yaml, resolve_d
 from utils.errors import UserError
 from utils.inference import Predictor
 from utils.labels import LabelSet, build_labels
+from utils.runtime import amp_dtype, memory_format
 from utils.tta import tta_views
 
 # Keys a user's eval config file may change; the model, labels, loss and input size come from the
@@ -29,6 +30,7 @@ class EvalSetup:
     checkpoint: Path
     output_dir: Path
     device: torch.device
+    drop_fill: object  # eval.drop_clusters_fill resolved: "majority", "ignore" or a class index
 
 
 def _checkpoint_path(raw: dict, cli_checkpoint) -> Path:
@@ -52,8 +54,8 @@ def merged_config(config_path, cli_checkpoint, overrides):
     path = _checkpoint_path(apply_overrides(copy.deepcopy(user), overrides), cli_checkpoint)
     ckpt = load_checkpoint(path)
     raw = dict(ckpt["config"])
-    if user.get("target", raw.get("target")) != raw.get("target"):
-        raise UserError(f"The config's target is '{user['target']}' but checkpoint '{path}' was trained on '{raw.get('target')}'. Evaluate it on its own dataset family.")
+    trained_on = raw.get("target")
+    raw["target"] = user.get("target", trained_on)  # checked below, after the overrides
     for section in USER_SECTIONS:
         if user.get(section):
             raw[section] = {**(raw.get(section) or {}), **user[section]}
@@ -61,13 +63,13 @@ def merged_config(config_path, cli_checkpoint, overrides):
     for key in USER_DATASET_KEYS:
         if key in (user.get("dataset") or {}):
             dataset[key] = user["dataset"][key]
-    stages = (raw.get("training") or {}).get("stages") or []
-    if stages and ckpt.get("stage", 0) < len(stages) and stages[ckpt.get("stage", 0)].get("size"):
-        dataset["size"] = stages[ckpt.get("stage", 0)]["size"]  # a staged run ends at its last stage's size
+    stages, stage = (raw.get("training") or {}).get("stages") or [], ckpt.get("stage", 0)
+    if stage < len(stages) and stages[stage].get("size"):
+        dataset["size"] = stages[stage]["size"]  # a staged run ends at its last stage's size
     raw["dataset"] = dataset
     cfg = config_from_dict(raw, overrides)
-    if cfg.target != ckpt["config"].get("target"):
-        raise UserError(f"target is '{cfg.target}' but checkpoint '{path}' was trained on '{ckpt['config'].get('target')}'. Evaluate it on its own dataset family.")
+    if cfg.target != trained_on:
+        raise UserError(f"target is '{cfg.target}' but checkpoint '{path}' was trained on '{trained_on}'. Evaluate it on its own dataset family.")
     return cfg, ckpt, path
 
 
@@ -84,20 +86,20 @@ def build_eval_setup(config_path, cli_checkpoint, overrides, log) -> EvalSetup:
         raise UserError(
             f"Checkpoint '{path}' does not fit model {cfg.model.arch}/{cfg.model.encoder}: the model keys come from the checkpoint, do not override them ({str(exc).splitlines()[0]})."
         ) from None
-    channels_last = device.type == "cuda" and cfg.training.channels_last
-    model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format).eval()
-    amp = torch.bfloat16 if cfg.eval.amp and device.type == "cuda" else None
-    predictor = Predictor(
-        model, cfg.training.loss, labels.num_classes, device, amp, torch.channels_last if channels_last else torch.contiguous_format, cfg.eval.inference, cfg.dataset.size, cfg.eval.slide_overlap
-    )
+    mem_format = memory_format(device, cfg.training.channels_last)
+    model = model.to(device, memory_format=mem_format).eval()
+    amp = amp_dtype(device, "bf16" if cfg.eval.amp else "none")
+    predictor = Predictor(model, cfg.training.loss, labels.num_classes, device, amp, mem_format, cfg.eval.inference, cfg.dataset.size, cfg.eval.slide_overlap)
     views = tta_views(cfg.eval.tta, cfg.eval.tta_scales, cfg.eval.tta_flip)
     out = Path(cfg.eval.output_dir) if cfg.eval.output_dir else Path(cfg.paths.output_dir) / "eval"
     out.mkdir(parents=True, exist_ok=True)
     fill = cfg.eval.drop_clusters_fill
-    if fill not in ("majority", "ignore") and fill not in labels.names:
-        raise UserError(f"eval.drop_clusters_fill is '{fill}'; allowed: majority | ignore | a class name ({', '.join(labels.names)}).")
+    if fill not in ("majority", "ignore"):
+        if fill not in labels.names:
+            raise UserError(f"eval.drop_clusters_fill is '{fill}'; allowed: majority | ignore | a class name ({', '.join(labels.names)}).")
+        fill = labels.names.index(fill)
     log.info(f"checkpoint {path} (stage {ckpt.get('stage', 0) + 1}, epoch {ckpt.get('epoch')}), {cfg.model.arch}/{cfg.model.encoder}, classes: {', '.join(labels.names)}")
     log.info(
         f"inference {cfg.eval.inference} at {cfg.dataset.size[0]}x{cfg.dataset.size[1]}, TTA {cfg.eval.tta} ({len(views)} views, merge {cfg.eval.merge}), DropClusters {cfg.eval.drop_clusters or 'off'}, device {device}"
     )
-    return EvalSetup(cfg, labels, predictor, views, path, out, device)
+    return EvalSetup(cfg, labels, predictor, views, path, out, device, fill)

@@ -10,14 +10,8 @@ from utils.inference import upsample_to
 from utils.kitti_eval import RoadEvaluator
 from utils.metrics import ConfusionMatrix, format_table
 from utils.outputs import PredictionWriter
-from utils.run_dir import to_json
 from utils.tta import predict_with_tta
 from utils.visualize import plot_confusion_matrix
-
-
-def _fill_value(setup):
-    fill = setup.cfg.eval.drop_clusters_fill
-    return fill if fill in ("majority", "ignore") else setup.labels.names.index(fill)
 
 
 def _loader(setup, split: str, items=None):
@@ -35,21 +29,22 @@ def _loader(setup, split: str, items=None):
 
 
 def run_evaluation(setup, log, split: str = None, folder=None) -> dict:
-    """Predicts every image of ``split`` (or of ``folder``) and writes pictures, exports and metrics.
+    """Predicts every image of ``split`` (or of ``folder``) and writes pictures, exports and the
+    confusion-matrix plot.
 
-    Returns the metrics dict (empty without labels).
+    Returns the metrics dict (empty without labels); eval.py adds the official check and writes it.
     """
     cfg, labels = setup.cfg, setup.labels
     items = folder_items(folder) if folder is not None else None
     split = split or cfg.eval.split
     loader = _loader(setup, split, items)
     n = labels.num_classes
-    cm_raw = ConfusionMatrix(n, device=setup.device)
+    dropping = cfg.eval.drop_clusters > 0
+    cm_raw = ConfusionMatrix(n, device=setup.device) if dropping else None
     cm_final = ConfusionMatrix(n, device=setup.device)
     road = RoadEvaluator() if cfg.target == "kitti" else None
     writer = PredictionWriter(setup, video=folder is not None)
     labelled = False
-    fill = _fill_value(setup)
     for batch in tqdm(loader, desc="eval", dynamic_ncols=True):
         probs = predict_with_tta(setup.predictor, batch["image"], setup.views, cfg.eval.merge, cfg.eval.tsharpen_t)
         pictures = denormalize(batch["image"])
@@ -57,12 +52,13 @@ def run_evaluation(setup, log, split: str = None, folder=None) -> dict:
             size = batch["original_size"][k].tolist()
             p = upsample_to(probs[k], size)
             pred = p.argmax(0).byte().cpu().numpy()
-            final = drop_clusters(pred, cfg.eval.drop_clusters, fill, n) if cfg.eval.drop_clusters > 0 else pred
+            final = drop_clusters(pred, cfg.eval.drop_clusters, setup.drop_fill, n) if dropping else pred
             gt = None
             if "mask" in batch:
                 labelled = True
                 gt = batch["mask"][k]
-                cm_raw.update(torch.from_numpy(pred), gt)
+                if dropping:
+                    cm_raw.update(torch.from_numpy(pred), gt)
                 cm_final.update(torch.from_numpy(final), gt)
             confidence = None
             if road is not None:
@@ -91,13 +87,12 @@ def _report(setup, log, split, cm_raw, cm_final, road, writer) -> dict:
             "drop_clusters": cfg.eval.drop_clusters,
         }
     )
-    if cfg.eval.drop_clusters > 0:
+    if cm_raw is not None:
         metrics["without_drop_clusters"] = cm_raw.compute(labels.names, labels.void_classes)
     if road is not None:
         metrics["kitti"] = road.compute()
     metrics["confusion_matrix"] = cm_final.matrix.cpu().tolist()
     plot_confusion_matrix(cm_final.matrix.cpu().numpy(), labels.names, setup.output_dir / "confusion_matrix.png")
-    (setup.output_dir / "metrics.json").write_text(to_json(metrics))
     log.info(f"\n{split} split, {writer.count} images, at ground-truth resolution" + (f", DropClusters {cfg.eval.drop_clusters}" if cfg.eval.drop_clusters else "") + ":\n" + format_table(metrics))
     if "without_drop_clusters" in metrics:
         raw = metrics["without_drop_clusters"]

@@ -51,13 +51,9 @@ class ConfusionMatrix:
         n = self.num_classes
         tp = m[:, :n].diagonal().clone()
         fn = m.sum(1) - tp
-        fp = m[:, :n].sum(0) - tp
-        union = tp + fp + fn
-        iou = torch.where(union > 0, tp / union.clamp_min(1), torch.full_like(tp, math.nan))
-        dice = torch.where(union > 0, 2 * tp / (2 * tp + fp + fn).clamp_min(1), torch.full_like(tp, math.nan))
+        iou, dice = _scores(tp, m[:, :n].sum(0) - tp, fn)
         names = list(names) if names is not None else [str(i) for i in range(n)]
         total = m.sum()
-        scored = [i for i in range(n) if i not in set(void_classes)]
         out = {
             "miou": _nanmean(iou),
             "mean_dice": _nanmean(dice),
@@ -66,14 +62,20 @@ class ConfusionMatrix:
         }
         if void_classes:
             # As the official evaluator: a prediction on a void ground-truth pixel is no false positive.
-            fp_scored = m[scored][:, :n].sum(0) - tp
-            union_s = (tp + fp_scored + fn)[scored]
-            tp_s = tp[scored]
-            iou_s = torch.where(union_s > 0, tp_s / union_s.clamp_min(1), torch.full_like(tp_s, math.nan))
-            dice_s = torch.where(union_s > 0, 2 * tp_s / (2 * tp_s + (fp_scored + fn)[scored]).clamp_min(1), torch.full_like(tp_s, math.nan))
-            out["miou_no_void"] = _nanmean(iou_s)
-            out["mean_dice_no_void"] = _nanmean(dice_s)
+            scored = [i for i in range(n) if i not in set(void_classes)]
+            iou_s, dice_s = _scores(tp, m[scored][:, :n].sum(0) - tp, fn)
+            out["miou_no_void"] = _nanmean(iou_s[scored])
+            out["mean_dice_no_void"] = _nanmean(dice_s[scored])
         return out
+
+
+def _scores(tp: torch.Tensor, fp: torch.Tensor, fn: torch.Tensor) -> tuple:
+    """Per-class IoU and dice; NaN where a class has no TP, FP or FN."""
+    union = tp + fp + fn
+    nan = torch.full_like(tp, math.nan)
+    iou = torch.where(union > 0, tp / union.clamp_min(1), nan)
+    dice = torch.where(union > 0, 2 * tp / (union + tp).clamp_min(1), nan)
+    return iou, dice
 
 
 def _nanmean(values: torch.Tensor) -> float:

@@ -21,8 +21,6 @@ def run_video(setup, log, path) -> str:
     # Slide mode sees the full-resolution frame, as for image folders and splits.
     resize = identity_transform() if cfg.eval.inference == "slide" else resize_transform(cfg.dataset.size)
     palette = labels.palette()
-    fill = cfg.eval.drop_clusters_fill
-    fill = fill if fill in ("majority", "ignore") else labels.names.index(fill)
     frames = []
 
     def flush():
@@ -31,7 +29,7 @@ def run_video(setup, log, path) -> str:
         for frame, p in zip(frames, probs):
             pred = upsample_to(p, frame.shape[:2]).argmax(0).byte().cpu().numpy()
             if cfg.eval.drop_clusters > 0:
-                pred = drop_clusters(pred, cfg.eval.drop_clusters, fill, labels.num_classes)
+                pred = drop_clusters(pred, cfg.eval.drop_clusters, setup.drop_fill, labels.num_classes)
             writer.write(overlay(np.ascontiguousarray(frame), pred, palette, cfg.eval.overlay_alpha))
         frames.clear()
 
