@@ -9,14 +9,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from utils.cityscapes_official import run_official
-from utils.cli import add_config_arguments, run_main
-from utils.errors import UserError
-from utils.eval_setup import build_eval_setup
-from utils.evaluation import run_evaluation
-from utils.run_dir import setup_console_logging, to_json
-from utils.video import VIDEO_SUFFIXES, is_video
-from utils.video_eval import run_video
+from utils.config.cli import add_config_arguments, run_main
+from utils.config.errors import UserError
+from utils.evaluation.cityscapes_official import run_official
+from utils.evaluation.loop import run_evaluation
+from utils.evaluation.setup import build_eval_setup
+from utils.evaluation.video import VIDEO_SUFFIXES, is_video
+from utils.evaluation.video_eval import run_video
+from utils.files import to_json
+from utils.runtime import setup_console_logging
 
 
 def parse_args(argv=None):

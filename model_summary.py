@@ -12,9 +12,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from torchinfo import summary
 
 from models import build_model, count_parameters
-from utils.cli import run_main
 from utils.config import load_config
-from utils.errors import UserError
+from utils.config.cli import run_main
+from utils.config.errors import UserError
 from utils.labels import build_labels
 
 

@@ -6,15 +6,15 @@ Multi-GPU: torchrun --nproc_per_node=N train.py --config_path ...
 import argparse
 import sys
 
-from utils.cli import add_config_arguments, run_main
 from utils.config import load_config
+from utils.config.cli import add_config_arguments, run_main
+from utils.config.errors import UserError
 from utils.data import dataset_items
 from utils.distributed import cleanup_distributed
-from utils.errors import UserError
-from utils.run_dir import RunDir
 from utils.runtime import setup_device
-from utils.train_setup import build_training_parts
-from utils.trainer import Trainer
+from utils.training.run_dir import RunDir
+from utils.training.setup import build_training_parts
+from utils.training.trainer import Trainer
 
 
 def parse_args(argv=None):

@@ -7,7 +7,7 @@ from models.encoders import ENCODERS, ResNetEncoder, canonical_encoder_name
 from models.fpn import FPNDecoder, FPNHead
 from models.unet import UnetDecoder
 from models.unet_original import OriginalUnetDecoder, OriginalUnetEncoder
-from utils.errors import UserError
+from utils.config.errors import UserError
 
 ARCHS = ("fpn", "unet")
 

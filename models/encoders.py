@@ -6,7 +6,7 @@ import torch
 import torchvision
 from torch import nn
 
-from utils.errors import UserError
+from utils.config.errors import UserError
 
 ENCODERS = {
     "resnet18": [64, 64, 128, 256, 512],

@@ -3,7 +3,7 @@ import pytest
 from cityscapesscripts.helpers.labels import labels as CS_LABELS
 from cityscapesscripts.helpers.labels import name2label
 
-from utils.errors import UserError
+from utils.config.errors import UserError
 from utils.labels import IGNORE_INDEX, build_labels
 
 REAL = [lab for lab in CS_LABELS if lab.id >= 0]

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from utils.errors import UserError
+from utils.config.errors import UserError
 from utils.labels import IGNORE_INDEX
 from utils.losses import BCEDiceLoss, CEDiceLoss, build_loss
 

@@ -1,5 +1,5 @@
 import model_summary
-from utils.errors import EXIT_USER_ERROR
+from utils.config.errors import EXIT_USER_ERROR
 
 
 def test_prints_params_memory_and_flops(capsys):

@@ -1,13 +1,13 @@
 from pathlib import Path
 
-from utils.config_reference import reference
+from utils.config.reference import reference
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_readme_documents_every_config_key():
     readme = (ROOT / "README.md").read_text()
-    assert reference() in readme, "README's configuration reference is stale: paste `python -m utils.config_reference`"
+    assert reference() in readme, "README's configuration reference is stale: paste `python -m utils.config.reference`"
 
 
 def test_readme_pictures_exist():

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from utils.errors import UserError
+from utils.config.errors import UserError
 
 
 def atomic_torch_save(obj, path) -> None:

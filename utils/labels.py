@@ -13,7 +13,7 @@ import numpy as np
 from cityscapesscripts.helpers.labels import labels as CITYSCAPES_LABELS
 from cityscapesscripts.helpers.labels import name2label
 
-from utils.errors import UserError
+from utils.config.errors import UserError
 
 IGNORE_INDEX = 255
 

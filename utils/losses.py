@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from utils.errors import UserError
+from utils.config.errors import UserError
 from utils.labels import IGNORE_INDEX
 
 

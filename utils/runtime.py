@@ -1,14 +1,18 @@
-"""Process-wide switches: device choice, seeds, determinism, cuDNN, autocast and the model's memory format."""
+"""Process-wide switches: device choice, seeds, determinism, cuDNN, autocast, the model's memory format and console logging."""
 
+import logging
 import os
 import random
+import sys
 from contextlib import nullcontext
 
 import numpy as np
 import torch
 
 from utils.config import resolve_device
-from utils.distributed import init_distributed
+from utils.distributed import init_distributed, is_main_process
+
+LOGGER_NAME = "segtool"
 
 
 def setup_device(device_name: str) -> torch.device:
@@ -46,3 +50,19 @@ def autocast(device: torch.device, dtype):
 
 def memory_format(device: torch.device, channels_last: bool):
     return torch.channels_last if channels_last and device.type == "cuda" else torch.contiguous_format
+
+
+def get_logger() -> logging.Logger:
+    return logging.getLogger(LOGGER_NAME)
+
+
+def setup_console_logging() -> logging.Logger:
+    """The toolkit's logger, printing bare messages to stdout; quiet on every process but the main one."""
+    log = get_logger()
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.propagate = False
+    log.setLevel(logging.INFO if is_main_process() else logging.WARNING)
+    return log

@@ -6,12 +6,12 @@ import cv2
 import torch
 from torch.utils.data import DataLoader
 
+from utils.config.errors import UserError
 from utils.data.cityscapes import cityscapes_items
 from utils.data.kitti import decode_kitti_gt, kitti_items
 from utils.data.sampler import SeededSampler
 from utils.data.segmentation import Item, SegmentationDataset, collate, read_label_ids
 from utils.data.transforms import resize_transform, train_transform
-from utils.errors import UserError
 
 # OpenCV's own thread pool does not survive fork(): a loader worker forked after the main process ran
 # a parallel cv2 call (a large resize) can deadlock. The loader workers are the parallelism here.

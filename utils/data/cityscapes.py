@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
+from utils.config.errors import UserError
 from utils.data.segmentation import Item
-from utils.errors import UserError
 
 DOWNLOAD_HELP = (
     "Download leftImg8bit_trainvaltest.zip and gtFine_trainvaltest.zip from https://www.cityscapes-dataset.com/downloads/ "

@@ -5,8 +5,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from utils.config.errors import UserError
 from utils.data.segmentation import Item
-from utils.errors import UserError
 from utils.labels import IGNORE_INDEX
 
 DOWNLOAD_HELP = (

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from utils.config.errors import UserError
 from utils.data.transforms import reseed, to_tensor
-from utils.errors import UserError
 from utils.labels import LabelSet
 
 

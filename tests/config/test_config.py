@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 
 from utils.config import Config, config_from_dict, load_config
-from utils.errors import UserError
+from utils.config.errors import UserError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_build():

@@ -5,12 +5,12 @@ from tqdm import tqdm
 
 from utils.data import build_dataset, build_loader, folder_items
 from utils.data.transforms import denormalize, identity_transform
-from utils.drop_clusters import drop_clusters
-from utils.inference import upsample_to
-from utils.kitti_eval import RoadEvaluator
+from utils.evaluation.drop_clusters import drop_clusters
+from utils.evaluation.inference import upsample_to
+from utils.evaluation.kitti_devkit import RoadEvaluator
+from utils.evaluation.outputs import PredictionWriter
+from utils.evaluation.tta import predict_with_tta
 from utils.metrics import ConfusionMatrix, format_table
-from utils.outputs import PredictionWriter
-from utils.tta import predict_with_tta
 from utils.visualize import plot_confusion_matrix
 
 

@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from utils.errors import UserError
+from utils.config.errors import UserError
 
 
 def build_optimizer(model: torch.nn.Module, cfg, lr: float) -> torch.optim.Optimizer:

@@ -15,9 +15,9 @@ from utils.config import config_from_dict
 from utils.data import build_dataset, build_loader
 from utils.labels import build_labels
 from utils.losses import build_loss
-from utils.validation import validate
+from utils.training.validation import validate
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_torchrun_two_processes_reduce_metrics_exactly(sample_root, tmp_path):

@@ -1,6 +1,6 @@
 import numpy as np
 
-from utils.drop_clusters import drop_clusters
+from utils.evaluation.drop_clusters import drop_clusters
 from utils.labels import IGNORE_INDEX
 
 

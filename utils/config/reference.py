@@ -1,9 +1,10 @@
-"""Prints the README's configuration reference from the schema: python -m utils.config_reference"""
+"""Prints the README's configuration reference from the schema: python -m utils.config.reference"""
 
 import dataclasses
 import typing
 
-from utils.config import Config, StageConfig, _describe
+from utils.config.loading import _describe
+from utils.config.schema import Config, StageConfig
 
 PIPE = "\\|"  # a literal | inside a markdown table cell
 

@@ -5,7 +5,7 @@ import re
 import cv2
 import numpy as np
 
-from utils.video import VideoWriter
+from utils.evaluation.video import VideoWriter
 from utils.visualize import colorize, overlay, save_rgb, side_by_side, stack_rows
 
 GRID_ROWS = 4

@@ -1,6 +1,6 @@
 """Typed run configuration: YAML loading, validation and ``--set`` overrides over the schema.
 
-Every key is declared once in :mod:`utils.config_schema` with its help text. ``load_config`` rejects unknown keys (naming
+Every key is declared once in :mod:`utils.config.schema` with its help text. ``load_config`` rejects unknown keys (naming
 the closest valid one) and bad values (naming the allowed ones), applies ``--set section.key=value``
 overrides, and returns frozen dataclasses. ``config_to_dict`` turns them back into plain YAML types
 for ``config.yaml`` and checkpoints.
@@ -17,8 +17,8 @@ from typing import Literal, Optional, Union
 
 import yaml
 
-from utils.config_schema import Config, DatasetConfig, EvalConfig, ModelConfig, PathsConfig, StageConfig, TrainingConfig
-from utils.errors import UserError
+from utils.config.errors import UserError
+from utils.config.schema import Config, DatasetConfig, EvalConfig, ModelConfig, PathsConfig, StageConfig, TrainingConfig
 
 __all__ = ["Config", "DatasetConfig", "EvalConfig", "ModelConfig", "PathsConfig", "StageConfig", "TrainingConfig", "load_config", "config_from_dict", "config_to_dict"]
 

@@ -10,14 +10,14 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from utils.checkpoint import load_checkpoint, rng_state, set_rng_state
+from utils.config.errors import UserError
 from utils.data import build_dataset, build_loader
 from utils.distributed import all_gather_objects, all_reduce_sum, get_rank, get_world_size, is_distributed, is_main_process
-from utils.errors import UserError
 from utils.metrics import format_table
-from utils.optim import LRSchedule, build_optimizer
 from utils.runtime import autocast, memory_format
-from utils.train_setup import TrainingParts
-from utils.validation import validate
+from utils.training.optim import LRSchedule, build_optimizer
+from utils.training.setup import TrainingParts
+from utils.training.validation import validate
 
 
 @dataclass(frozen=True)

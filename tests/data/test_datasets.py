@@ -6,10 +6,10 @@ import torchvision
 from cityscapesscripts.helpers.labels import name2label
 
 from utils.config import config_from_dict
+from utils.config.errors import UserError
 from utils.data import build_dataset, build_loader, dataset_items
 from utils.data.kitti import decode_kitti_gt
 from utils.data.transforms import train_transform
-from utils.errors import UserError
 from utils.labels import IGNORE_INDEX, build_labels
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from utils.tta import merge_probabilities, predict_with_tta, tta_views
+from utils.evaluation.tta import merge_probabilities, predict_with_tta, tta_views
 
 
 class SymmetricBlur(torch.nn.Module):

@@ -5,7 +5,7 @@ part then crashes. ``patch_numpy`` restores ``in1d`` as a ravelled ``np.isin`` (
 before the evaluator is imported. Users run the unmodified official module through this one:
 
     CITYSCAPES_DATASET=/data/cityscapes CITYSCAPES_RESULTS=runs/x/eval/cityscapes_results \\
-    CITYSCAPES_EXPORT_DIR=runs/x/eval python -m utils.cityscapes_official
+    CITYSCAPES_EXPORT_DIR=runs/x/eval python -m utils.evaluation.cityscapes_official
 """
 
 import json
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from utils.errors import UserError
+from utils.config.errors import UserError
 
 MODULE = "cityscapesscripts.evaluation.evalPixelLevelSemanticLabeling"
 RESULT_FILE = "resultPixelLevelSemanticLabeling.json"
@@ -40,9 +40,9 @@ def run_official(cityscapes_root, results_dir, export_dir, timeout: float = 3600
     export_dir = Path(export_dir)
     export_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, CITYSCAPES_DATASET=str(Path(cityscapes_root).resolve()), CITYSCAPES_RESULTS=str(Path(results_dir).resolve()), CITYSCAPES_EXPORT_DIR=str(export_dir.resolve()))
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")])
-    proc = subprocess.run([sys.executable, "-m", "utils.cityscapes_official"], env=env, capture_output=True, text=True, timeout=timeout, cwd=root)
+    proc = subprocess.run([sys.executable, "-m", "utils.evaluation.cityscapes_official"], env=env, capture_output=True, text=True, timeout=timeout, cwd=root)
     if proc.returncode != 0:
         raise UserError(f"The official Cityscapes evaluator failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     return json.loads((export_dir / RESULT_FILE).read_text())

@@ -9,11 +9,11 @@ import torch
 from models import build_model_from_config
 from utils.checkpoint import load_checkpoint
 from utils.config import apply_overrides, config_from_dict, read_yaml, resolve_device
-from utils.errors import UserError
-from utils.inference import Predictor
+from utils.config.errors import UserError
+from utils.evaluation.inference import Predictor
+from utils.evaluation.tta import tta_views
 from utils.labels import LabelSet, build_labels
 from utils.runtime import amp_dtype, memory_format
-from utils.tta import tta_views
 
 # Keys a user's eval config file may change; the model, labels, loss and input size come from the
 # checkpoint (``--set`` can still override anything, e.g. dataset.size for sliding windows).

@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from utils.errors import EXIT_USER_ERROR, UserError
+from utils.config.errors import EXIT_USER_ERROR, UserError
 
 EXIT_INTERRUPTED = 130
 

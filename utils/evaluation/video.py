@@ -5,7 +5,7 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 
-from utils.errors import UserError
+from utils.config.errors import UserError
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 

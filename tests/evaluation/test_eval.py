@@ -10,8 +10,8 @@ from conftest import tiny_overrides
 
 import eval as eval_script
 import train
-from utils.errors import EXIT_USER_ERROR
-from utils.video import VideoWriter
+from utils.config.errors import EXIT_USER_ERROR
+from utils.evaluation.video import VideoWriter
 
 TRAIN_IDS_AS_LABEL_IDS = {lab.id for lab in CS_LABELS if 0 <= lab.trainId < 255}
 

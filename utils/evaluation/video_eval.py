@@ -5,10 +5,10 @@ import torch
 from tqdm import tqdm
 
 from utils.data.transforms import identity_transform, resize_transform, to_tensor
-from utils.drop_clusters import drop_clusters
-from utils.inference import upsample_to
-from utils.tta import predict_with_tta
-from utils.video import VideoWriter, read_video, video_info
+from utils.evaluation.drop_clusters import drop_clusters
+from utils.evaluation.inference import upsample_to
+from utils.evaluation.tta import predict_with_tta
+from utils.evaluation.video import VideoWriter, read_video, video_info
 from utils.visualize import overlay
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from utils.kitti_eval import RoadEvaluator
+from utils.evaluation.kitti_devkit import RoadEvaluator
 
 
 def brute_force(conf_list, gt_list):

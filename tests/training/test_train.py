@@ -8,8 +8,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 import train
 from utils.checkpoint import load_checkpoint
-from utils.errors import EXIT_USER_ERROR
-from utils.eval_setup import merged_config
+from utils.config.errors import EXIT_USER_ERROR
+from utils.evaluation.setup import merged_config
 
 
 def run_train(sample_root, out, *extra, resume=False):

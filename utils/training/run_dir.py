@@ -3,51 +3,17 @@
 Only the main process writes; on other ranks every method is a no-op, so callers never branch on rank.
 """
 
-import json
 import logging
-import math
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from utils.checkpoint import atomic_torch_save
 from utils.config import save_config
+from utils.config.errors import UserError
 from utils.distributed import is_main_process
-from utils.errors import UserError
-
-LOGGER_NAME = "segtool"
-
-
-def json_safe(obj):
-    """NaN (a class with no pixels) becomes null, so metrics files are strict JSON for jq and browsers."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    return obj
-
-
-def to_json(data) -> str:
-    return json.dumps(json_safe(data), indent=2, allow_nan=False)
-
-
-def get_logger() -> logging.Logger:
-    return logging.getLogger(LOGGER_NAME)
-
-
-def setup_console_logging() -> logging.Logger:
-    log = get_logger()
-    if not log.handlers:
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        log.addHandler(handler)
-        log.propagate = False
-    log.setLevel(logging.INFO if is_main_process() else logging.WARNING)
-    return log
+from utils.files import atomic_write_text, to_json
+from utils.runtime import setup_console_logging
 
 
 class RunDir:
@@ -94,9 +60,7 @@ class RunDir:
     def write_json(self, data, name: str) -> None:
         """Atomic: metrics.json is never seen half-written."""
         if self.main:
-            tmp = self.path / f".{name}.tmp-{os.getpid()}"
-            tmp.write_text(to_json(data))
-            os.replace(tmp, self.path / name)
+            atomic_write_text(self.path / name, to_json(data))
 
     def flush(self) -> None:
         if self.writer is not None:
