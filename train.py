@@ -8,10 +8,11 @@ import sys
 
 from utils.config import load_config
 from utils.config.cli import add_config_arguments, run_main
-from utils.config.errors import UserError
-from utils.data import dataset_items
-from utils.distributed import cleanup_distributed
-from utils.runtime import setup_device
+from utils.data.checks import checked_items
+from utils.distributed import cleanup_distributed, is_main_process
+from utils.files import ensure_writable_folder
+from utils.runtime import setup_console_logging, setup_device
+from utils.training.resume import prepare_run_folder
 from utils.training.run_dir import RunDir
 from utils.training.setup import build_training_parts
 from utils.training.trainer import Trainer
@@ -27,15 +28,18 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     cfg = load_config(args.config_path, args.set)
-    dataset_items(cfg, "train"), dataset_items(cfg, "val")  # a missing dataset fails now, not after the model is built
     device = setup_device(cfg.training.device)
     try:
+        # Everything that can refuse the run does so before the run folder is touched.
+        ckpt = prepare_run_folder(cfg, args.resume)
+        if is_main_process():
+            ensure_writable_folder(cfg.paths.output_dir, "the run folder (paths.output_dir)")
+        items = checked_items(cfg, ("train", "val"), setup_console_logging())
         run = RunDir(cfg.paths.output_dir)
-        if not args.resume and (run.path / "last.pth").exists():
-            raise UserError(f"'{run.path}' already holds a run (last.pth). Continue it with --resume, or choose a new paths.output_dir (--set paths.output_dir=...); nothing was overwritten.")
-        run.save_config(cfg)
-        parts = build_training_parts(cfg, device, run.log)
-        Trainer(cfg, run, parts).fit(resume=args.resume)
+        if ckpt is None:
+            run.save_config(cfg)
+        parts = build_training_parts(cfg, device, run.log, items, resume=ckpt is not None)
+        Trainer(cfg, run, parts).fit(ckpt)
         run.close()
     finally:
         cleanup_distributed()

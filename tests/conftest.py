@@ -1,6 +1,8 @@
 """Shared fixtures: one small built-in sample per test session, and a tiny training config."""
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from utils.sample_data import SampleSpec, generate_sample  # noqa: E402
+
+# The data check remembers files that passed; tests keep that memory to themselves (subprocesses inherit it).
+os.environ["SEGTOOL_CACHE"] = tempfile.mkdtemp(prefix="segtool-cache-")
 
 SMALL = SampleSpec(
     cityscapes_size=(128, 256),

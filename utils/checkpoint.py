@@ -1,6 +1,5 @@
 """Checkpoints: atomic writes, safe loading (weights_only), RNG capture and weight transfer across class counts."""
 
-import os
 import random
 from pathlib import Path
 
@@ -8,32 +7,13 @@ import numpy as np
 import torch
 
 from utils.config.errors import UserError
+from utils.files import atomic_write
 
 
 def atomic_torch_save(obj, path) -> None:
-    """Writes to a temporary file in the same folder, fsyncs, then renames over ``path``.
-
-    A crash or a full disk mid-write leaves the previous file untouched.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass  # some filesystems refuse fsync on directories; the rename is already done
+    """``torch.save`` through :func:`utils.files.atomic_write`: a crash, a full disk or Ctrl-C mid-write
+    leaves the previous file untouched and no temporary file behind; a failed write names its cause."""
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def load_checkpoint(path, map_location="cpu") -> dict:
@@ -45,8 +25,10 @@ def load_checkpoint(path, map_location="cpu") -> dict:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
         raise UserError(f"Checkpoint '{path}' cannot be read ({type(exc).__name__}: {exc}). It may be truncated or not a checkpoint of this toolkit.") from None
-    if not isinstance(ckpt, dict) or "model" not in ckpt:
-        raise UserError(f"Checkpoint '{path}' holds no 'model' weights; it was not written by this toolkit.")
+    if isinstance(ckpt, dict) and ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
+        ckpt = {"model": ckpt}  # a bare state dict, e.g. torch.save(model.state_dict(), path)
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model"), dict):
+        raise UserError(f"Checkpoint '{path}' holds no model weights (neither a 'model' state dict nor a bare one); it was not written by this toolkit.")
     return ckpt
 
 

@@ -1,9 +1,13 @@
 """Pictures: colorized class maps, overlays on the input, side-by-side grids and the confusion-matrix plot."""
 
+import io
+import math
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from utils.files import atomic_write
 
 
 def colorize(class_map: np.ndarray, palette: np.ndarray) -> np.ndarray:
@@ -47,13 +51,56 @@ def save_rgb(path, rgb: np.ndarray) -> None:
         raise OSError(f"could not write {path}")
 
 
-def plot_confusion_matrix(matrix: np.ndarray, names, path) -> None:
-    """Row-normalised confusion matrix (rows: ground truth) as a PNG, with an 'ignored' column when present."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _finite(points: list) -> tuple:
+    kept = [(x, y) for x, y in points if y is not None and math.isfinite(y)]
+    return ([x for x, _ in kept], [y for _, y in kept]) if kept else ([], [])
+
+
+def plot_training_curves(history: list, train_points: list, skipped_steps: list, path) -> None:
+    """Loss (train and val), val mIoU and lr against optimizer steps; skipped steps as red lines. Written atomically.
+
+    Args:
+        history: metrics.json's records (iteration, val_loss, miou, lr).
+        train_points: (step, train loss, lr) sampled during training.
+        skipped_steps: optimizer steps dropped for a non-finite loss.
+    """
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+    loss_ax, miou_ax, lr_ax = axes
+    loss_ax.plot(*_finite([(p[0], p[1]) for p in train_points]), lw=0.8, alpha=0.7, label="train (sampled steps)")
+    loss_ax.plot(*_finite([(r["iteration"], r.get("val_loss")) for r in history]), "o-", ms=3, label="val")
+    loss_ax.set_title("loss")
+    miou_ax.plot(*_finite([(r["iteration"], r.get("miou")) for r in history]), "o-", ms=3, color="tab:green")
+    miou_ax.set_title("val mIoU")
+    lr_ax.plot(*_finite([(p[0], p[2]) for p in train_points] or [(r["iteration"], r.get("lr")) for r in history]), color="tab:purple")
+    lr_ax.set_title("lr")
+    for ax in axes:
+        ax.set_xlabel("optimizer step")
+        ax.grid(alpha=0.3)
+        for step in skipped_steps:
+            ax.axvline(step, color="red", lw=0.8, alpha=0.6)
+    if skipped_steps:
+        loss_ax.plot([], [], color="red", label=f"skipped steps ({len(skipped_steps)})")
+    loss_ax.legend(fontsize=8)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    atomic_write(path, lambda f: f.write(buffer.getvalue()))
+
+
+def plot_confusion_matrix(matrix: np.ndarray, names, path) -> None:
+    """Row-normalised confusion matrix (rows: ground truth) as a PNG, with an 'ignored' column when present."""
+    plt = _pyplot()
     m = np.asarray(matrix, np.float64)
     if m.shape[1] > len(names) and not m[:, len(names) :].any():
         m = m[:, : len(names)]  # no pixel was dropped to ignore: no column for it

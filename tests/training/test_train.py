@@ -54,11 +54,11 @@ def test_interrupted_then_resumed_equals_uninterrupted(sample_root, tmp_path, mo
     calls = {"n": 0}
     real = train.Trainer.train_one_epoch
 
-    def crash_in_second_epoch(self, stage, epoch):
+    def crash_in_second_epoch(self, stage, epoch, *args):
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt  # as if killed mid-epoch: last.pth holds epoch 1
-        return real(self, stage, epoch)
+        return real(self, stage, epoch, *args)
 
     monkeypatch.setattr(train.Trainer, "train_one_epoch", crash_in_second_epoch)
     with pytest.raises(KeyboardInterrupt):

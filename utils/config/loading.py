@@ -172,6 +172,11 @@ def _validate(cfg: Config) -> None:
         ("training.iters_per_epoch", t.iters_per_epoch >= 0, "must be 0 (whole epochs) or positive"),
         ("training.val_every_iters", t.val_every_iters >= 0, "must be 0 (per epoch) or positive"),
         ("training.warmup_iters", t.warmup_iters >= 0, "must not be negative"),
+        ("training.max_iters", t.max_iters >= 0, "must be 0 (use epochs) or positive"),
+        ("training.max_iters", t.max_iters == 0 or not t.stages, "cannot be combined with training.stages (stages count epochs); set one of them"),
+        ("training.checkpoint_every_iters", t.checkpoint_every_iters >= 0, "must be 0 (once per epoch) or positive"),
+        ("training.max_nonfinite_steps", t.max_nonfinite_steps >= 0, "must not be negative"),
+        ("training.min_lr", 0 <= t.min_lr < t.lr, "must lie in [0, training.lr)"),
         ("training.freeze_encoder_iters", t.freeze_encoder_iters >= 0, "must not be negative"),
         ("training.poly_power", t.poly_power > 0, "must be positive"),
         ("training.plateau_factor", 0 < t.plateau_factor < 1, "must lie strictly between 0 and 1"),
@@ -221,23 +226,50 @@ def config_from_dict(data: dict, overrides: Optional[list[str]] = None) -> Confi
 
 
 def read_yaml(path) -> dict:
+    """The mapping in a YAML config file; every way the file can be unusable is a UserError naming it."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"Config path '{path}' is a directory, not a YAML file. Pass --config_path with a file, e.g. train_config.yaml.")
     if not path.is_file():
         raise UserError(f"Config file '{path}' does not exist. Pass --config_path with a YAML file, e.g. train_config.yaml.")
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"Config file '{path}' is not UTF-8 text (byte {exc.start}: {exc.reason}). Save it as UTF-8.") from None
+    except OSError as exc:
+        raise UserError(f"Config file '{path}' cannot be read: {exc.strerror}.") from None
+    if not text.strip():
+        raise UserError(f"Config file '{path}' is empty. Start from train_config.yaml or configs/quickstart.yaml; an empty file would train on defaults.")
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise UserError(f"Config file '{path}' is not valid YAML: {exc}") from None
-    if data is not None and not isinstance(data, dict):
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise UserError(f"Config file '{path}' is not valid YAML{where}: {problem}.") from None
+    if data is None:
+        raise UserError(f"Config file '{path}' holds only comments. Start from train_config.yaml or configs/quickstart.yaml.")
+    if not isinstance(data, dict):
         raise UserError(f"Config file '{path}' must hold a mapping of sections, got {type(data).__name__}.")
-    return data or {}
+    return data
 
 
 def load_config(path, overrides: Optional[list[str]] = None) -> Config:
-    """Reads a YAML config file, applies overrides and returns the validated, frozen Config."""
+    """Reads a YAML config file, applies overrides and returns the validated, frozen Config.
+
+    An error is attributed to the file when the file alone has it, and to ``--set`` otherwise.
+    """
+    data = read_yaml(path)
     try:
-        return config_from_dict(read_yaml(path), overrides)
+        return config_from_dict(data, overrides)
     except UserError as exc:
+        if overrides:
+            try:
+                config_from_dict(data)
+            except UserError:
+                pass
+            else:
+                raise UserError(f"--set: {exc}") from None
         raise UserError(f"{path}: {exc}") from None
 
 
@@ -247,7 +279,9 @@ def config_to_dict(cfg: Config) -> dict:
 
 
 def save_config(cfg: Config, path) -> None:
-    Path(path).write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+    from utils.files import atomic_write_text  # files imports this package's errors module
+
+    atomic_write_text(path, yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
 
 
 def resolve_device(name: str):

@@ -35,6 +35,9 @@ class DatasetConfig:
     hue_jitter: float = opt(0.02, "training: hue jitter, as a fraction of the hue circle")
     weather_aug: bool = opt(False, "training: the original's hard augmentations (rain, snow, fog, shadow, sun flare)")
     weather_p: float = opt(0.3, "training: probability of one weather effect per image when weather_aug is on")
+    on_bad_file: Literal["stop", "skip"] = opt(
+        "stop", "before training and eval every file is checked (decodes, sizes match, label values in the table): stop lists the bad files and stops; skip leaves them out"
+    )
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,8 @@ class StageConfig:
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    epochs: int = opt(40, "number of epochs (ignored when stages is set)")
+    epochs: int = opt(40, "number of epochs (ignored when stages or max_iters is set)")
+    max_iters: int = opt(0, "train for this many optimizer steps instead of epochs (mmseg's unit); validation every val_every_iters and at the end; 0 uses epochs")
     batch_size: int = opt(8, "images per step on each process")
     device: Literal["auto", "cpu", "cuda"] = opt("auto", "auto picks cuda when available")
     num_workers: int = opt(4, "data-loading worker processes per training process")
@@ -73,11 +77,14 @@ class TrainingConfig:
     scheduler: Literal["plateau", "poly", "cosine", "none"] = opt("plateau", "plateau (ReduceLROnPlateau on the key metric, the original's), poly, cosine or none")
     plateau_patience: int = opt(3, "plateau: validations without improvement before the lr drops")
     plateau_factor: float = opt(0.1, "plateau: factor the lr is multiplied by")
-    poly_power: float = opt(0.9, "poly: lr = lr0 * (1 - it / total) ** power")
+    poly_power: float = opt(0.9, "poly: lr = (lr0 - min_lr) * (1 - it / total) ** power + min_lr")
+    min_lr: float = opt(0.0, "poly and cosine: the lr the schedule decays to (mmseg's recipes use 1e-4)")
     warmup_iters: int = opt(0, "poly and cosine: linear warmup iterations")
     accumulation_steps: int = opt(1, "batches whose gradients are summed before an optimizer step")
     freeze_encoder_iters: int = opt(0, "keep the encoder frozen for this many optimizer steps (the original's freeze_n_iters)")
     clip_grad_norm: Optional[float] = opt(None, "clip the gradient norm to this value; null turns clipping off")
+    nonfinite: Literal["stop", "skip"] = opt("stop", "a NaN or infinite loss or gradient norm: stop (exit 3, checkpoints untouched) or skip that optimizer step")
+    max_nonfinite_steps: int = opt(10, "skip: stop after this many skipped steps")
     amp: Literal["none", "bf16", "fp16"] = opt("bf16", "mixed precision on CUDA (ignored on CPU); fp16 uses a gradient scaler")
     channels_last: bool = opt(True, "channels_last memory format on CUDA")
     cudnn_benchmark: bool = opt(True, "let cuDNN pick the fastest kernels (off in deterministic mode)")
@@ -91,6 +98,7 @@ class TrainingConfig:
     key_metric: Literal["miou", "mean_dice", "loss"] = opt("miou", "validation metric that picks best.pth and drives the plateau scheduler")
     val_every_iters: int = opt(0, "validate every N optimizer steps as well; 0 validates once per epoch only")
     iters_per_epoch: int = opt(0, "cap on training steps per epoch; 0 runs the whole training set")
+    checkpoint_every_iters: int = opt(0, "also write last.pth every N optimizer steps, inside an epoch; --resume continues from that exact step; 0 writes it once per epoch")
     log_every_iters: int = opt(20, "steps between TensorBoard scalar writes")
     tb_images: int = opt(4, "fixed val images drawn into TensorBoard each validation")
     init_from: Optional[str] = opt(None, "checkpoint whose weights start this run; a head of another class count is re-initialised")

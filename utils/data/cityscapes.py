@@ -57,3 +57,17 @@ def cityscapes_items(root, split: str, val_cities=(), coarse: bool = False, labe
     if not items:
         raise UserError(f"No images matching <city>/*_leftImg8bit.png found for split '{split}' under '{root}/leftImg8bit'. {DOWNLOAD_HELP}")
     return items
+
+
+def orphan_cityscapes_labels(root, items: list) -> list:
+    """Label files in the label folders ``items`` use whose image does not exist (they would be skipped silently)."""
+    root = Path(root)
+    orphans = []
+    for gt_dir in sorted({item.label.parent.parent for item in items if item.label is not None}):
+        gt, gt_split = gt_dir.parent.name, gt_dir.name
+        suffix = f"_{gt}_labelIds.png"
+        for label in sorted(gt_dir.glob(f"*/*{suffix}")):
+            image = root / "leftImg8bit" / gt_split / label.parent.name / f"{label.name[: -len(suffix)]}_leftImg8bit.png"
+            if not image.is_file():
+                orphans.append(label)
+    return orphans

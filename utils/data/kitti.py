@@ -1,5 +1,6 @@
 """KITTI road (data_road) file lists and ground-truth decoding, as the devkit reads them."""
 
+import re
 from pathlib import Path
 
 import cv2
@@ -13,6 +14,10 @@ DOWNLOAD_HELP = (
     "Download data_road.zip from https://www.cvlibs.net/datasets/kitti/eval_road.php, unzip it and set paths.root to "
     "the folder that holds data_road/ (training/image_2, training/gt_image_2, testing/image_2)."
 )
+
+
+NAME = re.compile(r"(um|umm|uu)_(\d+)")
+GT_NAME = re.compile(r"(um|umm|uu)_(road|lane)_(\d+)")
 
 
 def decode_kitti_gt(path: Path) -> np.ndarray:
@@ -50,7 +55,10 @@ def kitti_items(root, split: str, mode: str, val_fraction: float, labelled: bool
         images = [p for p in images if p.name.startswith("um_")]  # the ego-lane gt exists for um only
     items = []
     for path in images:
-        category, index = path.stem.split("_", 1)
+        match = NAME.fullmatch(path.stem)
+        if match is None:
+            raise UserError(f"KITTI image '{path}' is not named like data_road's <um|umm|uu>_<index>.png, so its ground truth cannot be found. Rename it or move it out of {path.parent}.")
+        category, index = match.groups()
         label = base / "training" / "gt_image_2" / f"{category}_{mode}_{index}.png"
         if not label.is_file():
             raise UserError(f"Ground truth '{label}' for '{path}' is missing. {DOWNLOAD_HELP}")
@@ -61,3 +69,14 @@ def kitti_items(root, split: str, mode: str, val_fraction: float, labelled: bool
     n_val = min(len(items) - 1, max(1, round(val_fraction * len(items))))
     chosen = sorted(order[:n_val]) if split == "val" else sorted(order[n_val:])
     return [items[i] for i in chosen]
+
+
+def orphan_kitti_labels(root, items: list) -> list:
+    """Ground-truth files in gt_image_2 whose image_2 image does not exist (they would be skipped silently)."""
+    orphans = []
+    for gt_dir in sorted({item.label.parent for item in items if item.label is not None}):
+        for label in sorted(gt_dir.glob("*.png")):
+            match = GT_NAME.fullmatch(label.stem)
+            if match and not (gt_dir.parent / "image_2" / f"{match.group(1)}_{match.group(3)}.png").is_file():
+                orphans.append(label)
+    return orphans

@@ -16,12 +16,18 @@ class SeededSampler(Sampler):
         self.length, self.seed, self.shuffle, self.pad = length, seed, shuffle, pad
         self.rank, self.world_size = rank, world_size
         self.epoch = 0
+        self.start = 0
         # Padding repeats a few samples so that every process takes the same number of training steps;
         # evaluation shards are left uneven instead, so that no image is counted twice in the metrics.
         self.per_rank = -(-length // world_size) if pad else len(range(rank, length, world_size))
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+
+    def skip(self, count: int) -> None:
+        """This process's first ``count`` samples of the epoch are left out: a resume from inside an epoch
+        continues the same order (and the same augmentation seeds) without loading what was already trained on."""
+        self.start = count
 
     def __len__(self) -> int:
         return self.per_rank
@@ -36,5 +42,5 @@ class SeededSampler(Sampler):
         while len(order) < total:  # pad so every process takes the same number of steps
             order += order[: total - len(order)]
         seeds = np.random.SeedSequence([self.seed, self.epoch]).generate_state(total, dtype=np.uint32)
-        for pos in range(self.rank, total, self.world_size):
+        for pos in range(self.rank + self.start * self.world_size, total, self.world_size):
             yield order[pos], int(seeds[pos])

@@ -4,6 +4,7 @@ import torch
 from tqdm import tqdm
 
 from utils.data import build_dataset, build_loader, folder_items
+from utils.data.checks import checked_items
 from utils.data.transforms import denormalize, identity_transform
 from utils.evaluation.drop_clusters import drop_clusters
 from utils.evaluation.inference import upsample_to
@@ -14,14 +15,14 @@ from utils.metrics import ConfusionMatrix, format_table
 from utils.visualize import plot_confusion_matrix
 
 
-def _loader(setup, split: str, items=None):
+def _loader(setup, split: str, items: list, folder: bool):
     cfg = setup.cfg
-    purpose = "predict" if items is not None or split == "test" else "eval"
+    purpose = "predict" if folder or split == "test" else "eval"
     size = cfg.dataset.size
     batch = cfg.eval.batch_size
     if cfg.eval.inference == "slide":
         size = None  # the window slides over the full-resolution image
-        batch = 1 if cfg.target == "kitti" or items is not None else batch  # sizes may differ between files
+        batch = 1 if cfg.target == "kitti" or folder else batch  # sizes may differ between files
     dataset = build_dataset(cfg, setup.labels, split, purpose, size=size, items=items)
     if size is None:
         dataset.transform = identity_transform()
@@ -35,9 +36,9 @@ def run_evaluation(setup, log, split: str = None, folder=None) -> dict:
     Returns the metrics dict (empty without labels); eval.py adds the official check and writes it.
     """
     cfg, labels = setup.cfg, setup.labels
-    items = folder_items(folder) if folder is not None else None
     split = split or cfg.eval.split
-    loader = _loader(setup, split, items)
+    items = folder_items(folder) if folder is not None else checked_items(cfg, (split,), log)[split]
+    loader = _loader(setup, split, items, folder is not None)
     n = labels.num_classes
     dropping = cfg.eval.drop_clusters > 0
     cm_raw = ConfusionMatrix(n, device=setup.device) if dropping else None

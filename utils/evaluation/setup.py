@@ -8,10 +8,11 @@ import torch
 
 from models import build_model_from_config
 from utils.checkpoint import load_checkpoint
-from utils.config import apply_overrides, config_from_dict, read_yaml, resolve_device
+from utils.config import apply_overrides, config_from_dict, config_to_dict, read_yaml, resolve_device
 from utils.config.errors import UserError
 from utils.evaluation.inference import Predictor
 from utils.evaluation.tta import tta_views
+from utils.files import ensure_writable_folder
 from utils.labels import LabelSet, build_labels
 from utils.runtime import amp_dtype, memory_format
 
@@ -53,6 +54,10 @@ def merged_config(config_path, cli_checkpoint, overrides):
     user = read_yaml(config_path) if config_path else {}
     path = _checkpoint_path(apply_overrides(copy.deepcopy(user), overrides), cli_checkpoint)
     ckpt = load_checkpoint(path)
+    if not isinstance(ckpt.get("config"), dict):
+        if not config_path:
+            raise UserError(f"Checkpoint '{path}' holds weights only, without the config that describes its model. Pass --config_path with the training config it was trained with.")
+        ckpt["config"] = config_to_dict(config_from_dict(user))  # the user's file describes the model
     raw = dict(ckpt["config"])
     trained_on = raw.get("target")
     raw["target"] = user.get("target", trained_on)  # checked below, after the overrides
@@ -92,7 +97,7 @@ def build_eval_setup(config_path, cli_checkpoint, overrides, log) -> EvalSetup:
     predictor = Predictor(model, cfg.training.loss, labels.num_classes, device, amp, mem_format, cfg.eval.inference, cfg.dataset.size, cfg.eval.slide_overlap)
     views = tta_views(cfg.eval.tta, cfg.eval.tta_scales, cfg.eval.tta_flip)
     out = Path(cfg.eval.output_dir) if cfg.eval.output_dir else Path(cfg.paths.output_dir) / "eval"
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_writable_folder(out, "the eval output folder (eval.output_dir)")
     fill = cfg.eval.drop_clusters_fill
     if fill not in ("majority", "ignore"):
         if fill not in labels.names:

@@ -24,7 +24,7 @@ def build_optimizer(model: torch.nn.Module, cfg, lr: float) -> torch.optim.Optim
 class LRSchedule:
     """Sets every group's lr once per optimizer step.
 
-    lr = base_lr * warmup * (poly | cosine | plateau factor) within a stage, and 0 for the encoder group
+    lr = warmup * (min_lr + (base_lr - min_lr) * (poly | cosine decay)), or base_lr * the plateau factor, within a stage, and 0 for the encoder group
     during the run's first ``freeze_encoder_iters`` steps (the original's freeze: the random decoder cannot wreck pretrained
     encoder weights, and DDP sees no change in which parameters get gradients).
     """
@@ -40,24 +40,27 @@ class LRSchedule:
         self.bad_validations = 0
         self.apply()
 
-    def factor(self) -> float:
+    def current_lr(self) -> float:
+        """base_lr, shaped by warmup and the policy; poly and cosine decay towards training.min_lr."""
         cfg, t = self.cfg, self.step_count
         warm = min(1.0, (t + 1) / cfg.warmup_iters) if cfg.warmup_iters > 0 and cfg.scheduler in ("poly", "cosine") else 1.0
+        floor = min(cfg.min_lr, self.base_lr)
         if cfg.scheduler == "poly":
-            return warm * (1.0 - min(t, self.total_steps) / self.total_steps) ** cfg.poly_power
+            decay = (1.0 - min(t, self.total_steps) / self.total_steps) ** cfg.poly_power
+            return warm * (floor + (self.base_lr - floor) * decay)
         if cfg.scheduler == "cosine":
             span = max(1, self.total_steps - cfg.warmup_iters)
             progress = min(1.0, max(0.0, (t - cfg.warmup_iters) / span))
-            return warm * 0.5 * (1.0 + math.cos(math.pi * progress))
+            return warm * (floor + (self.base_lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
         if cfg.scheduler == "plateau":
-            return self.plateau_factor
-        return 1.0
+            return self.base_lr * self.plateau_factor
+        return self.base_lr
 
     def encoder_frozen(self) -> bool:
         return self.steps_before + self.step_count < self.cfg.freeze_encoder_iters
 
     def apply(self) -> None:
-        lr = self.base_lr * self.factor()
+        lr = self.current_lr()
         for group in self.optimizer.param_groups:
             group["lr"] = 0.0 if group.get("name") == "encoder" and self.encoder_frozen() else lr
 
@@ -82,7 +85,7 @@ class LRSchedule:
 
     @property
     def lr(self) -> float:
-        return self.base_lr * self.factor()
+        return self.current_lr()
 
     def state_dict(self) -> dict:
         return {"step_count": self.step_count, "steps_before": self.steps_before, "plateau_factor": self.plateau_factor, "best": self.best, "bad_validations": self.bad_validations}
@@ -91,3 +94,12 @@ class LRSchedule:
         self.step_count, self.steps_before, self.plateau_factor = state["step_count"], state["steps_before"], state["plateau_factor"]
         self.best, self.bad_validations = state["best"], state["bad_validations"]
         self.apply()
+
+
+def gradient_norm(params: list) -> torch.Tensor:
+    """The total 2-norm of the gradients, as clip_grad_norm_ computes it, without touching them (no host sync)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    norms = torch._foreach_norm(grads) if hasattr(torch, "_foreach_norm") else [g.norm() for g in grads]
+    return torch.linalg.vector_norm(torch.stack([n.to(grads[0].device) for n in norms]))

@@ -10,10 +10,10 @@ import numpy as np
 
 from utils.checkpoint import atomic_torch_save
 from utils.config import save_config
-from utils.config.errors import UserError
 from utils.distributed import is_main_process
-from utils.files import atomic_write_text, to_json
+from utils.files import atomic_write_text, ensure_writable_folder, remove_stale_temporaries, to_json
 from utils.runtime import setup_console_logging
+from utils.visualize import plot_training_curves
 
 
 class RunDir:
@@ -26,10 +26,8 @@ class RunDir:
         self.writer = None
         if not self.main:
             return
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"Cannot create the run folder '{self.path}' (paths.output_dir): {exc}") from None
+        ensure_writable_folder(self.path, "the run folder (paths.output_dir)")
+        removed = remove_stale_temporaries(self.path)
         file_handler = logging.FileHandler(self.path / log_name)
         file_handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
         self.log.addHandler(file_handler)
@@ -38,6 +36,8 @@ class RunDir:
             from tensorboardX import SummaryWriter
 
             self.writer = SummaryWriter(logdir=str(self.path / "tensorboard"))
+        if removed:
+            self.log.info(f"removed {len(removed)} temporary file(s) left by an interrupted save: {', '.join(removed)}")
 
     def save_config(self, cfg) -> None:
         if self.main:
@@ -56,6 +56,11 @@ class RunDir:
     def save_checkpoint(self, state: dict, name: str) -> None:
         if self.main:
             atomic_torch_save(state, self.path / name)
+
+    def curves(self, history: list, train_points: list, skipped_steps: list) -> None:
+        """Redraws curves.png: a run going wrong can be seen without TensorBoard."""
+        if self.main:
+            plot_training_curves(history, train_points, skipped_steps, self.path / "curves.png")
 
     def write_json(self, data, name: str) -> None:
         """Atomic: metrics.json is never seen half-written."""

@@ -21,6 +21,8 @@ class TrainingParts:
     criterion: torch.nn.Module
     amp_dtype: object
     checkpoint_meta: dict
+    items: dict  # split -> the checked files to train and validate on (utils.data.checks)
+    config_saved: bool  # False on a resume: config.yaml is rewritten with the first last.pth
 
 
 def checkpoint_meta(cfg, labels: LabelSet) -> dict:
@@ -33,12 +35,13 @@ def checkpoint_meta(cfg, labels: LabelSet) -> dict:
     }
 
 
-def build_training_parts(cfg, device: torch.device, log) -> TrainingParts:
+def build_training_parts(cfg, device: torch.device, log, items: dict, resume: bool = False) -> TrainingParts:
+    """``items``: the checked files per split; ``resume``: last.pth will overwrite the weights, so init_from is not read."""
     t = cfg.training
     seed_everything(t.seed, t.deterministic, t.cudnn_benchmark)
     labels = build_labels(cfg.target, cfg.dataset.labels, cfg.dataset.unlabeled_class)
     model = build_model_from_config(cfg.model, labels.num_classes)
-    if t.init_from:
+    if t.init_from and not resume:
         ckpt = load_checkpoint(t.init_from)
         fresh = transfer_weights(model, ckpt["model"])
         log.info(
@@ -56,4 +59,6 @@ def build_training_parts(cfg, device: torch.device, log) -> TrainingParts:
         f"model {cfg.model.arch} / {cfg.model.encoder} ({cfg.model.encoder_weights or 'random init'}): {count_parameters(model):,} parameters, "
         f"{labels.num_classes} classes ({', '.join(labels.names)}); device {device}, amp {dtype or 'off'}, loss {t.loss}"
     )
-    return TrainingParts(device, labels, model, criterion, dtype, checkpoint_meta(cfg, labels))
+    if t.freeze_encoder_iters and cfg.model.encoder_weights is None:
+        log.warning(f"warning: training.freeze_encoder_iters={t.freeze_encoder_iters} with model.encoder_weights: null freezes random weights; set freeze_encoder_iters: 0 or use imagenet weights.")
+    return TrainingParts(device, labels, model, criterion, dtype, checkpoint_meta(cfg, labels), items, config_saved=not resume)

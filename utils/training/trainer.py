@@ -3,39 +3,22 @@
 import math
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from utils.checkpoint import load_checkpoint, rng_state, set_rng_state
-from utils.config.errors import UserError
+from utils.checkpoint import rng_state, set_rng_state
+from utils.config.errors import NonFiniteError, UserError
 from utils.data import build_dataset, build_loader
 from utils.distributed import all_gather_objects, all_reduce_sum, get_rank, get_world_size, is_distributed, is_main_process
 from utils.metrics import format_table
 from utils.runtime import autocast, memory_format
-from utils.training.optim import LRSchedule, build_optimizer
+from utils.training.nonfinite import BufferSnapshot, NonFiniteGuard, weights_are_finite
+from utils.training.optim import LRSchedule, build_optimizer, gradient_norm
 from utils.training.setup import TrainingParts
+from utils.training.stages import Stage, plan_stages, resolve_epochs, schedule_warnings
 from utils.training.validation import validate
-
-
-@dataclass(frozen=True)
-class Stage:
-    index: int
-    epochs: int
-    size: tuple
-    batch_size: int
-    lr: float
-
-
-def plan_stages(cfg) -> list:
-    """training.stages, or one stage made of training.epochs / dataset.size / batch_size / lr."""
-    t = cfg.training
-    if not t.stages:
-        return [Stage(0, t.epochs, tuple(cfg.dataset.size), t.batch_size, t.lr)]
-    pick = lambda value, default: default if value is None else value  # noqa: E731
-    return [Stage(i, s.epochs, tuple(pick(s.size, cfg.dataset.size)), pick(s.batch_size, t.batch_size), pick(s.lr, t.lr)) for i, s in enumerate(t.stages)]
 
 
 class Trainer:
@@ -56,15 +39,24 @@ class Trainer:
         self.mem_format = memory_format(self.device, self.t.channels_last)
         self.higher_is_better = self.t.key_metric != "loss"
         self.history, self.best, self.global_step = [], None, 0
+        self.guard = NonFiniteGuard(self.t.nonfinite, self.t.max_nonfinite_steps, self.device)
+        self.train_points = []  # (step, loss, lr) read where the loop syncs anyway: curves.png
+        self.config_saved = parts.config_saved  # a resumed run writes config.yaml with its first last.pth
+        self.last_validated, self.last_saved = -1, -1
+        self.epoch_sums = None  # a mid-epoch checkpoint's running loss sums, for the epoch's mean
         self.stages = plan_stages(cfg)
+        self._offsets()
+
+    def _offsets(self) -> None:
         self.epoch_offsets = [sum(s.epochs for s in self.stages[:i]) for i in range(len(self.stages))]
 
     # ----------------------------------------------------------------- setup per stage
-    def _setup_stage(self, stage: Stage) -> None:
+    def _setup_stage(self, stage: Stage) -> Stage:
         rank, world = get_rank(), get_world_size()
         pin = self.device.type == "cuda"
-        train_set = build_dataset(self.cfg, self.labels, "train", "train", stage.size)
-        val_set = build_dataset(self.cfg, self.labels, "val", "val", stage.size)
+        items = self.parts.items
+        train_set = build_dataset(self.cfg, self.labels, "train", "train", stage.size, items=items.get("train"))
+        val_set = build_dataset(self.cfg, self.labels, "val", "val", stage.size, items=items.get("val"))
         self.train_loader = build_loader(train_set, stage.batch_size, self.t.num_workers, True, self.t.seed, rank, world, pin)
         self.val_loader = build_loader(val_set, stage.batch_size, self.t.num_workers, False, self.t.seed, rank, world, pin)
         accum = self.t.accumulation_steps
@@ -76,58 +68,82 @@ class Trainer:
                 f"The training set has {len(train_set)} images: {len(self.train_loader)} batches of {stage.batch_size} per process, "
                 f"fewer than training.accumulation_steps={accum}. Lower the batch size or accumulation_steps."
             )
-        steps = self.batches_per_epoch // accum * stage.epochs
+        stage = resolve_epochs(stage, self.batches_per_epoch // accum)
+        self.stages[stage.index] = stage
+        self._offsets()
+        steps = stage.max_steps or self.batches_per_epoch // accum * stage.epochs
+        self.stage_end_step = stage.max_steps or None  # iteration mode has a single stage: its steps count from 0
         self.optimizer = build_optimizer(self.raw_model, self.t, stage.lr)
         self.schedule = LRSchedule(self.optimizer, self.t, stage.lr, steps, self.higher_is_better, steps_before=self.global_step)
+        last = stage.index == len(self.stages) - 1
+        for warning in schedule_warnings(self.cfg, steps, self.global_step + steps if last else math.inf):
+            self.log.warning(f"warning: {warning}")
+        unit = f"{stage.max_steps} steps ({stage.epochs} epochs)" if stage.max_steps else f"{stage.epochs} epochs"
         self.log.info(
-            f"stage {stage.index + 1}/{len(self.stages)}: {stage.epochs} epochs at {stage.size[0]}x{stage.size[1]}, batch {stage.batch_size} x {world} processes, lr {stage.lr:g}; {len(train_set)} train / {len(val_set)} val images"
+            f"stage {stage.index + 1}/{len(self.stages)}: {unit} at {stage.size[0]}x{stage.size[1]}, batch {stage.batch_size} x {world} processes, lr {stage.lr:g}; {len(train_set)} train / {len(val_set)} val images"
         )
+        return stage
 
     # ----------------------------------------------------------------- the loop
-    def fit(self, resume: bool = False) -> list:
-        start_stage, start_epoch, ckpt = 0, 0, None
-        if resume:
-            ckpt = self.resume()
-            start_stage, start_epoch = ckpt["stage"], ckpt["epoch"]
-            if start_epoch >= self.stages[start_stage].epochs:
-                start_stage, start_epoch = start_stage + 1, 0
+    def fit(self, ckpt: dict = None) -> list:
+        """Trains every stage; ``ckpt`` is a verified last.pth to continue from (see :mod:`utils.training.resume`)."""
+        start_stage, start_epoch, start_batch = 0, 0, 0
+        if ckpt is not None:
+            self.resume(ckpt)
+            start_stage, start_epoch, start_batch = ckpt["stage"], ckpt["epoch"], ckpt.get("batches_done", 0)
         for stage in self.stages[start_stage:]:
-            self._setup_stage(stage)
-            if ckpt is not None and stage.index == ckpt["stage"] and start_epoch > 0:
-                try:
-                    self.optimizer.load_state_dict(ckpt["optimizer"])
-                except (ValueError, KeyError) as exc:
-                    raise UserError(f"last.pth's optimizer state does not fit training.optimizer '{self.t.optimizer}' ({exc}). Resume with the config the run started with.") from None
-                self.schedule.load_state_dict(ckpt["schedule"])
+            stage = self._setup_stage(stage)
             if ckpt is not None:
+                if start_epoch > 0 or start_batch > 0:
+                    self._restore_optimizer(ckpt)
                 states = ckpt["rng"]
                 set_rng_state(states[get_rank()] if len(states) == get_world_size() else states[0])
+                self.epoch_sums = ckpt.get("epoch_sums")
                 ckpt = None
             for epoch in range(start_epoch, stage.epochs):
-                train_loss, speed = self.train_one_epoch(stage, epoch)
-                record = self.validate(stage, epoch + 1, train_loss, speed)
+                train_loss, speed = self.train_one_epoch(stage, epoch, start_batch)
+                start_batch = 0
+                finished = self._steps_done(stage) or epoch == stage.epochs - 1
+                record = None
+                if not stage.max_steps or (finished and self.last_validated != self.global_step):
+                    record = self.validate(stage, epoch + 1, train_loss, speed)
                 self.save("last.pth", stage, epoch + 1)
-                self._summary(stage, epoch, record)
+                self._summary(stage, epoch, train_loss, speed, record)
+                if self._steps_done(stage):
+                    break
             start_epoch = 0
         if self.history:
             last = self.history[-1]
             self.log.info("\nper-class metrics on val (last validation):\n" + format_table(last))
             best = f"{self.best:.4f} (best.pth)" if self.best is not None else "never finite, so no best.pth"
             self.log.info(f"best {self.t.key_metric}: {best}; last: last.pth in {self.run.path}")
+        if self.guard.skipped_steps:
+            self.log.info(f"{len(self.guard.skipped_steps)} optimizer steps were skipped for a non-finite loss (training.nonfinite=skip): {self.guard.skipped_steps[:20]}")
         self.run.flush()
         return self.history
 
-    def train_one_epoch(self, stage: Stage, epoch: int) -> tuple:
+    def _steps_done(self, stage: Stage) -> bool:
+        return self.stage_end_step is not None and self.global_step >= self.stage_end_step
+
+    def train_one_epoch(self, stage: Stage, epoch: int, start_batch: int = 0) -> tuple:
+        """One pass over the training loader, from batch ``start_batch`` (a mid-epoch resume) on."""
         model, accum = self.model, self.t.accumulation_steps
         model.train()
-        self.train_loader.sampler.set_epoch(self.epoch_offsets[stage.index] + epoch)
-        loss_sum, loss_count, images_seen = torch.zeros((), device=self.device), 0, 0
+        sampler = self.train_loader.sampler
+        sampler.set_epoch(self.epoch_offsets[stage.index] + epoch)
+        sampler.skip(start_batch * stage.batch_size)  # the same order as an uninterrupted run, from where it stopped
+        sums = self.epoch_sums if start_batch and self.epoch_sums else {"loss_sum": 0.0, "loss_count": 0, "images_seen": 0}
+        loss_sum = torch.tensor(sums["loss_sum"], device=self.device)
+        loss_count, images_seen = sums["loss_count"], sums["images_seen"]
         start = time.perf_counter()
-        bar = tqdm(total=self.batches_per_epoch // accum, desc=f"train {self._epoch_label(stage, epoch)}", disable=not is_main_process(), leave=False, dynamic_ncols=True)
+        bar = tqdm(total=self.batches_per_epoch // accum, initial=start_batch // accum, desc=f"train {self._epoch_label(stage, epoch)}", disable=not is_main_process(), leave=False, dynamic_ncols=True)
         self.optimizer.zero_grad(set_to_none=True)
-        for i, batch in enumerate(self.train_loader):
-            if i >= self.batches_per_epoch:
+        step_loss, snapshot, seen_now = torch.zeros((), device=self.device), None, 0
+        for i, batch in enumerate(self.train_loader, start=start_batch):
+            if i >= self.batches_per_epoch or self._steps_done(stage):
                 break
+            if self.t.nonfinite == "skip" and i % accum == 0:
+                snapshot = BufferSnapshot(self.raw_model)  # a dropped step must not keep the batch-norm statistics it wrote
             images = batch["image"].to(self.device, non_blocking=True).contiguous(memory_format=self.mem_format)
             masks = batch["mask"].to(self.device, non_blocking=True)
             sync = (i + 1) % accum == 0
@@ -136,36 +152,73 @@ class Trainer:
                 with autocast(self.device, self.parts.amp_dtype):
                     loss = self.criterion(model(images), masks)
                 self.scaler.scale(loss / accum).backward()
-            loss_sum += loss.detach()
-            loss_count += 1
-            images_seen += images.shape[0] * get_world_size()
+            step_loss += loss.detach()
+            n = images.shape[0] * get_world_size()
+            images_seen, seen_now = images_seen + n, seen_now + n
             if not sync:
                 continue
-            if self.t.clip_grad_norm:
-                self.scaler.unscale_(self.optimizer)
-                torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), self.t.clip_grad_norm)
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-            self.optimizer.zero_grad(set_to_none=True)
-            self.schedule.step()
-            self.global_step += 1
-            speed = images_seen / (time.perf_counter() - start)
+            epoch_number = self.epoch_offsets[stage.index] + epoch + 1
+            if self._optimizer_step(step_loss / accum, epoch_number):
+                loss_sum += step_loss
+                loss_count += accum
+            elif snapshot is not None:
+                snapshot.restore()
+            step_loss = torch.zeros((), device=self.device)
+            speed = seen_now / (time.perf_counter() - start)
             to_tensorboard = self.global_step % max(1, self.t.log_every_iters) == 0
             if to_tensorboard or bar.n % 5 == 0:  # .item() waits for the GPU: only every few steps
+                self.guard.check(f"step {self.global_step + 1}")
                 current = loss.item()
+                self.train_points.append((self.global_step, current, self.schedule.lr))
                 bar.set_postfix(loss=f"{current:.4f}", lr=f"{self.schedule.lr:.2e}", img_s=f"{speed:.1f}")
                 if to_tensorboard:
                     self.run.scalars({"train/loss": current, "train/lr": self.schedule.lr, "train/images_per_sec": speed}, self.global_step)
             bar.update(1)
-            if self.t.val_every_iters and self.global_step % self.t.val_every_iters == 0:
+            if self.t.val_every_iters and self.global_step % self.t.val_every_iters == 0 and self.last_validated != self.global_step:
                 self.validate(stage, epoch, float("nan"), speed, partial=True)
                 model.train()
+            if self.t.checkpoint_every_iters and self.global_step % self.t.checkpoint_every_iters == 0 and self.last_saved != self.global_step:
+                sums = {"loss_sum": loss_sum.item(), "loss_count": loss_count, "images_seen": images_seen}
+                self.save("last.pth", stage, epoch, batches_done=i + 1, epoch_sums=sums)
         bar.close()
+        sampler.skip(0)
+        self.guard.check("the end of the epoch")
         all_reduce_sum(loss_sum)
         mean_loss = loss_sum.item() / max(1, loss_count * get_world_size())
-        return mean_loss, images_seen / max(1e-9, time.perf_counter() - start)
+        return mean_loss, seen_now / max(1e-9, time.perf_counter() - start)
+
+    def _optimizer_step(self, loss: torch.Tensor, epoch_number: int) -> bool:
+        """Clips, checks for NaN/inf and steps; returns False when training.nonfinite=skip dropped the step."""
+        params = [p for p in self.raw_model.parameters() if p.grad is not None]
+        if self.scaler.is_enabled():
+            # fp16: overflowing gradients are the scaler's to skip (it lowers its scale); only the loss is judged here.
+            if self.t.clip_grad_norm:
+                self.scaler.unscale_(self.optimizer)
+                torch.nn.utils.clip_grad_norm_(params, self.t.clip_grad_norm)
+            norm = torch.zeros((), device=self.device)
+        elif self.t.clip_grad_norm:
+            norm = torch.nn.utils.clip_grad_norm_(params, self.t.clip_grad_norm)
+        else:
+            norm = gradient_norm(params)
+        ok = self.guard.observe(loss, norm, self.global_step + 1, epoch_number)
+        if ok:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.schedule.step()
+            self.global_step += 1
+        self.optimizer.zero_grad(set_to_none=True)
+        return ok
+
+    def _assert_finite(self, about_to: str) -> None:
+        self.guard.check(about_to)
+        if not weights_are_finite(self.raw_model):
+            raise NonFiniteError(
+                f"The model's weights (or batch-norm statistics) are NaN or infinite at optimizer step {self.global_step}; stopped before {about_to}, "
+                "so no checkpoint holds them and last.pth / best.pth are as they were. Lower training.lr or set training.clip_grad_norm."
+            )
 
     def validate(self, stage: Stage, epoch: int, train_loss: float, speed: float, partial: bool = False) -> dict:
+        self._assert_finite("validating")  # a broken model never scores, so it never becomes best.pth
         # The unwrapped model: DDP's forward would broadcast buffers, a collective that ranks with no
         # validation images (uneven shards) never join. Its weights and buffers match on every rank.
         metrics, grid = validate(self.raw_model, self.val_loader, self.criterion, self.labels, self.device, self.parts.amp_dtype, self.mem_format, self.t.tb_images)
@@ -188,18 +241,23 @@ class Trainer:
         if grid is not None:
             self.run.image("val/input_gt_prediction", grid, step)
         self.history.append(record)
+        self.last_validated = step
         key = metrics["val_loss"] if self.t.key_metric == "loss" else metrics[self.t.key_metric]
         self.schedule.validation(key)
         if not math.isnan(key) and (self.best is None or (key > self.best if self.higher_is_better else key < self.best)):
             self.best = key
             self.save("best.pth", stage, epoch)
         self.run.write_json(self.history, "metrics.json")
+        self.run.curves(self.history, self.train_points, self.guard.skipped_steps)
         self.run.flush()
+        if partial:
+            self._summary(stage, epoch, train_loss, speed, record)
         return record
 
     # ----------------------------------------------------------------- checkpoints
-    def save(self, name: str, stage: Stage, epoch: int) -> None:
-        """``epoch`` counts the epochs of ``stage`` already completed."""
+    def save(self, name: str, stage: Stage, epoch: int, batches_done: int = 0, epoch_sums: dict = None) -> None:
+        """``epoch`` counts the epochs of ``stage`` already completed; ``batches_done`` the batches of the next one."""
+        self._assert_finite(f"writing {name}")
         state = {
             "model": self.raw_model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -207,41 +265,50 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "stage": stage.index,
             "epoch": epoch,
+            "batches_done": batches_done,
+            "epoch_sums": epoch_sums,
             "global_step": self.global_step,
             "best": self.best,
             "key_metric": self.t.key_metric,
             "history": self.history,
+            "curves": {"train": [list(p) for p in self.train_points], **self.guard.state_dict()},
             "rng": all_gather_objects(rng_state()),  # one entry per process: each has its own dropout stream
             **self.parts.checkpoint_meta,
         }
         self.run.save_checkpoint(state, name)
+        if name == "last.pth":
+            self.last_saved = self.global_step
+            if not self.config_saved:  # config.yaml always describes a config last.pth was written with
+                self.run.save_config(self.cfg)
+                self.config_saved = True
 
-    def resume(self) -> dict:
-        path = self.run.path / "last.pth"
-        if not path.is_file():
-            raise UserError(f"--resume found no '{path}'. Start without --resume, or point paths.output_dir at the run to continue.")
-        ckpt = load_checkpoint(path, map_location=self.device)
-        try:
-            self.raw_model.load_state_dict(ckpt["model"])
-        except RuntimeError as exc:
-            raise UserError(f"'{path}' does not fit this config's model ({str(exc).splitlines()[0]}). Resume with the config the run started with ({self.run.path / 'config.yaml'}).") from None
+    def resume(self, ckpt: dict) -> None:
+        self.raw_model.load_state_dict(ckpt["model"])  # verified against the config before the run folder was touched
         if ckpt["scaler"] and self.scaler.is_enabled():  # a run moved between bf16 and fp16 starts a fresh scaler
             self.scaler.load_state_dict(ckpt["scaler"])
         self.history, self.best, self.global_step = list(ckpt["history"]), ckpt["best"], ckpt["global_step"]
-        done = self.epoch_offsets[ckpt["stage"]] + ckpt["epoch"] if ckpt["stage"] < len(self.stages) else None
-        if done is None:
-            raise UserError(f"'{path}' was written by a run with more stages than training.stages has now.")
-        self.log.info(f"resuming from {path}: {done} epochs and {self.global_step} steps done")
-        return ckpt
+        curves = ckpt.get("curves") or {}
+        self.train_points = [tuple(p) for p in curves.get("train", [])]
+        self.guard.load_state_dict(curves)
+        self.last_saved = self.global_step
+        where = f"{ckpt['epoch']} epochs" + (f" and {ckpt.get('batches_done', 0)} batches" if ckpt.get("batches_done") else "")
+        self.log.info(f"resuming from {self.run.path / 'last.pth'}: stage {ckpt['stage'] + 1}, {where}, {self.global_step} steps done")
+
+    def _restore_optimizer(self, ckpt: dict) -> None:
+        try:
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+        except (ValueError, KeyError) as exc:
+            raise UserError(f"last.pth's optimizer state does not fit training.optimizer '{self.t.optimizer}' ({exc}). Resume with the run's own config.yaml.") from None
+        self.schedule.load_state_dict(ckpt["schedule"])
 
     # ----------------------------------------------------------------- reporting
     def _epoch_label(self, stage: Stage, epoch: int) -> str:
         total = self.epoch_offsets[-1] + self.stages[-1].epochs
         return f"{self.epoch_offsets[stage.index] + epoch + 1}/{total}"
 
-    def _summary(self, stage: Stage, epoch: int, r: dict) -> None:
-        self.log.info(
-            f"epoch {self._epoch_label(stage, epoch)} | loss {r['loss']:.4f} | val loss {r['val_loss']:.4f} | "
-            f"mIoU {r['miou']:.4f} | mean dice {r['mean_dice']:.4f} | pixel acc {r['pixel_acc']:.4f} | "
-            f"lr {r['lr']:.2e} | {r['images_per_sec']:.1f} img/s"
-        )
+    def _summary(self, stage: Stage, epoch: int, train_loss: float, speed: float, r: dict = None) -> None:
+        head = f"step {self.global_step} (epoch {self._epoch_label(stage, epoch)}, partial)" if r is not None and r["partial_epoch"] else f"epoch {self._epoch_label(stage, epoch)}"
+        line = head + (f" | loss {train_loss:.4f}" if not math.isnan(train_loss) else "")
+        if r is not None:
+            line += f" | val loss {r['val_loss']:.4f} | mIoU {r['miou']:.4f} | mean dice {r['mean_dice']:.4f} | pixel acc {r['pixel_acc']:.4f}"
+        self.log.info(line + f" | lr {self.schedule.lr:.2e} | {speed:.1f} img/s")

@@ -1,0 +1,77 @@
+"""--resume never damages the run it resumes, and the run's own config.yaml is always enough to resume it."""
+
+import pytest
+import yaml
+from conftest import tiny_overrides
+
+import train
+from utils.checkpoint import load_checkpoint
+from utils.config.errors import EXIT_USER_ERROR
+
+
+def argv_for(sample_root, out, *extra, config="configs/quickstart.yaml", resume=False):
+    argv = ["--config_path", config, "--set", *tiny_overrides(sample_root, out, *extra)]
+    return argv + (["--resume"] if resume else [])
+
+
+def snapshot(folder) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def finished_run(sample_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("finished") / "run"
+    assert train.main(argv_for(sample_root, out)) == 0
+    return out
+
+
+@pytest.mark.parametrize("change", ["model.arch=unet", "dataset.labels=road", "training.optimizer=sgd"])
+def test_a_mismatched_resume_changes_nothing_and_its_advice_works(finished_run, sample_root, tmp_path, capsys, change):
+    run = tmp_path / "run"
+    run.mkdir()
+    for name, data in snapshot(finished_run).items():
+        (run / name).parent.mkdir(parents=True, exist_ok=True)
+        (run / name).write_bytes(data)
+    own = yaml.safe_load((run / "config.yaml").read_text())
+    own["paths"]["output_dir"] = str(run)  # the copy's config.yaml describes the copy
+    (run / "config.yaml").write_text(yaml.safe_dump(own, sort_keys=False))
+    before = snapshot(run)
+    code = train.run_main(train.main, argv_for(sample_root, run, change, "training.epochs=2", resume=True))
+    err = capsys.readouterr().err
+    assert code == EXIT_USER_ERROR and "Traceback" not in err
+    key = change.split("=")[0]
+    assert f"{key} is" in err and "Nothing in the run folder was changed" in err
+    assert snapshot(run) == before  # config.yaml, train.log, tensorboard events, checkpoints: byte for byte
+    # The advice names the run's own config.yaml; following it (training longer) works.
+    assert f"--config_path {run / 'config.yaml'} --resume" in err
+    assert train.main(["--config_path", str(run / "config.yaml"), "--resume", "--set", "training.epochs=2"]) == 0
+    assert load_checkpoint(run / "last.pth")["global_step"] == 4
+
+
+def test_resume_without_a_run_and_a_fresh_start_on_a_run_write_nothing(finished_run, sample_root, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    assert train.run_main(train.main, argv_for(sample_root, empty, resume=True)) == EXIT_USER_ERROR
+    assert "found no" in capsys.readouterr().err and not empty.exists()
+    before = snapshot(finished_run)
+    assert train.run_main(train.main, argv_for(sample_root, finished_run)) == EXIT_USER_ERROR
+    assert "already holds a run" in capsys.readouterr().err and snapshot(finished_run) == before
+
+
+def test_resume_with_the_runs_own_config_yaml(sample_root, tmp_path):
+    out = tmp_path / "own"
+    assert train.main(argv_for(sample_root, out, "training.epochs=2", "training.iters_per_epoch=1")) == 0
+    # A later, compatible resume rewrites config.yaml only together with its first last.pth.
+    assert train.main(["--config_path", str(out / "config.yaml"), "--resume", "--set", "training.epochs=3"]) == 0
+    ckpt = load_checkpoint(out / "last.pth")
+    assert ckpt["global_step"] == 3 and ckpt["epoch"] == 3
+    assert "epochs: 3" in (out / "config.yaml").read_text()
+
+
+def test_resume_ignores_a_missing_init_from(sample_root, tmp_path):
+    source = tmp_path / "source"
+    assert train.main(argv_for(sample_root, source)) == 0
+    out = tmp_path / "transfer"
+    init = f"training.init_from={source / 'last.pth'}"
+    assert train.main(argv_for(sample_root, out, init, "training.epochs=1")) == 0
+    (source / "last.pth").unlink()  # last.pth of the resumed run holds the weights now
+    assert train.main(argv_for(sample_root, out, init, "training.epochs=2", resume=True)) == 0

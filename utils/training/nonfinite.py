@@ -1,0 +1,87 @@
+"""The non-finite guard: a NaN or infinite loss (or gradient norm) never reaches a checkpoint.
+
+``training.nonfinite: stop`` keeps the first bad step in a tensor on the device and reads it only where the
+Trainer already waits for the GPU (the progress-bar ``.item()``, the end of an epoch, before validating and
+before every save), so a healthy run pays no extra sync. ``skip`` must know before the optimizer step, so it
+reads one flag per step (as PyTorch's own fp16 GradScaler does), drops that step, restores the batch-norm
+statistics the bad forward pass wrote, and stops after ``training.max_nonfinite_steps`` skipped steps.
+"""
+
+import torch
+
+from utils.config.errors import NonFiniteError
+from utils.distributed import all_reduce_sum, get_world_size
+
+ADVICE = "Lower training.lr, set training.clip_grad_norm, or use training.amp: bf16 rather than fp16; to ride over rare bad batches set training.nonfinite: skip."
+
+
+class NonFiniteGuard:
+    def __init__(self, mode: str, max_skipped: int, device: torch.device):
+        self.mode, self.max_skipped = mode, max_skipped
+        self.first_bad = torch.full((2,), -1, dtype=torch.long, device=device)  # (step, epoch) of the first bad step
+        self.skipped_steps: list = []  # optimizer steps dropped in skip mode, for curves.png and the checkpoint
+
+    def observe(self, loss: torch.Tensor, grad_norm: torch.Tensor, step: int, epoch: int) -> bool:
+        """Records a step's loss and gradient norm; returns whether the optimizer may step.
+
+        ``step`` is the 1-based optimizer step about to be taken, ``epoch`` the 1-based epoch.
+        """
+        finite = torch.isfinite(loss.detach().float()) & torch.isfinite(grad_norm.detach().float())
+        if self.mode == "skip":
+            bad = (~finite).float()
+            if get_world_size() > 1:  # every process drops the same steps
+                all_reduce_sum(bad)
+            if bad.item() == 0:
+                return True
+            self.skipped_steps.append(step)
+            if len(self.skipped_steps) > self.max_skipped:
+                raise NonFiniteError(
+                    f"training.nonfinite=skip: {len(self.skipped_steps)} optimizer steps had a non-finite loss or gradient norm "
+                    f"(steps {_few(self.skipped_steps)}), more than training.max_nonfinite_steps={self.max_skipped}; stopped at step {step} (epoch {epoch}). "
+                    f"Checkpoints already written are intact. {ADVICE.split('; to ride')[0]}."
+                )
+            return False
+        marker = torch.tensor([step, epoch], device=self.first_bad.device)
+        self.first_bad.copy_(torch.where((~finite) & (self.first_bad[0] < 0), marker, self.first_bad))
+        return True
+
+    def check(self, about_to: str) -> None:
+        """Raises NonFiniteError if a bad step was seen (stop mode); one device-to-host read."""
+        if self.mode != "stop":
+            return
+        step, epoch = self.first_bad.tolist()
+        if step >= 0:
+            raise NonFiniteError(
+                f"training.nonfinite=stop: the loss or gradient norm became NaN or infinite at optimizer step {step} (epoch {epoch}); "
+                f"stopped before {about_to}, so no checkpoint holds non-finite weights and last.pth / best.pth are as they were. {ADVICE}"
+            )
+
+    def state_dict(self) -> dict:
+        return {"skipped_steps": list(self.skipped_steps)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.skipped_steps = list(state.get("skipped_steps", []))
+
+
+def _few(steps: list) -> str:
+    return ", ".join(map(str, steps[:5])) + (", ..." if len(steps) > 5 else "")
+
+
+def weights_are_finite(model: torch.nn.Module) -> bool:
+    """One device-to-host read over every parameter and buffer (batch-norm statistics included)."""
+    tensors = [t for t in list(model.parameters()) + list(model.buffers()) if t.is_floating_point()]
+    if not tensors:
+        return True
+    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
+
+
+class BufferSnapshot:
+    """Batch-norm running statistics before a forward pass, restored when that step is dropped."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.saved = [(b, b.detach().clone()) for b in model.buffers() if b.is_floating_point()]
+
+    def restore(self) -> None:
+        with torch.no_grad():
+            for buffer, value in self.saved:
+                buffer.copy_(value)

@@ -1,0 +1,93 @@
+"""Whether a run may start, or continue, in its folder: decided before anything there is written.
+
+A fresh run refuses a folder that already holds last.pth; ``--resume`` loads last.pth and checks it
+against the config (the model, the classes, the optimizer, the stages), so a mistaken resume fails
+while the run folder, its config.yaml included, is exactly as it was.
+"""
+
+from pathlib import Path
+
+import yaml
+
+from utils.checkpoint import load_checkpoint
+from utils.config import config_to_dict, load_config
+from utils.config.errors import UserError
+
+# Keys whose change makes last.pth meaningless for the new config (other keys may change on a resume,
+# e.g. epochs to train longer, or the lr).
+MUST_MATCH = (
+    "target",
+    "dataset.labels",
+    "dataset.unlabeled_class",
+    "model.arch",
+    "model.encoder",
+    "model.fpn_merge",
+    "model.fpn_pyramid_channels",
+    "model.fpn_segmentation_channels",
+    "model.unet_preset",
+    "model.unet_decoder_channels",
+    "model.unet_num_filters",
+    "model.unet_res_blocks",
+    "training.optimizer",
+)
+_MISSING = object()
+
+
+def _get(tree: dict, dotted: str):
+    node = tree
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+def config_differences(saved: dict, current: dict) -> list:
+    """(key, value in last.pth, value now) for every MUST_MATCH key that differs."""
+    out = []
+    for key in MUST_MATCH:
+        old, new = _get(saved, key), _get(current, key)
+        if old is not _MISSING and old != new:
+            out.append((key, old, new))
+    return out
+
+
+def _flow(value) -> str:
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+def _advice(run: Path, saved: dict, diffs: list) -> str:
+    """Advice that works: the run's own config.yaml when it fits last.pth, else the --set overrides that restore it."""
+    own = run / "config.yaml"
+    try:
+        fits = own.is_file() and not config_differences(saved, config_to_dict(load_config(own)))
+    except UserError:
+        fits = False
+    if fits:
+        return f"Resume with the run's own config: python train.py --config_path {own} --resume"
+    sets = " ".join(f"{key}={_flow(old)}" for key, old, _ in diffs)
+    return f"Resume with the config the run was trained with, e.g. add --set {sets}"
+
+
+def prepare_run_folder(cfg, resume: bool):
+    """Returns the verified last.pth (on the CPU) to continue from, or None for a fresh run; writes nothing."""
+    run = Path(cfg.paths.output_dir)
+    last = run / "last.pth"
+    if not resume:
+        if last.exists():
+            raise UserError(f"'{run}' already holds a run (last.pth). Continue it with --resume, or choose a new paths.output_dir (--set paths.output_dir=...); nothing was overwritten.")
+        return None
+    if not last.is_file():
+        raise UserError(f"--resume found no '{last}'. Start without --resume, or point paths.output_dir at the run to continue.")
+    ckpt = load_checkpoint(last)
+    saved = ckpt.get("config")
+    if not isinstance(saved, dict) or "stage" not in ckpt or "optimizer" not in ckpt:
+        raise UserError(f"'{last}' holds weights but no training state (optimizer, stage, config), so it cannot be resumed. Start a new run with training.init_from: {last}.")
+    diffs = config_differences(saved, config_to_dict(cfg))
+    if diffs:
+        listed = "; ".join(f"{key} is {_flow(new)} here but {_flow(old)} in last.pth" for key, old, new in diffs)
+        raise UserError(f"Cannot resume '{run}': {listed}. Nothing in the run folder was changed. {_advice(run, saved, diffs)}")
+    stages = len(cfg.training.stages) or 1
+    if ckpt["stage"] >= stages:
+        raise UserError(f"'{last}' was written in stage {ckpt['stage'] + 1}, but training.stages has {stages} now. Resume with the run's own config.yaml.")
+    return ckpt
