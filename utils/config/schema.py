@@ -35,6 +35,8 @@ class DatasetConfig:
     hue_jitter: float = opt(0.02, "training: hue jitter, as a fraction of the hue circle")
     weather_aug: bool = opt(False, "training: the original's hard augmentations (rain, snow, fog, shadow, sun flare)")
     weather_p: float = opt(0.3, "training: probability of one weather effect per image when weather_aug is on")
+    cache: bool = opt(True, "read the prepared data cache (python -m utils.data.prepare) when one matches the split, size and files; a stale one is refused")
+    cache_dir: Optional[str] = opt(None, "folder of the prepared data cache; null means <paths.root>/prepared")
 
 
 @dataclass(frozen=True)
