@@ -76,3 +76,9 @@ def test_stale_or_interrupted_cache_is_refused_then_rebuilt(sample_root, tmp_pat
     (folder / "index.json").unlink()  # as if the build had been killed before its last step
     with pytest.raises(UserError, match="interrupted"):
         build_dataset(cfg, labels, "val", "val")
+
+    # A file that cannot be decoded stops the build with its name; no half-written folder is left behind.
+    dataset.items[0].image.write_bytes(b"not a png")
+    with pytest.raises(UserError, match="Cannot read image .*" + dataset.items[0].image.name):
+        _prepare(root, cache)
+    assert not list(cache.glob("*.tmp*"))

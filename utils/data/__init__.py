@@ -61,6 +61,8 @@ def build_dataset(cfg, labels, split: str, purpose: str, size=None, items=None, 
             cache = find_cache(cfg, split, items, size, get_logger())
             if cache is not None:
                 get_logger().info(f"{split}: reading the prepared cache {cache.folder} ({len(cache)} images at {size[0]}x{size[1]}, no PNG decoding)")
+            elif purpose == "train":
+                get_logger().info(f"train: decoding the image files (python -m utils.data.prepare --config_path ... makes a cache at {size[0]}x{size[1]} that loads several times faster)")
     decode = decode_kitti_gt if cfg.target == "kitti" else read_label_ids
     transform = train_transform(cfg.dataset, size) if purpose == "train" else resize_transform(size)
     return SegmentationDataset(items, labels, decode, transform, resize_mask=purpose in ("train", "val"), cache=cache)

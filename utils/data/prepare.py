@@ -79,12 +79,16 @@ def build_cache(cfg, split: str, size, workers: int = 0, force: bool = False, sa
     chunk = -(-n // (workers * 4))
     starts = range(0, n, chunk)
     start_time = time.perf_counter()
-    if workers == 1:
-        sizes = [s for i in starts for s in _fill(str(tmp), tuple(size), decode, pairs[i : i + chunk], i)]
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_fill, str(tmp), tuple(size), decode, pairs[i : i + chunk], i) for i in starts]
-            sizes = [s for f in futures for s in f.result()]
+    try:
+        if workers == 1:
+            sizes = [s for i in starts for s in _fill(str(tmp), tuple(size), decode, pairs[i : i + chunk], i)]
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                futures = [pool.submit(_fill, str(tmp), tuple(size), decode, pairs[i : i + chunk], i) for i in starts]
+                sizes = [s for f in futures for s in f.result()]
+    except BaseException:  # an unreadable file or Ctrl-C: no half-written folder stays behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     index = {
         "version": CACHE_VERSION,
         "split": split,
