@@ -48,7 +48,7 @@ if [ "$DRY" = 1 ]; then
   DEVICE=cpu; IMAGES=4; SIZE="[64,128]"; ENCODER=resnet18; BATCH=2; EPOCHS=1; ITERS=2; WORKERS=2; SUITE_ARGS="--device cpu --quick --only drop_clusters"
 else
   [ "$GPUS" -ge 1 ] || { echo "no CUDA GPU visible"; exit 1; }
-  DEVICE=cuda; IMAGES=128; SIZE="[512,1024]"; ENCODER=resnext50_32x4d; BATCH=16; EPOCHS=40; ITERS=0; WORKERS=$(( $(nproc) - 2 )); SUITE_ARGS="--device cuda"
+  DEVICE=cuda; IMAGES=256; SIZE="[512,1024]"; ENCODER=resnext50_32x4d; BATCH=16; EPOCHS=20; ITERS=0; WORKERS=$(( $(nproc) - 2 )); SUITE_ARGS="--device cuda"
 fi
 
 { date -u; nvidia-smi 2>&1 | head -20; "$PY" -c "import torch, platform; print('python', platform.python_version(), 'torch', torch.__version__, 'cuda', torch.version.cuda, 'gpus', torch.cuda.device_count(), [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())])"; echo "cpu cores: $(nproc)"; } > "$OUT/env.txt" 2>&1
@@ -67,7 +67,7 @@ if [ "$DRY" = 1 ]; then
 fi
 timeout 300 "$PY" -m benchmarks $SUITE_ARGS --json "$OUT/bench_cuda.json" 2>&1 | tee -a "$OUT/bench_cuda.md"
 
-# 3. A short real training: FPN-resnext50 from scratch, bf16 + channels_last, 40 epochs of 8 steps of 16 at 512x1024.
+# 3. A short real training: FPN-resnext50 from scratch, bf16 + channels_last, 20 epochs of 16 steps of 16 images at 512x1024.
 RUN=runs/gpu_session_train
 rm -rf "$RUN"
 TRAIN=(model.encoder="$ENCODER" model.encoder_weights=null training.device="$DEVICE" training.batch_size="$BATCH" training.epochs="$EPOCHS"
@@ -81,7 +81,7 @@ cp "$RUN/metrics.json" "$OUT/train_metrics.json" 2>/dev/null
 if [ "$GPUS" -ge 2 ] || [ "$DRY" = 1 ]; then
   rm -rf "$RUN-ddp"
   timeout 120 "$PY" -m torch.distributed.run --nproc_per_node=2 train.py --config_path train_config.yaml \
-    --set "${DATA[@]}" paths.output_dir="$RUN-ddp" "${TRAIN[@]}" training.epochs=$(( DRY ? 1 : 20 )) training.num_workers=$(( WORKERS / 2 )) > "$OUT/ddp.log" 2>&1
+    --set "${DATA[@]}" paths.output_dir="$RUN-ddp" "${TRAIN[@]}" training.epochs=$(( DRY ? 1 : 10 )) training.num_workers=$(( WORKERS / 2 )) > "$OUT/ddp.log" 2>&1
   tail -5 "$OUT/ddp.log"
 else
   echo "one GPU: no 2-process run" > "$OUT/ddp.log"

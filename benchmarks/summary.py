@@ -22,7 +22,7 @@ def training_lines(metrics_path: Path, forward_gflops, device: str) -> list:
     speed = statistics.median(speeds)
     last = history[-1]
     epochs = f"epochs 2-{len(history)}" if len(history) > 1 else "its one epoch"
-    line = f"training: {last['iteration']} steps, median {speed:.1f} images/s over {epochs} (loader, step and per-epoch validation included), last val mIoU {last['miou']:.3f}"
+    line = f"training: {last['iteration']} steps, median {speed:.1f} images/s over {epochs} (training steps and loader waits; validation and checkpoints not counted), last val mIoU {last['miou']:.3f}"
     peak = peak_tflops(device)
     if forward_gflops and peak:
         line += f"; model FLOPs utilisation {100 * 3 * forward_gflops * 1e9 * speed / (peak * 1e12):.1f}% of {peak:.0f} TFLOP/s bf16"
