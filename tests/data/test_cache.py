@@ -9,7 +9,7 @@ from conftest import tiny_overrides
 
 from utils.config import config_from_dict
 from utils.config.errors import UserError
-from utils.data import build_dataset
+from utils.data import build_dataset, dataset_items
 from utils.data.prepare import main as prepare_main
 from utils.labels import build_labels
 
@@ -42,7 +42,8 @@ def test_cached_samples_equal_decoded_ones(sample_root, tmp_path, target):
         for i in range(len(a)):
             key = (i, 7 * i + 1) if purpose == "train" else i  # train samples carry their augmentation seed
             _same(a[key], b[key])
-    # Sliding windows read full resolution, which no cache holds.
+    # Files handed over explicitly (checked first, say) find the cache by their list; sliding windows read full resolution, which no cache holds.
+    assert build_dataset(cached, labels, "train", "train", items=dataset_items(cached, "train")).cache is not None
     assert build_dataset(cached, labels, "val", "eval", use_cache=False).cache is None
 
 

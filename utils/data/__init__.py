@@ -50,19 +50,18 @@ def build_dataset(cfg, labels, split: str, purpose: str, size=None, items=None, 
             (image resized, mask kept at full resolution) or ``predict`` (no labels).
         size: [H, W]; defaults to dataset.size.
         items: explicit files (a folder of images) instead of the split's.
-        use_cache: False for full-resolution reading (sliding windows), which no cache holds.
+        use_cache: False for full-resolution reading (sliding windows) and folders of images, which no cache holds.
     """
     size = list(size or cfg.dataset.size)
     labelled = purpose != "predict"
+    items = items if items is not None else dataset_items(cfg, split, labelled)
     cache = None
-    if items is None:
-        items = dataset_items(cfg, split, labelled)
-        if cfg.dataset.cache and use_cache:
-            cache = find_cache(cfg, split, items, size, get_logger())
-            if cache is not None:
-                get_logger().info(f"{split}: reading the prepared cache {cache.folder} ({len(cache)} images at {size[0]}x{size[1]}, no PNG decoding)")
-            elif purpose == "train":
-                get_logger().info(f"train: decoding the image files (python -m utils.data.prepare --config_path ... makes a cache at {size[0]}x{size[1]} that loads several times faster)")
+    if cfg.dataset.cache and use_cache:  # a cache is found by its file list, so given items find it too
+        cache = find_cache(cfg, split, items, size, get_logger())
+        if cache is not None:
+            get_logger().info(f"{split}: reading the prepared cache {cache.folder} ({len(cache)} images at {size[0]}x{size[1]}, no PNG decoding)")
+        elif purpose == "train":
+            get_logger().info(f"train: decoding the image files (python -m utils.data.prepare --config_path ... makes a cache at {size[0]}x{size[1]} that loads several times faster)")
     decode = decode_kitti_gt if cfg.target == "kitti" else read_label_ids
     transform = train_transform(cfg.dataset, size) if purpose == "train" else resize_transform(size)
     return SegmentationDataset(items, labels, decode, transform, resize_mask=purpose in ("train", "val"), cache=cache)
