@@ -166,6 +166,7 @@ def _validate(cfg: Config) -> None:
         ("dataset.color_jitter", d.color_jitter >= 0, "must not be negative"),
         ("dataset.hue_jitter", 0 <= d.hue_jitter <= 0.5, "must lie in [0, 0.5]"),
         ("dataset.weather_p", 0 <= d.weather_p <= 1, "must lie in [0, 1]"),
+        ("dataset.cache_dir", d.cache_dir is None or d.cache_dir.strip() != "", "must be a folder path, or null for <paths.root>/prepared"),
         ("training.weight_decay", t.weight_decay >= 0, "must not be negative"),
         ("training.momentum", 0 <= t.momentum < 1, "must lie in [0, 1)"),
         ("training.num_workers", t.num_workers >= 0, "must not be negative"),

@@ -38,6 +38,8 @@ class DatasetConfig:
     on_bad_file: Literal["stop", "skip"] = opt(
         "stop", "before training and eval every file is checked (decodes, sizes match, label values in the table): stop lists the bad files and stops; skip leaves them out"
     )
+    cache: bool = opt(True, "read the prepared data cache (python -m utils.data.prepare) when one matches the split, size and files; a stale one is refused")
+    cache_dir: Optional[str] = opt(None, "folder of the prepared data cache; null means <paths.root>/prepared")
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,13 @@ import torch
 from torch.utils.data import DataLoader
 
 from utils.config.errors import UserError
+from utils.data.cache import find_cache
 from utils.data.cityscapes import cityscapes_items
 from utils.data.kitti import decode_kitti_gt, kitti_items
 from utils.data.sampler import SeededSampler
 from utils.data.segmentation import Item, SegmentationDataset, collate, read_label_ids
 from utils.data.transforms import resize_transform, train_transform
+from utils.runtime import get_logger
 
 # OpenCV's own thread pool does not survive fork(): a loader worker forked after the main process ran
 # a parallel cv2 call (a large resize) can deadlock. The loader workers are the parallelism here.
@@ -37,8 +39,8 @@ def dataset_items(cfg, split: str, labelled: bool = True) -> list:
     return cityscapes_items(cfg.paths.root, split, cfg.dataset.val_cities, cfg.dataset.coarse and split == "train", labelled)
 
 
-def build_dataset(cfg, labels, split: str, purpose: str, size=None, items=None) -> SegmentationDataset:
-    """A dataset for one ``purpose``.
+def build_dataset(cfg, labels, split: str, purpose: str, size=None, items=None, use_cache: bool = True) -> SegmentationDataset:
+    """A dataset for one ``purpose``; reads the prepared cache (utils/data/cache.py) when one matches.
 
     Args:
         cfg: the run Config.
@@ -48,13 +50,21 @@ def build_dataset(cfg, labels, split: str, purpose: str, size=None, items=None) 
             (image resized, mask kept at full resolution) or ``predict`` (no labels).
         size: [H, W]; defaults to dataset.size.
         items: explicit files (a folder of images) instead of the split's.
+        use_cache: False for full-resolution reading (sliding windows) and folders of images, which no cache holds.
     """
     size = list(size or cfg.dataset.size)
     labelled = purpose != "predict"
     items = items if items is not None else dataset_items(cfg, split, labelled)
+    cache = None
+    if cfg.dataset.cache and use_cache:  # a cache is found by its file list, so given items find it too
+        cache = find_cache(cfg, split, items, size, get_logger())
+        if cache is not None:
+            get_logger().info(f"{split}: reading the prepared cache {cache.folder} ({len(cache)} images at {size[0]}x{size[1]}, no PNG decoding)")
+        elif purpose == "train":
+            get_logger().info(f"train: decoding the image files (python -m utils.data.prepare --config_path ... makes a cache at {size[0]}x{size[1]} that loads several times faster)")
     decode = decode_kitti_gt if cfg.target == "kitti" else read_label_ids
     transform = train_transform(cfg.dataset, size) if purpose == "train" else resize_transform(size)
-    return SegmentationDataset(items, labels, decode, transform, resize_mask=purpose in ("train", "val"))
+    return SegmentationDataset(items, labels, decode, transform, resize_mask=purpose in ("train", "val"), cache=cache)
 
 
 def _worker_init(_worker_id: int) -> None:

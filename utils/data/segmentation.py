@@ -54,23 +54,35 @@ class SegmentationDataset(Dataset):
         resize_mask: send the mask through ``transform`` too.
     """
 
-    def __init__(self, items: list, labels: LabelSet, decode: Callable, transform, resize_mask: bool = True):
+    def __init__(self, items: list, labels: LabelSet, decode: Callable, transform, resize_mask: bool = True, cache=None):
         self.items, self.labels, self.decode = items, labels, decode
         self.transform, self.resize_mask = transform, resize_mask
+        self.cache = cache  # a CachedSplit of these items already resized, or None to decode the files
 
     def __len__(self) -> int:
         return len(self.items)
 
+    def _read(self, index: int, item: Item):
+        """(image, raw label codes or None, original (H, W)): from the prepared cache, or decoded from the files."""
+        if self.cache is not None:
+            image, codes = self.cache.read(index)
+            if item.label is not None and not self.resize_mask:
+                codes = self.decode(item.label)  # metrics are measured on the label file's full resolution
+            return image, codes if item.label is not None else None, self.cache.original_sizes[index]
+        image = read_rgb(item.image)
+        codes = None
+        if item.label is not None:
+            codes = self.decode(item.label)
+            if codes.shape != image.shape[:2]:
+                raise UserError(f"Label '{item.label}' is {codes.shape[1]}x{codes.shape[0]} but its image '{item.image}' is {image.shape[1]}x{image.shape[0]}.")
+        return image, codes, image.shape[:2]
+
     def __getitem__(self, key):
         index, seed = key if isinstance(key, tuple) else (key, None)
         item = self.items[index]
-        image = read_rgb(item.image)
-        sample = {"name": item.name, "index": index, "original_size": torch.tensor(image.shape[:2])}
-        mask = None
-        if item.label is not None:
-            mask = self.labels.encode(self.decode(item.label))
-            if mask.shape != image.shape[:2]:
-                raise UserError(f"Label '{item.label}' is {mask.shape[1]}x{mask.shape[0]} but its image '{item.image}' is {image.shape[1]}x{image.shape[0]}.")
+        image, codes, original = self._read(index, item)
+        sample = {"name": item.name, "index": index, "original_size": torch.tensor(original)}
+        mask = None if codes is None else self.labels.encode(codes)
         if seed is not None:
             reseed(self.transform, seed)
         if mask is not None and self.resize_mask:

@@ -23,7 +23,7 @@ def _loader(setup, split: str, items: list, folder: bool):
     if cfg.eval.inference == "slide":
         size = None  # the window slides over the full-resolution image
         batch = 1 if cfg.target == "kitti" or folder else batch  # sizes may differ between files
-    dataset = build_dataset(cfg, setup.labels, split, purpose, size=size, items=items)
+    dataset = build_dataset(cfg, setup.labels, split, purpose, size=size, items=items, use_cache=size is not None and not folder)
     if size is None:
         dataset.transform = identity_transform()
     return build_loader(dataset, batch, cfg.eval.num_workers, train=False)

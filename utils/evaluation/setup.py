@@ -19,7 +19,7 @@ from utils.runtime import amp_dtype, memory_format
 # Keys a user's eval config file may change; the model, labels, loss and input size come from the
 # checkpoint (``--set`` can still override anything, e.g. dataset.size for sliding windows).
 USER_SECTIONS = ("paths", "eval")
-USER_DATASET_KEYS = ("val_cities", "val_fraction")
+USER_DATASET_KEYS = ("val_cities", "val_fraction", "cache", "cache_dir")
 
 
 @dataclass

@@ -1,0 +1,61 @@
+"""The benchmark suite's plumbing and the fairness of its peers (the timed runs themselves are `python -m benchmarks`)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from benchmarks.__main__ import main as bench_main
+from benchmarks.__main__ import run_entry, table
+from benchmarks.common import result
+from benchmarks.registry import BENCHMARKS, Entry
+from utils.config import config_from_dict
+from utils.data import build_dataset
+from utils.evaluation.drop_clusters import drop_clusters
+from utils.labels import IGNORE_INDEX, build_labels
+
+
+def test_cuda_only_and_absent_entries_are_skipped_and_json_is_written(tmp_path):
+    out = tmp_path / "bench.json"
+    assert bench_main(["--device", "cpu", "--only", "gpu", "--json", str(out)]) == 0
+    written = json.loads(out.read_text())
+    assert written["machine"]["device"] == "cpu" and written["machine"]["torch"] == torch.__version__
+    assert written["benchmarks"] == {"gpu": {"skipped": "runs with --device cuda only"}}
+    assert "not in this checkout" in run_entry(Entry("later", "benchmarks.not_written_yet", optional=True), "cpu", True)["skipped"]
+    assert {e.name for e in BENCHMARKS} >= {"train_step", "data_pipeline", "tta", "drop_clusters", "inference", "gpu", "latency"}
+
+
+def test_table_shows_every_contender_and_the_headline_ratio():
+    r = result("image", {"ours": 50.0, "theirs": 100.0}, {"ours / theirs": 0.5, "other": 2.0}, "ours / theirs", "peer", {})
+    text = table({"demo": r, "missing": {"error": "boom"}})
+    assert "| demo | ours | 50.0 / image | 20.0 | |" in text
+    assert "| demo | **ours / theirs** | | | **0.50** |" in text and "| demo | other | | | 2.00 |" in text
+    assert "error: boom" in text
+
+
+def test_drop_clusters_peer_gives_our_map_with_fill_ignore():
+    pytest.importorskip("skimage")
+    from benchmarks.drop_clusters import skimage_drop
+
+    rng = np.random.default_rng(0)
+    pred = np.repeat(np.repeat(rng.integers(0, 5, (16, 32)), 8, 0), 8, 1).astype(np.uint8)  # 8x8 blocks merge into regions
+    pred[rng.integers(0, 128, 300), rng.integers(0, 256, 300)] = rng.integers(0, 5, 300)  # single-pixel specks
+    ours = drop_clusters(pred, 20, "ignore", 5)
+    assert (ours == IGNORE_INDEX).sum() > 100  # the specks were found
+    assert (ours == skimage_drop(pred, 20, 5)).all()
+
+
+def test_torchvision_peer_does_the_same_work_at_the_same_size(sample_root):
+    from benchmarks.data_pipeline import torchvision_dataset
+
+    labels = build_labels("cityscapes", "categories")
+    root = sample_root / "cityscapes"
+    theirs = torchvision_dataset(root, (64, 128), labels)
+    ours = build_dataset(config_from_dict({}, [f"paths.root={root}", "dataset.size=[64,128]"]), labels, "train", "train")
+    assert len(theirs) == len(ours)
+    image, mask = theirs[0]
+    sample = ours[(0, 0)]
+    assert image.shape == sample["image"].shape and image.dtype == sample["image"].dtype
+    assert mask.shape == sample["mask"].shape and set(torch.unique(mask).tolist()) <= set(range(8)) | {IGNORE_INDEX}
+    assert abs(float(image.mean()) - float(sample["image"].mean())) < 1.0  # both ImageNet-normalised
