@@ -79,6 +79,15 @@ def test_official_agreement_with_unlabeled_as_a_class(classes_run, sample_root, 
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["per_class"]["unlabeled"]["iou"] is not None and metrics["miou_no_void"] != metrics["miou"]
     assert metrics["official"]["averageScoreClasses"] == pytest.approx(metrics["miou_no_void"], abs=1e-9)
+    # Every class, not only the mean: ours without void is the official per-class IoU.
+    official = {name: v for name, v in metrics["official"]["classScores"].items() if name in metrics["per_class"] and name != "unlabeled"}
+    assert len(official) == 19 and "iou_no_void" not in metrics["per_class"]["unlabeled"]  # the official lists every label; 19 are scored
+    scored = [name for name, v in official.items() if v is not None]
+    assert len(scored) >= 8  # the sample has most classes; the rest are NaN for both
+    for name, v in official.items():
+        ours = metrics["per_class"][name]["iou_no_void"]
+        assert (ours is None) if v is None else ours == pytest.approx(v, abs=1e-9), name
+    assert any(metrics["per_class"][name]["iou"] != pytest.approx(official[name], abs=1e-6) for name in scored)  # the plain IoU differs
 
 
 def test_test_split_predicts_without_labels(classes_run, sample_root):
