@@ -101,7 +101,9 @@ class TrainingConfig:
 class EvalConfig:
     checkpoint: Optional[str] = opt(None, "checkpoint to evaluate; null takes best.pth in paths.output_dir")
     output_dir: Optional[str] = opt(None, "where metrics, pictures and videos go; null means <paths.output_dir>/eval")
-    split: Literal["val", "test", "train"] = opt("val", "labelled split for metrics, or test to predict without labels (the original's test_mode)")
+    split: Literal["val", "test", "train", "all"] = opt(
+        "val", "labelled split for metrics (all: every labelled image, e.g. KITTI's whole training/ as the devkit scores it), or test to predict without labels (the original's test_mode)"
+    )
     input: Optional[str] = opt(None, "a folder of images or a video file to predict on instead of a split")
     tta: Literal["none", "hflip", "vflip", "hvflip", "multiscale"] = opt("none", "test-time augmentation (the original's apply_tta)")
     tta_scales: list[float] = opt([0.75, 1.0, 1.25], "multiscale: input scales relative to dataset.size")
