@@ -89,15 +89,34 @@ def project_velo(points: np.ndarray, calib: KittiCalib) -> tuple:
         (uv, depth): (N, 2) float64 pixel coordinates and (N,) depth along the rectified camera axis
         (positive in front of the camera; ``uv`` is meaningless where it is not).
     """
-    xyz = np.asarray(points, np.float64)[:, :3]
-    # One 3x4 product: the matrix is folded once, the points are touched once.
-    full = calib.P2 @ velo_to_cam_matrix(calib)
-    cam_z = velo_to_cam_matrix(calib)[2]
-    x = xyz @ full[:, :3].T + full[:, 3]
-    depth = xyz @ cam_z[:3] + cam_z[3]
+    xyz = np.asarray(points)[:, :3].astype(np.float64)
+    # The matrices are folded once into one 4x4 (image rows, then the camera depth row), so the points
+    # go through a single product.
+    velo_to_cam = velo_to_cam_matrix(calib)
+    folded = np.vstack([calib.P2 @ velo_to_cam, velo_to_cam[2:3]])
+    x = xyz @ folded[:, :3].T + folded[:, 3]
     with np.errstate(divide="ignore", invalid="ignore"):
         uv = x[:, :2] / x[:, 2:3]
-    return uv, depth
+    return uv, x[:, 3]
+
+
+def points_in_image(points: np.ndarray, calib: KittiCalib, height: int, width: int) -> tuple:
+    """The points :func:`project_velo` puts in front of the camera and inside the image, and their pixels.
+
+    The depth row goes first, so only the points in front are projected (about half of a full turn).
+
+    Returns:
+        (index, rows, cols): (M,) int64 indices into ``points`` and the (row, col) of each one's nearest pixel centre.
+    """
+    xyz = np.asarray(points)[:, :3].astype(np.float64)
+    velo_to_cam = velo_to_cam_matrix(calib)
+    front = np.flatnonzero(xyz @ velo_to_cam[2, :3] + velo_to_cam[2, 3] > 0)
+    full = calib.P2 @ velo_to_cam
+    x = xyz[front] @ full[:, :3].T + full[:, 3]
+    uv = x[:, :2] / x[:, 2:3]
+    keep = in_image(uv, np.ones(len(uv)), height, width)
+    rows, cols = pixel_index(uv[keep])
+    return front[keep], rows, cols
 
 
 def in_image(uv: np.ndarray, depth: np.ndarray, height: int, width: int) -> np.ndarray:
