@@ -32,7 +32,8 @@ class Frame:
 
 
 def kitti_frames(root, split: str) -> list:
-    """Every frame of ``split`` (training or testing) under ``root`` that has an image, a calib file and a scan."""
+    """(frames, missing): every frame of ``split`` (training or testing) under ``root`` with an image, a calib
+    file and a scan, and the names of the images that lack one of them."""
     root = Path(root)
     base = next((b for b in (root / "data_road", root) if (b / split / "image_2").is_dir()), None)
     if base is None:

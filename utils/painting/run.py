@@ -12,8 +12,8 @@ from tqdm import tqdm
 from utils.config.errors import UserError
 from utils.data import build_dataset, build_loader
 from utils.data.kitti_calib import read_calib
-from utils.data.segmentation import Item
-from utils.data.transforms import denormalize, identity_transform
+from utils.data.segmentation import Item, read_rgb
+from utils.data.transforms import identity_transform
 from utils.evaluation.inference import upsample_to
 from utils.evaluation.tta import predict_with_tta
 from utils.evaluation.video import VideoWriter
@@ -79,7 +79,6 @@ def run_painting(setup, log) -> dict:
         start = time.perf_counter()
         probs = predict_with_tta(setup.predictor, batch["image"], setup.views, cfg.eval.merge, cfg.eval.tsharpen_t)
         batch_ms = 1000 * (time.perf_counter() - start) / len(batch["name"])
-        pictures = denormalize(batch["image"])
         for k, name in enumerate(batch["name"]):
             frame = frames[int(batch["index"][k])]
             start = time.perf_counter()
@@ -92,19 +91,13 @@ def run_painting(setup, log) -> dict:
                 paint_ms = 1000 * (time.thread_time() - start)
             xyz = painted.points[:, :3]
             clusters = cluster_objects(xyz, painted.classes, objects, names, cfg.paint.eps, cfg.paint.min_samples)
-            write_array(out / "painted" / f"{name}.bin", painted.points)
-            write_array(out / "labels" / f"{name}.label", painted.classes.astype(np.uint32))
-            write_ply(out / "ply" / f"{name}.ply", xyz, palette[painted.classes])
             ground = ground_count(painted.classes, names)
-            record = {"frame": name, "ground_points": ground, "clusters": [{k2: v for k2, v in c.items() if k2 != "members"} for c in clusters]}
-            (out / "clusters").mkdir(exist_ok=True)
-            (out / "clusters" / f"{name}.json").write_text(json.dumps(record, indent=1))
+            _write_frame(out, name, painted, clusters, ground, palette)
             if scorer is not None and frame.truth is not None:
                 scorer.update(painted.index, xyz, painted.classes, read_point_labels(frame.truth, len(scan)), clusters)
             drawn = len(records) < cfg.paint.max_pictures or cfg.paint.max_pictures < 0
             if drawn or video is not None:
-                image = _full_size(pictures[k], scores.shape[1:])
-                camera = camera_picture(image, painted.pixels, painted.points[:, 0], palette[painted.classes])
+                camera = camera_picture(read_rgb(frame.image), painted.pixels, painted.points[:, 0], palette[painted.classes])
                 if drawn:
                     save_rgb(out / "pictures" / f"{name}_points.png", camera)
                     save_rgb(out / "pictures" / f"{name}_bev.png", bev_picture(scan, painted.index, palette[painted.classes], clusters))
@@ -121,8 +114,14 @@ def run_painting(setup, log) -> dict:
     return metrics
 
 
-def _full_size(image: np.ndarray, size) -> np.ndarray:
-    return image if image.shape[:2] == tuple(size) else cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+def _write_frame(out: Path, name: str, painted, clusters: list, ground: int, palette: np.ndarray) -> None:
+    """painted/<name>.bin, labels/<name>.label, ply/<name>.ply and clusters/<name>.json."""
+    write_array(out / "painted" / f"{name}.bin", painted.points)
+    write_array(out / "labels" / f"{name}.label", painted.classes.astype(np.uint32))
+    write_ply(out / "ply" / f"{name}.ply", painted.points[:, :3], palette[painted.classes])
+    record = {"frame": name, "ground_points": ground, "clusters": [{k: v for k, v in c.items() if k != "members"} for c in clusters]}
+    (out / "clusters").mkdir(exist_ok=True)
+    (out / "clusters" / f"{name}.json").write_text(json.dumps(record, indent=1))
 
 
 def _summary(setup, records: list, scorer) -> dict:
