@@ -38,8 +38,13 @@ def official_check(setup, metrics: dict, log) -> None:
     log.info("running the official cityscapesscripts evaluator on cityscapes_results/ ...")
     result = run_official(cfg.paths.root, setup.output_dir / "cityscapes_results", setup.output_dir / "official")
     ours = metrics.get("miou_no_void", metrics["miou"])
-    metrics["official"] = {"averageScoreClasses": result["averageScoreClasses"], "averageScoreInstClasses": result.get("averageScoreInstClasses"), "ours": ours}
+    classes = result.get("classScores", {})
+    metrics["official"] = {"averageScoreClasses": result["averageScoreClasses"], "averageScoreInstClasses": result.get("averageScoreInstClasses"), "classScores": classes, "ours": ours}
     log.info(f"official evaluator mIoU {result['averageScoreClasses']:.6f} | ours {ours:.6f} | difference {abs(result['averageScoreClasses'] - ours):.2e}")
+    per_class = metrics["per_class"]
+    gaps = [abs(v - per_class[k].get("iou_no_void", per_class[k]["iou"])) for k, v in classes.items() if k in per_class and v == v]
+    if gaps:
+        log.info(f"official per-class IoU against ours: largest difference {max(gaps):.2e} over {len(gaps)} classes")
 
 
 def main(argv=None) -> int:

@@ -45,7 +45,8 @@ class ConfusionMatrix:
 
         ``miou_no_void`` / ``mean_dice_no_void`` score the other classes as the official Cityscapes
         evaluator does: ``void_classes`` are left out, and pixels whose ground truth is void count as
-        nobody's false positive.
+        nobody's false positive. Each scored class then also carries ``iou_no_void`` and
+        ``dice_no_void`` in ``per_class``: the official evaluator's per-class figures.
         """
         m = self.matrix.double().cpu()
         n = self.num_classes
@@ -66,6 +67,8 @@ class ConfusionMatrix:
             iou_s, dice_s = _scores(tp, m[scored][:, :n].sum(0) - tp, fn)
             out["miou_no_void"] = _nanmean(iou_s[scored])
             out["mean_dice_no_void"] = _nanmean(dice_s[scored])
+            for i in scored:  # the official evaluator's per-class figures
+                out["per_class"][names[i]].update({"iou_no_void": float(iou_s[i]), "dice_no_void": float(dice_s[i])})
         return out
 
 
@@ -85,13 +88,23 @@ def _nanmean(values: torch.Tensor) -> float:
 
 def format_table(metrics: dict) -> str:
     """The per-class table in markdown, then the means."""
-    lines = ["| class | IoU | dice |", "|---|---:|---:|"]
+    no_void = "miou_no_void" in metrics
+    if no_void:
+        lines = ["| class | IoU | dice | IoU without void | dice without void |", "|---|---:|---:|---:|---:|"]
+    else:
+        lines = ["| class | IoU | dice |", "|---|---:|---:|"]
     for name, v in metrics["per_class"].items():
-        lines.append(f"| {name} | {_fmt(v['iou'])} | {_fmt(v['dice'])} |")
-    lines.append(f"| **mean** | **{_fmt(metrics['miou'])}** | **{_fmt(metrics['mean_dice'])}** |")
+        row = f"| {name} | {_fmt(v['iou'])} | {_fmt(v['dice'])} |"
+        if no_void:
+            row += f" {_fmt(v.get('iou_no_void'))} | {_fmt(v.get('dice_no_void'))} |" if "iou_no_void" in v else " | |"
+        lines.append(row)
+    mean = f"| **mean** | **{_fmt(metrics['miou'])}** | **{_fmt(metrics['mean_dice'])}** |"
+    if no_void:
+        mean += f" **{_fmt(metrics['miou_no_void'])}** | **{_fmt(metrics['mean_dice_no_void'])}** |"
+    lines.append(mean)
     extra = f"pixel accuracy {_fmt(metrics['pixel_acc'])}"
-    if "miou_no_void" in metrics:
-        extra += f"; without void classes: mIoU {_fmt(metrics['miou_no_void'])}, mean dice {_fmt(metrics['mean_dice_no_void'])}"
+    if no_void:
+        extra += "; 'without void' scores as the official Cityscapes evaluator: void classes left out, a prediction on void ground truth is no false positive"
     return "\n".join(lines) + "\n\n" + extra
 
 

@@ -4,13 +4,17 @@ import pytest
 import torch
 import torchvision
 from cityscapesscripts.helpers.labels import name2label
+from conftest import SMALL
 
 from utils.config import config_from_dict
 from utils.config.errors import UserError
 from utils.data import build_dataset, build_loader, dataset_items
 from utils.data.kitti import decode_kitti_gt
+from utils.data.kitti_calib import calib_path_for, read_calib, road_to_image_homography
 from utils.data.transforms import train_transform
 from utils.labels import IGNORE_INDEX, build_labels
+from utils.sample_data.generate import _seed
+from utils.sample_data.street import make_street
 
 
 def cs_cfg(sample_root, *extra):
@@ -117,6 +121,33 @@ def test_kitti_splits(sample_root, mode):
         assert all(i.name.startswith("um_") and "_lane_" in i.label.name for i in train + val)
     test = dataset_items(cfg, "test", labelled=False)
     assert len(test) == 3 and all(i.label is None for i in test)
+    every = dataset_items(cfg, "all")  # the whole of training/, what the devkit's evaluateRoad.py scores
+    assert sorted(i.name for i in every) == sorted(i.name for i in train + val)
+
+
+def test_kitti_sample_calib_puts_the_road_plane_on_the_rendered_road(sample_root):
+    """Road-frame points between the street's kerbs project, through the written calib file, onto road gt."""
+    for split in ("training", "testing"):
+        images = sorted((sample_root / "kitti" / "data_road" / split / "image_2").glob("*.png"))
+        assert [calib_path_for(p).is_file() for p in images] == [True] * len(images)
+    for category, index in (("um", 0), ("umm", 1), ("uu", 2)):
+        stem = f"{category}_{index:06d}"
+        image = cv2.imread(str(sample_root / "kitti" / "data_road" / "training" / "image_2" / f"{stem}.png"))
+        street = make_street(_seed(SMALL, "training", category, index), image.shape[0], image.shape[1], category)
+        homography = road_to_image_homography(read_calib(calib_path_for(sample_root / "kitti" / "data_road" / "training" / "image_2" / f"{stem}.png")))
+        gt = decode_kitti_gt(sample_root / "kitti" / "data_road" / "training" / "gt_image_2" / f"{category}_road_{index:06d}.png")
+        left, right = street["road"]
+        assert road_share(homography, gt, left + 0.15, right - 0.15) > 0.8, stem  # cars parked on the road may hide some of it
+        assert road_share(homography, gt, right + 0.15, right + 0.6) < 0.05 and road_share(homography, gt, left - 0.6, left - 0.15) < 0.05, stem  # sidewalks
+
+
+def road_share(homography, gt, x0, x1) -> float:
+    """Share of road gt at the pixels of road-plane points with X in [x0, x1] and Z from 6.5 to 15 m."""
+    xx, zz = np.meshgrid(np.linspace(x0, x1, 20), np.linspace(6.5, 15.0, 30))
+    uvw = homography @ np.stack([xx.ravel(), zz.ravel(), np.ones(xx.size)])
+    u, v = np.round(uvw[:2] / uvw[2]).astype(int)
+    keep = (u >= 0) & (u < gt.shape[1]) & (v >= 0) & (v < gt.shape[0])
+    return (gt[v[keep], u[keep]] == 0).mean()
 
 
 def test_kitti_full_resolution_375x1242_loads_and_batches(sample_root):

@@ -1,4 +1,5 @@
 import json
+import zipfile
 
 import cv2
 import imageio_ffmpeg
@@ -7,10 +8,13 @@ import pytest
 import torch
 from cityscapesscripts.helpers.labels import labels as CS_LABELS
 from conftest import tiny_overrides
+from test_kitti_devkit import brute_force
 
 import eval as eval_script
 import train
 from utils.config.errors import EXIT_USER_ERROR
+from utils.data.kitti_calib import read_calib
+from utils.evaluation.kitti_bev import bev_lookup, to_bev
 from utils.evaluation.video import VideoWriter
 
 TRAIN_IDS_AS_LABEL_IDS = {lab.id for lab in CS_LABELS if 0 <= lab.trainId < 255}
@@ -79,6 +83,15 @@ def test_official_agreement_with_unlabeled_as_a_class(classes_run, sample_root, 
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["per_class"]["unlabeled"]["iou"] is not None and metrics["miou_no_void"] != metrics["miou"]
     assert metrics["official"]["averageScoreClasses"] == pytest.approx(metrics["miou_no_void"], abs=1e-9)
+    # Every class, not only the mean: ours without void is the official per-class IoU.
+    official = {name: v for name, v in metrics["official"]["classScores"].items() if name in metrics["per_class"] and name != "unlabeled"}
+    assert len(official) == 19 and "iou_no_void" not in metrics["per_class"]["unlabeled"]  # the official lists every label; 19 are scored
+    scored = [name for name, v in official.items() if v is not None]
+    assert len(scored) >= 8  # the sample has most classes; the rest are NaN for both
+    for name, v in official.items():
+        ours = metrics["per_class"][name]["iou_no_void"]
+        assert (ours is None) if v is None else ours == pytest.approx(v, abs=1e-9), name
+    assert any(metrics["per_class"][name]["iou"] != pytest.approx(official[name], abs=1e-6) for name in scored)  # the plain IoU differs
 
 
 def test_test_split_predicts_without_labels(classes_run, sample_root):
@@ -109,27 +122,76 @@ def test_frame_folder_and_video_file_become_overlay_videos(classes_run, sample_r
     assert next(reader)["size"] == (256, 128)
 
 
-def test_kitti_confidence_maps_and_devkit_metrics(kitti_run, sample_root):
+def devkit_gt(path):
+    """Read as the devkit's getGroundTruth: BGR, road = B > 0, valid = R > 0; as 0 road, 1 not road, 255 ignored."""
+    gt = cv2.imread(str(path))
+    road, valid = gt[:, :, 0] > 0, gt[:, :, 2] > 0
+    return np.where(valid, np.where(road, 0, 1), 255).astype(np.uint8)
+
+
+def test_kitti_per_category_scores_in_perspective_and_bev(kitti_run, sample_root):
     out = kitti_run / "eval"
-    assert run_eval(kitti_run, f"paths.root={sample_root / 'kitti'}", f"eval.output_dir={out}", config="configs/kitti_road_fpn.yaml") == 0
+    data_road = sample_root / "kitti" / "data_road" / "training"
+    assert run_eval(kitti_run, f"paths.root={sample_root / 'kitti'}", f"eval.output_dir={out}", "eval.split=all", "eval.max_images=1", config="configs/kitti_road_fpn.yaml") == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    results = sorted((out / "kitti_results").glob("*.png"))
-    assert results and all("_road_" in p.name for p in results)
-    # Recompute MaxF from the written PNGs and the gt files, the devkit's way: B > 0 road, R > 0 valid.
-    pos_hist, neg_hist = np.zeros(256), np.zeros(256)
-    for p in results:
-        conf = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
-        gt = cv2.imread(str(sample_root / "kitti" / "data_road" / "training" / "gt_image_2" / p.name))
-        assert conf.shape == gt.shape[:2]
-        road, valid = gt[:, :, 0] > 0, gt[:, :, 2] > 0
-        pos_hist += np.bincount(conf[road & valid], minlength=256)
-        neg_hist += np.bincount(conf[~road & valid], minlength=256)
-    tp = pos_hist.sum() - np.concatenate([[0], np.cumsum(pos_hist)[:-1]])
-    fp = np.cumsum(neg_hist[::-1])[::-1]
-    precision, recall = tp / (tp + fp + 1e-10), tp / pos_hist.sum()
-    keep = (precision > 0) | (recall > 0)
-    f = 2 * precision[keep] * recall[keep] / (precision[keep] + recall[keep] + 1e-10)
-    assert metrics["kitti"]["max_f"] == pytest.approx(f.max())
+    # eval.split=all covers every gt file of training/, so the devkit's evaluateRoad.py drops none.
+    gt_files = sorted(p.name for p in (data_road / "gt_image_2").glob("*_road_*.png"))
+    assert sorted(p.name for p in (out / "kitti_results").glob("*.png")) == gt_files
+    assert sorted(p.name for p in (out / "kitti_results_bev").glob("*.png")) == gt_files
+    assert list(metrics["kitti"]) == ["um_road", "umm_road", "uu_road", "all"] == list(metrics["kitti_bev"])
+    # Recompute every category threshold by threshold from the written PNGs and the gt files.
+    for view, folder in (("kitti", out / "kitti_results"), ("kitti_bev", out / "kitti_results_bev")):
+        for category in ("um_road", "umm_road", "uu_road", "all"):
+            prefix = "" if category == "all" else category + "_"
+            confs, gts = [], []
+            for path in sorted(folder.glob(f"{prefix}*.png")):
+                conf, gt = cv2.imread(str(path), cv2.IMREAD_UNCHANGED), devkit_gt(data_road / "gt_image_2" / path.name)
+                if view == "kitti_bev":  # the devkit transforms its colour gt PNG with the frame's calib
+                    assert conf.shape == (800, 400)
+                    stem = path.stem.replace("_road_", "_")
+                    lookup = bev_lookup(read_calib(data_road / "calib" / f"{stem}.txt"), gt.shape)
+                    gt = to_bev(cv2.imread(str(data_road / "gt_image_2" / path.name)), lookup)
+                    gt = np.where(gt[:, :, 2] > 0, np.where(gt[:, :, 0] > 0, 0, 1), 255).astype(np.uint8)
+                assert conf.shape == gt.shape
+                confs.append(conf)
+                gts.append(gt)
+            max_f, precision, recall, ap = brute_force(confs, gts)
+            got = metrics[view][category]
+            assert got["max_f"] == pytest.approx(max_f) and got["precision"] == pytest.approx(precision), (view, category)
+            assert got["recall"] == pytest.approx(recall) and got["average_precision"] == pytest.approx(ap), (view, category)
+    assert metrics["kitti"]["um_road"]["max_f"] != metrics["kitti_bev"]["um_road"]["max_f"]
+    bev_picture = cv2.imread(str(out / "pictures" / f"{gt_files[0].replace('_road_', '_')[:-4]}_bev.png"))
+    assert bev_picture.shape == (800, 808, 3)  # confidence | gt
+
+
+def test_kitti_test_split_writes_the_submission(kitti_run, sample_root):
+    out = kitti_run / "eval_test"
+    assert run_eval(kitti_run, f"paths.root={sample_root / 'kitti'}", f"eval.output_dir={out}", "eval.split=test", config="configs/kitti_road_fpn.yaml") == 0
+    images = sorted((sample_root / "kitti" / "data_road" / "testing" / "image_2").glob("*.png"))
+    expected = sorted(p.name.replace("_", "_road_", 1) for p in images)
+    assert sorted(p.name for p in (out / "kitti_results").glob("*.png")) == expected
+    assert sorted(p.name for p in (out / "kitti_results_bev").glob("*.png")) == expected
+    for image in images:
+        conf = cv2.imread(str(out / "kitti_results" / image.name.replace("_", "_road_", 1)), cv2.IMREAD_UNCHANGED)
+        assert conf.dtype == np.uint8 and conf.shape == cv2.imread(str(image)).shape[:2]
+    with zipfile.ZipFile(out / "kitti_bev_submission.zip") as archive:
+        assert sorted(archive.namelist()) == expected  # at the zip's root, as the server takes it
+        bev = cv2.imdecode(np.frombuffer(archive.read(expected[0]), np.uint8), cv2.IMREAD_UNCHANGED)
+    assert bev.shape == (800, 400) and np.array_equal(bev, cv2.imread(str(out / "kitti_results_bev" / expected[0]), cv2.IMREAD_UNCHANGED))
+    assert not (out / "metrics.json").exists()
+
+
+def test_kitti_without_calib_still_scores_perspective(kitti_run, sample_root, tmp_path, caplog):
+    training = tmp_path / "kitti" / "data_road" / "training"
+    training.mkdir(parents=True)
+    for name in ("image_2", "gt_image_2"):
+        (training / name).symlink_to(sample_root / "kitti" / "data_road" / "training" / name)
+    out = tmp_path / "eval"
+    assert run_eval(kitti_run, f"paths.root={tmp_path / 'kitti'}", f"eval.output_dir={out}", config="configs/kitti_road_fpn.yaml") == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "kitti_bev" not in metrics and metrics["kitti"]["all"]["max_f"] > 0
+    assert "bird's-eye view needs the calibration" in caplog.text and "calib/<name>.txt" in caplog.text
+    assert not (out / "kitti_results_bev").exists()
 
 
 def test_kitti_model_on_a_folder_of_arbitrary_names(kitti_run, sample_root, tmp_path):

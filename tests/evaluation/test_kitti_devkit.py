@@ -5,16 +5,18 @@ from utils.evaluation.kitti_devkit import RoadEvaluator
 
 
 def brute_force(conf_list, gt_list):
-    """Threshold by threshold, as the devkit's evalExp + pxEval_maximizeFMeasure describe."""
-    conf = np.concatenate([c.ravel() for c in conf_list]).astype(np.float64) / 255.0
+    """Threshold by threshold, as the devkit's evalExp + pxEval_maximizeFMeasure describe.
+
+    The devkit compares float32 value / 255 with threshold k / 255; that is value >= k for every 8-bit value
+    (test_float_thresholds_are_the_8bit_ones), so the uint8 values are compared directly.
+    """
+    conf = np.concatenate([c.ravel() for c in conf_list])
     gt = np.concatenate([g.ravel() for g in gt_list])
-    valid = gt != 255
-    pos, neg = (gt == 0) & valid, (gt == 1) & valid
+    on_road, off_road = conf[gt == 0], conf[gt == 1]
     precision, recall = [], []
     for k in range(256):
-        predicted = conf >= k / 255.0
-        tp, fp = np.sum(predicted & pos), np.sum(predicted & neg)
-        r, p = tp / pos.sum(), tp / (tp + fp + 1e-10)
+        tp, fp = np.count_nonzero(on_road >= k), np.count_nonzero(off_road >= k)
+        r, p = tp / len(on_road), tp / (tp + fp + 1e-10)
         if r == 0 and p == 0:
             continue
         precision.append(p)
@@ -45,3 +47,14 @@ def test_perfect_confidence_scores_one():
     gt = np.array([[0, 0, 1, 255]], np.uint8)
     ev.update(np.array([[255, 200, 3, 250]], np.uint8), gt)
     assert ev.compute()["max_f"] == pytest.approx(1.0) and ev.compute()["average_precision"] == pytest.approx(1.0)
+
+
+def test_float_thresholds_are_the_8bit_ones():
+    """The devkit reads a PNG value v as float32 v / 255 and counts it at threshold k / 255 (float64) when
+    it is >= the threshold, through np.histogram over [-inf, 0/255, ..., 255/255, inf]: value v lands in
+    bin v exactly, i.e. v / 255 >= k / 255 holds exactly when v >= k."""
+    values = np.arange(256, dtype=np.uint8).astype("f4") / np.iinfo(np.uint8).max
+    thresholds = np.arange(256) / 255.0
+    assert np.array_equal(values[:, None] >= thresholds[None, :], np.arange(256)[:, None] >= np.arange(256)[None, :])
+    counts = np.histogram(values, bins=np.concatenate(([-np.inf], thresholds, [np.inf])))[0]
+    assert counts[0] == 0 and (counts[1:] == 1).all()

@@ -41,3 +41,26 @@ def test_merge_formulas():
     assert merge_probabilities(p, "gmean").item() == pytest.approx((0.2 * 0.8 * 0.5) ** (1 / 3))
     assert merge_probabilities(p, "tsharpen", t=0.5).item() == pytest.approx((0.2**0.5 + 0.8**0.5 + 0.5**0.5) / 3)
     assert merge_probabilities(p[:1].expand(4, 1, 1, 1, 1), "mean").item() == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize("merge", ["mean", "gmean"])
+def test_hvflip_gives_ttach_predictions(merge):
+    """A user moving from ttach's Compose([HorizontalFlip(), VerticalFlip()]) gets the same merged output."""
+    ttach = pytest.importorskip("ttach")
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 12, 20)
+    # A model that is not flip-equivariant: each view really predicts something different.
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Conv2d(4, 4, 3, padding=1))
+    ramp = torch.linspace(-2, 2, 20).view(1, 1, 1, 20) + torch.linspace(0, 1, 12).view(1, 1, 12, 1)
+    probs = lambda t: torch.softmax(model(t) + ramp, dim=1)  # noqa: E731
+
+    class Wrapped(torch.nn.Module):
+        def forward(self, t):
+            return probs(t)
+
+    reference = ttach.SegmentationTTAWrapper(Wrapped(), ttach.Compose([ttach.HorizontalFlip(), ttach.VerticalFlip()]), merge_mode=merge)
+    with torch.no_grad():
+        expected = reference(x)
+        got = predict_with_tta(probs, x, tta_views("hvflip"), merge)
+    assert len(tta_views("hvflip")) == len(reference.transforms) == 4
+    assert torch.allclose(got, expected, atol=1e-6)

@@ -207,6 +207,10 @@ def _validate(cfg: Config) -> None:
         bad("eval.drop_clusters", f"is {cfg.eval.drop_clusters}; it must be 0 (off) or a positive pixel count.")
     if not cfg.eval.tta_scales or min(cfg.eval.tta_scales) <= 0:
         bad("eval.tta_scales", f"is {cfg.eval.tta_scales}; it must be a non-empty list of positive scales.")
+    if cfg.paint.eps <= 0:
+        bad("paint.eps", f"is {cfg.paint.eps}; it must be a positive distance in metres, e.g. 0.5.")
+    if cfg.paint.min_samples < 1:
+        bad("paint.min_samples", f"is {cfg.paint.min_samples}; it must be at least 1.")
 
 
 def eval_key(cfg, dotted: str):

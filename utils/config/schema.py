@@ -111,7 +111,9 @@ class TrainingConfig:
 class EvalConfig:
     checkpoint: Optional[str] = opt(None, "checkpoint to evaluate; null takes best.pth in paths.output_dir")
     output_dir: Optional[str] = opt(None, "where metrics, pictures and videos go; null means <paths.output_dir>/eval")
-    split: Literal["val", "test", "train"] = opt("val", "labelled split for metrics, or test to predict without labels (the original's test_mode)")
+    split: Literal["val", "test", "train", "all"] = opt(
+        "val", "labelled split for metrics (all: every labelled image, e.g. KITTI's whole training/ as the devkit scores it), or test to predict without labels (the original's test_mode)"
+    )
     input: Optional[str] = opt(None, "a folder of images or a video file to predict on instead of a split")
     tta: Literal["none", "hflip", "vflip", "hvflip", "multiscale"] = opt("none", "test-time augmentation (the original's apply_tta)")
     tta_scales: list[float] = opt([0.75, 1.0, 1.25], "multiscale: input scales relative to dataset.size")
@@ -134,6 +136,18 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class PaintConfig:
+    root: Optional[str] = opt(None, "folder holding data_road/ (image_2, calib, velodyne) whose frames paint_points.py paints; null takes paths.root")
+    split: Literal["training", "testing"] = opt("training", "which data_road split to paint")
+    output_dir: Optional[str] = opt(None, "where painted/, labels/, ply/, clusters/, pictures and paint_metrics.json go; null means <paths.output_dir>/paint")
+    object_classes: Optional[list[str]] = opt(None, "classes clustered into objects; null takes the model's vehicle and human classes")
+    eps: float = opt(0.5, "DBSCAN eps: the largest gap in metres between two points of one object")
+    min_samples: int = opt(5, "DBSCAN min_samples: points within eps that make a point a core point")
+    max_pictures: int = opt(20, "frames that get the camera and bird's-eye-view pictures; -1 draws all")
+    video: bool = opt(False, "also write painted_points.mp4 of the camera pictures, one frame per scan in name order")
+
+
+@dataclass(frozen=True)
 class Config:
     target: Literal["cityscapes", "kitti"] = opt("cityscapes", "dataset family: cityscapes or kitti")
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -141,3 +155,4 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    paint: PaintConfig = field(default_factory=PaintConfig)

@@ -34,8 +34,11 @@ def folder_items(folder) -> list:
 
 
 def dataset_items(cfg, split: str, labelled: bool = True) -> list:
+    """Items of train, val, test, or all (every labelled image: KITTI's whole training/, Cityscapes train + val)."""
     if cfg.target == "kitti":
         return kitti_items(cfg.paths.root, split, cfg.dataset.labels, cfg.dataset.val_fraction, labelled)
+    if split == "all":
+        return dataset_items(cfg, "train", labelled) + dataset_items(cfg, "val", labelled)
     return cityscapes_items(cfg.paths.root, split, cfg.dataset.val_cities, cfg.dataset.coarse and split == "train", labelled)
 
 

@@ -43,7 +43,8 @@ def _data_road(root: Path) -> Path:
 
 
 def kitti_items(root, split: str, mode: str, val_fraction: float, labelled: bool = True) -> list:
-    """Items of train, val (a fixed, seeded share of training/) or test (testing/image_2, no labels)."""
+    """Items of train, val (a fixed, seeded share of training/), all (the whole of training/, what the devkit's
+    evaluateRoad.py scores) or test (testing/image_2, no labels)."""
     base = _data_road(Path(root))
     if split == "test":
         images = sorted((base / "testing" / "image_2").glob("*.png"))
@@ -63,6 +64,8 @@ def kitti_items(root, split: str, mode: str, val_fraction: float, labelled: bool
         if not label.is_file():
             raise UserError(f"Ground truth '{label}' for '{path}' is missing. {DOWNLOAD_HELP}")
         items.append(Item(path, label if labelled else None, path.stem))
+    if split == "all":
+        return items
     if len(items) < 2:
         raise UserError(f"Found {len(items)} labelled KITTI images under '{base}'; at least 2 are needed to split train/val.")
     order = np.random.default_rng(0).permutation(len(items))

@@ -1,12 +1,33 @@
-"""KITTI road devkit metrics (perspective view): MaxF, precision, recall and AP over 256 thresholds.
+"""KITTI road devkit metrics: MaxF, precision, recall and AP over 256 thresholds, per devkit category.
 
 Follows the devkit's evaluateRoad: confidences are 8-bit PNG values / 255; a pixel is predicted road
 at threshold k/255 when its value >= k; only valid (non-black gt) pixels count; totals are summed over
-all images before precision/recall; AP is the 11-point Pascal VOC average. Because the PNGs are 8-bit,
-two histograms of 256 bins per image hold everything the devkit computes.
+all images of a category (um_road, umm_road, uu_road, um_lane) before precision/recall; AP is the
+11-point Pascal VOC average. Because the PNGs are 8-bit, two histograms of 256 bins per image hold
+everything the devkit computes. The same scoring runs on bird's-eye-view maps (kitti_bev.py).
 """
 
+import math
+import re
+
 import numpy as np
+
+# evaluateRoad's categories, in its order; 'all' pools every image, which the devkit never does.
+DEVKIT_CATEGORIES = ("um_lane", "um_road", "umm_road", "uu_road")
+_NAME = re.compile(r"(um|umm|uu)_(\d+)")
+
+
+def kitti_result_name(image_stem: str, mode: str) -> str:
+    """um_000000 -> um_road_000000 (or um_lane_000000), the devkit's naming; other names stay as they are."""
+    match = _NAME.fullmatch(image_stem)
+    return f"{match.group(1)}_{mode}_{match.group(2)}" if match else image_stem
+
+
+def devkit_category(image_stem: str, mode: str):
+    """um_000000 -> 'um_road' in road mode ('um_lane' in lane mode); None for names outside the devkit's."""
+    match = _NAME.fullmatch(image_stem)
+    category = f"{match.group(1)}_{mode}" if match else None
+    return category if category in DEVKIT_CATEGORIES else None
 
 
 class RoadEvaluator:
@@ -42,3 +63,40 @@ class RoadEvaluator:
             "average_precision": float(ap),
             "threshold": float(thresholds[best]),
         }
+
+
+class CategoryScores:
+    """One :class:`RoadEvaluator` per devkit category plus ``all``, the pool of every image."""
+
+    def __init__(self):
+        self.evaluators = {}
+
+    def update(self, category: str, confidence: np.ndarray, gt: np.ndarray) -> None:
+        for key in (category, "all"):
+            self.evaluators.setdefault(key, RoadEvaluator()).update(confidence, gt)
+
+    def compute(self) -> dict:
+        """{category: {max_f, precision, recall, average_precision, threshold}} in the devkit's order, then all."""
+        keys = [c for c in DEVKIT_CATEGORIES if c in self.evaluators] + (["all"] if self.evaluators else [])
+        return {k: self.evaluators[k].compute() for k in keys}
+
+
+def format_kitti_table(perspective: dict, bev=None) -> str:
+    """A markdown table with one row per category: the perspective scores, then the BEV ones if given."""
+    head = "| category | MaxF | AP | precision | recall | threshold |"
+    rule = "|---|---:|---:|---:|---:|---:|"
+    if bev:
+        head += " BEV MaxF | BEV AP | BEV precision | BEV recall | BEV threshold |"
+        rule += "---:|---:|---:|---:|---:|"
+    lines = [head, rule]
+    for name, scores in perspective.items():
+        row = f"| {name} | " + " | ".join(_fmt(scores[k]) for k in ("max_f", "average_precision", "precision", "recall", "threshold")) + " |"
+        if bev:
+            other = bev.get(name)
+            row += " " + " | ".join(_fmt(other[k]) if other else "n/a" for k in ("max_f", "average_precision", "precision", "recall", "threshold")) + " |"
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def _fmt(x) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"

@@ -8,7 +8,8 @@ from utils.data.checks import checked_items
 from utils.data.transforms import denormalize, identity_transform
 from utils.evaluation.drop_clusters import drop_clusters
 from utils.evaluation.inference import upsample_to
-from utils.evaluation.kitti_devkit import RoadEvaluator
+from utils.evaluation.kitti_devkit import format_kitti_table
+from utils.evaluation.kitti_results import KittiResults
 from utils.evaluation.outputs import PredictionWriter
 from utils.evaluation.tta import predict_with_tta
 from utils.metrics import ConfusionMatrix, format_table
@@ -43,7 +44,7 @@ def run_evaluation(setup, log, split: str = None, folder=None) -> dict:
     dropping = cfg.eval.drop_clusters > 0
     cm_raw = ConfusionMatrix(n, device=setup.device) if dropping else None
     cm_final = ConfusionMatrix(n, device=setup.device)
-    road = RoadEvaluator() if cfg.target == "kitti" else None
+    kitti = KittiResults(setup, log, None if folder is not None else split) if cfg.target == "kitti" else None
     writer = PredictionWriter(setup, video=folder is not None)
     labelled = False
     for batch in tqdm(loader, desc="eval", dynamic_ncols=True):
@@ -61,20 +62,20 @@ def run_evaluation(setup, log, split: str = None, folder=None) -> dict:
                 if dropping:
                     cm_raw.update(torch.from_numpy(pred), gt)
                 cm_final.update(torch.from_numpy(final), gt)
-            confidence = None
-            if road is not None:
+            if kitti is not None:
                 confidence = (p[0].clamp(0, 1) * 255).round().byte().cpu().numpy()
-                if gt is not None:
-                    road.update(confidence, gt.numpy())
-            writer.write(name, pictures[k], final, confidence, None if gt is None else gt.numpy())
+                kitti.add(name, loader.dataset.items[int(batch["index"][k])].image, confidence, None if gt is None else gt.numpy())
+            writer.write(name, pictures[k], final, None if gt is None else gt.numpy())
     writer.close()
+    if kitti is not None:
+        kitti.close()
     if not labelled:
         log.info(f"wrote predictions for {writer.count} images to {setup.output_dir}")
         return {}
-    return _report(setup, log, split, cm_raw, cm_final, road, writer)
+    return _report(setup, log, split, cm_raw, cm_final, kitti, writer)
 
 
-def _report(setup, log, split, cm_raw, cm_final, road, writer) -> dict:
+def _report(setup, log, split, cm_raw, cm_final, kitti, writer) -> dict:
     cfg, labels = setup.cfg, setup.labels
     metrics = cm_final.compute(labels.names, labels.void_classes)
     metrics.update(
@@ -90,16 +91,18 @@ def _report(setup, log, split, cm_raw, cm_final, road, writer) -> dict:
     )
     if cm_raw is not None:
         metrics["without_drop_clusters"] = cm_raw.compute(labels.names, labels.void_classes)
-    if road is not None:
-        metrics["kitti"] = road.compute()
+    if kitti is not None:
+        metrics.update(kitti.metrics())
     metrics["confusion_matrix"] = cm_final.matrix.cpu().tolist()
     plot_confusion_matrix(cm_final.matrix.cpu().numpy(), labels.names, setup.output_dir / "confusion_matrix.png")
     log.info(f"\n{split} split, {writer.count} images, at ground-truth resolution" + (f", DropClusters {cfg.eval.drop_clusters}" if cfg.eval.drop_clusters else "") + ":\n" + format_table(metrics))
     if "without_drop_clusters" in metrics:
         raw = metrics["without_drop_clusters"]
         log.info(f"without DropClusters: mIoU {raw['miou']:.4f}, mean dice {raw['mean_dice']:.4f}, pixel acc {raw['pixel_acc']:.4f}")
-    if road is not None:
-        k = metrics["kitti"]
-        log.info(f"KITTI devkit (perspective): MaxF {k['max_f']:.4f}, precision {k['precision']:.4f}, recall {k['recall']:.4f}, AP {k['average_precision']:.4f}")
+    if kitti is not None:
+        view = "perspective and bird's-eye view" if "kitti_bev" in metrics else "perspective only: BEV needs calib/"
+        log.info(f"KITTI devkit scores per category ({view}):\n" + format_kitti_table(metrics["kitti"], metrics.get("kitti_bev")))
+        if split != "all":
+            log.info("the devkit's evaluateRoad.py scores kitti_results/ against every file of data_road/training: evaluate with eval.split=all for that")
     log.info(f"metrics.json, confusion_matrix.png and pictures in {setup.output_dir}")
     return metrics

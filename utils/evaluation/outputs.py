@@ -1,6 +1,4 @@
-"""What eval.py writes per image: pictures, official-format exports and the overlay video of a frame folder."""
-
-import re
+"""What eval.py writes per image: pictures, Cityscapes official-format exports and the overlay video of a frame folder (KITTI's files: kitti_results.py)."""
 
 import cv2
 import numpy as np
@@ -11,19 +9,12 @@ from utils.visualize import colorize, overlay, save_rgb, side_by_side, stack_row
 GRID_ROWS = 4
 
 
-def kitti_result_name(image_stem: str, mode: str) -> str:
-    """um_000000 -> um_road_000000 (or um_lane_000000), the devkit's naming; other names stay as they are."""
-    match = re.fullmatch(r"(um|umm|uu)_(\d+)", image_stem)
-    return f"{match.group(1)}_{mode}_{match.group(2)}" if match else image_stem
-
-
 class PredictionWriter:
     """Writes, per image:
 
     - ``pictures/<name>_pred.png`` and ``<name>_overlay.png`` for the first ``eval.max_images``;
     - ``cityscapes_results/<city>_<seq>_<frame>_pred_labelIds.png`` (label ids, full resolution) in
       Cityscapes ``classes`` mode, for the official evaluator or the benchmark server;
-    - ``kitti_results/<cat>_<road|lane>_<index>.png`` 8-bit road confidence, as the KITTI devkit reads;
     - with ``video``, every overlay as a frame of ``predictions.mp4``;
     - ``examples.png``: input | ground truth | prediction for the first few labelled images.
     """
@@ -42,7 +33,7 @@ class PredictionWriter:
         self.video_size = None
         self.grid_rows = []
 
-    def write(self, name: str, image: np.ndarray, pred: np.ndarray, confidence=None, gt=None) -> None:
+    def write(self, name: str, image: np.ndarray, pred: np.ndarray, gt=None) -> None:
         cfg = self.cfg.eval
         if image.shape[:2] != pred.shape:
             image = cv2.resize(image, (pred.shape[1], pred.shape[0]), interpolation=cv2.INTER_LINEAR)
@@ -55,10 +46,6 @@ class PredictionWriter:
             path = self.out / "cityscapes_results" / f"{name}_pred_labelIds.png"
             path.parent.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(path), self.export_ids[pred])
-        if confidence is not None:
-            path = self.out / "kitti_results" / f"{kitti_result_name(name, self.cfg.dataset.labels)}.png"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(path), confidence)
         if self.video:
             self._frame(blended)
         if gt is not None and len(self.grid_rows) < GRID_ROWS:

@@ -16,9 +16,9 @@ from utils.files import ensure_writable_folder
 from utils.labels import LabelSet, build_labels
 from utils.runtime import amp_dtype, memory_format
 
-# Keys a user's eval config file may change; the model, labels, loss and input size come from the
+# Keys a user's eval (or paint) config file may change; the model, labels, loss and input size come from the
 # checkpoint (``--set`` can still override anything, e.g. dataset.size for sliding windows).
-USER_SECTIONS = ("paths", "eval")
+USER_SECTIONS = ("paths", "eval", "paint")
 USER_DATASET_KEYS = ("val_cities", "val_fraction", "cache", "cache_dir")
 
 

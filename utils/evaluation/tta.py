@@ -1,7 +1,8 @@
 """Test-time augmentation: views of a batch, their predictions mapped back, and merged as probabilities.
 
 The merge divides by the number of views (the original divided by the batch size), and the
-vertical flip flips height (the original's "vflip" flipped width).
+vertical flip flips height (the original's "vflip" flipped width). ``hvflip`` is the four views
+identity, h, v and h+v: the same set ttach's ``Compose([HorizontalFlip(), VerticalFlip()])`` gives.
 """
 
 from dataclasses import dataclass
@@ -25,8 +26,8 @@ def tta_views(mode: str, scales=(0.75, 1.0, 1.25), flip: bool = True) -> list:
         return [View(), View(hflip=True)]
     if mode == "vflip":
         return [View(), View(vflip=True)]
-    if mode == "hvflip":
-        return [View(), View(hflip=True), View(vflip=True)]
+    if mode == "hvflip":  # every combination, as ttach's Compose([HorizontalFlip(), VerticalFlip()])
+        return [View(), View(hflip=True), View(vflip=True), View(hflip=True, vflip=True)]
     if mode == "multiscale":
         views = [View(scale=float(s)) for s in scales]
         return views + [View(scale=float(s), hflip=True) for s in scales] if flip else views

@@ -14,7 +14,7 @@ from utils.sample_data.writers import write_cityscapes_frame, write_cityscapes_v
 # Processes, not OpenCV threads, render in parallel; a cv2 thread pool would not survive the fork.
 cv2.setNumThreads(0)
 
-SAMPLE_VERSION = 2
+SAMPLE_VERSION = 4  # 3: KITTI calib/ files; 4: Velodyne scans and their true point labels
 MARKER = ".sample_complete"
 KITTI_SIZES = [(375, 1242), (370, 1224), (374, 1238), (376, 1241)]
 

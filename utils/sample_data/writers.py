@@ -7,6 +7,9 @@ import cv2
 import numpy as np
 from cityscapesscripts.helpers.labels import id2label, name2label
 
+from utils.data.kitti_calib import format_calib
+from utils.sample_data.calib import sample_calib
+from utils.sample_data.lidar import scan
 from utils.sample_data.street import ground_lateral_x, make_street, render
 
 # Label id -> RGB colour, the way cityscapesscripts' json2labelImg colours a gtFine_color.png.
@@ -91,11 +94,18 @@ def kitti_gt(canvas, street, size, lane: bool) -> np.ndarray:
 
 
 def write_kitti_frame(root: Path, split: str, category: str, index: int, rng, size) -> None:
-    """data_road/{split}/image_2/{category}_{index}.png, plus road (and um lane) gt for training."""
+    """data_road/{split}/image_2/{category}_{index}.png, calib/ and velodyne/ (with the true point labels in
+    velodyne_labels/), plus road (and um lane) gt for training."""
     street = make_street(rng, size[0], size[1], category)
     canvas = render(street, size[0], size[1])
     base = root / "data_road" / split
     write_rgb(base / "image_2" / f"{category}_{index:06d}.png", canvas.finish(*street["lighting"]))
+    (base / "calib").mkdir(parents=True, exist_ok=True)
+    (base / "calib" / f"{category}_{index:06d}.txt").write_text(format_calib(sample_calib(street["focal"], size[1] / 2, street["horizon"], street["camera_height"])))
+    points, point_labels = scan(street, np.random.default_rng(street["seed"] + 1))
+    for folder, array in (("velodyne", points), ("velodyne_labels", point_labels)):
+        (base / folder).mkdir(parents=True, exist_ok=True)
+        array.tofile(base / folder / f"{category}_{index:06d}{'.bin' if folder == 'velodyne' else '.label'}")
     if split == "training":
         write_rgb(base / "gt_image_2" / f"{category}_road_{index:06d}.png", kitti_gt(canvas, street, size, lane=False))
         if category == "um":
