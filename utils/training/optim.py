@@ -94,12 +94,3 @@ class LRSchedule:
         self.step_count, self.steps_before, self.plateau_factor = state["step_count"], state["steps_before"], state["plateau_factor"]
         self.best, self.bad_validations = state["best"], state["bad_validations"]
         self.apply()
-
-
-def gradient_norm(params: list) -> torch.Tensor:
-    """The total 2-norm of the gradients, as clip_grad_norm_ computes it, without touching them (no host sync)."""
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return torch.zeros(())
-    norms = torch._foreach_norm(grads) if hasattr(torch, "_foreach_norm") else [g.norm() for g in grads]
-    return torch.linalg.vector_norm(torch.stack([n.to(grads[0].device) for n in norms]))

@@ -49,6 +49,17 @@ class RunDir:
                 if value is not None and np.isfinite(value):
                     self.writer.add_scalar(tag, value, step)
 
+    def log_validation(self, record: dict, grid) -> None:
+        """A validation record (metrics.json's) and its picture grid to TensorBoard, at the record's step."""
+        step = record["iteration"]
+        self.scalars({"val/loss": record["val_loss"], "val/miou": record["miou"], "val/mean_dice": record["mean_dice"], "val/pixel_acc": record["pixel_acc"]}, step)
+        self.scalars({f"val_iou/{k}": v["iou"] for k, v in record["per_class"].items()}, step)
+        self.scalars({f"val_dice/{k}": v["dice"] for k, v in record["per_class"].items()}, step)
+        if not record["partial_epoch"]:
+            self.scalars({"train/epoch_loss": record["loss"], "train/epoch_images_per_sec": record["images_per_sec"]}, step)
+        if grid is not None:
+            self.image("val/input_gt_prediction", grid, step)
+
     def image(self, tag: str, image_hwc: np.ndarray, step: int) -> None:
         if self.writer is not None:
             self.writer.add_image(tag, image_hwc, step, dataformats="HWC")

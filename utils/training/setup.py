@@ -7,6 +7,7 @@ import torch
 from models import build_model_from_config, count_parameters
 from utils.checkpoint import load_checkpoint, transfer_weights
 from utils.config import config_to_dict
+from utils.data import build_dataset, build_loader
 from utils.distributed import get_rank, get_world_size
 from utils.labels import LabelSet, build_labels
 from utils.losses import build_loss
@@ -62,3 +63,12 @@ def build_training_parts(cfg, device: torch.device, log, items: dict, resume: bo
     if t.freeze_encoder_iters and cfg.model.encoder_weights is None:
         log.warning(f"warning: training.freeze_encoder_iters={t.freeze_encoder_iters} with model.encoder_weights: null freezes random weights; set freeze_encoder_iters: 0 or use imagenet weights.")
     return TrainingParts(device, labels, model, criterion, dtype, checkpoint_meta(cfg, labels), items, config_saved=not resume)
+
+
+def build_stage_loaders(cfg, labels: LabelSet, items: dict, size, batch_size: int, device: torch.device) -> tuple:
+    """(train loader, val loader) at a stage's size and batch size, sharded over the processes."""
+    rank, world, pin = get_rank(), get_world_size(), device.type == "cuda"
+    train_set = build_dataset(cfg, labels, "train", "train", size, items=items.get("train"))
+    val_set = build_dataset(cfg, labels, "val", "val", size, items=items.get("val"))
+    t = cfg.training
+    return build_loader(train_set, batch_size, t.num_workers, True, t.seed, rank, world, pin), build_loader(val_set, batch_size, t.num_workers, False, t.seed, rank, world, pin)

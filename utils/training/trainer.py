@@ -10,14 +10,14 @@ from tqdm import tqdm
 
 from utils.checkpoint import rng_state, set_rng_state
 from utils.config.errors import NonFiniteError, UserError
-from utils.data import build_dataset, build_loader
 from utils.distributed import all_gather_objects, all_reduce_sum, get_rank, get_world_size, is_distributed, is_main_process
-from utils.metrics import format_table
 from utils.runtime import autocast, memory_format
 from utils.training.nonfinite import BufferSnapshot, NonFiniteGuard, weights_are_finite
-from utils.training.optim import LRSchedule, build_optimizer, gradient_norm
-from utils.training.setup import TrainingParts
+from utils.training.optim import LRSchedule, build_optimizer
+from utils.training.report import final_report, summary_line
+from utils.training.setup import TrainingParts, build_stage_loaders
 from utils.training.stages import Stage, plan_stages, resolve_epochs, schedule_warnings
+from utils.training.step import optimizer_step
 from utils.training.validation import validate
 
 
@@ -52,13 +52,8 @@ class Trainer:
 
     # ----------------------------------------------------------------- setup per stage
     def _setup_stage(self, stage: Stage) -> Stage:
-        rank, world = get_rank(), get_world_size()
-        pin = self.device.type == "cuda"
-        items = self.parts.items
-        train_set = build_dataset(self.cfg, self.labels, "train", "train", stage.size, items=items.get("train"))
-        val_set = build_dataset(self.cfg, self.labels, "val", "val", stage.size, items=items.get("val"))
-        self.train_loader = build_loader(train_set, stage.batch_size, self.t.num_workers, True, self.t.seed, rank, world, pin)
-        self.val_loader = build_loader(val_set, stage.batch_size, self.t.num_workers, False, self.t.seed, rank, world, pin)
+        self.train_loader, self.val_loader = build_stage_loaders(self.cfg, self.labels, self.parts.items, stage.size, stage.batch_size, self.device)
+        train_set, val_set, world = self.train_loader.dataset, self.val_loader.dataset, get_world_size()
         accum = self.t.accumulation_steps
         self.batches_per_epoch = (len(self.train_loader) // accum) * accum
         if self.t.iters_per_epoch:
@@ -112,13 +107,9 @@ class Trainer:
                 if self._steps_done(stage):
                     break
             start_epoch = 0
-        if self.history:
-            last = self.history[-1]
-            self.log.info("\nper-class metrics on val (last validation):\n" + format_table(last))
-            best = f"{self.best:.4f} (best.pth)" if self.best is not None else "never finite, so no best.pth"
-            self.log.info(f"best {self.t.key_metric}: {best}; last: last.pth in {self.run.path}")
-        if self.guard.skipped_steps:
-            self.log.info(f"{len(self.guard.skipped_steps)} optimizer steps were skipped for a non-finite loss (training.nonfinite=skip): {self.guard.skipped_steps[:20]}")
+        report = final_report(self.history, self.best, self.t.key_metric, self.run.path, self.guard.skipped_steps)
+        if report:
+            self.log.info(report)
         self.run.flush()
         return self.history
 
@@ -188,25 +179,10 @@ class Trainer:
         return mean_loss, seen_now / max(1e-9, time.perf_counter() - start)
 
     def _optimizer_step(self, loss: torch.Tensor, epoch_number: int) -> bool:
-        """Clips, checks for NaN/inf and steps; returns False when training.nonfinite=skip dropped the step."""
-        params = [p for p in self.raw_model.parameters() if p.grad is not None]
-        if self.scaler.is_enabled():
-            # fp16: overflowing gradients are the scaler's to skip (it lowers its scale); only the loss is judged here.
-            if self.t.clip_grad_norm:
-                self.scaler.unscale_(self.optimizer)
-                torch.nn.utils.clip_grad_norm_(params, self.t.clip_grad_norm)
-            norm = torch.zeros((), device=self.device)
-        elif self.t.clip_grad_norm:
-            norm = torch.nn.utils.clip_grad_norm_(params, self.t.clip_grad_norm)
-        else:
-            norm = gradient_norm(params)
-        ok = self.guard.observe(loss, norm, self.global_step + 1, epoch_number)
+        ok = optimizer_step(self.raw_model, self.optimizer, self.scaler, self.t.clip_grad_norm, self.guard, loss, self.global_step + 1, epoch_number)
         if ok:
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
             self.schedule.step()
             self.global_step += 1
-        self.optimizer.zero_grad(set_to_none=True)
         return ok
 
     def _assert_finite(self, about_to: str) -> None:
@@ -232,16 +208,9 @@ class Trainer:
             "lr": self.schedule.lr,
             "images_per_sec": speed,
         }
-        step = self.global_step
-        self.run.scalars({"val/loss": metrics["val_loss"], "val/miou": metrics["miou"], "val/mean_dice": metrics["mean_dice"], "val/pixel_acc": metrics["pixel_acc"]}, step)
-        self.run.scalars({f"val_iou/{k}": v["iou"] for k, v in metrics["per_class"].items()}, step)
-        self.run.scalars({f"val_dice/{k}": v["dice"] for k, v in metrics["per_class"].items()}, step)
-        if not partial:
-            self.run.scalars({"train/epoch_loss": train_loss, "train/epoch_images_per_sec": speed}, step)
-        if grid is not None:
-            self.run.image("val/input_gt_prediction", grid, step)
+        self.run.log_validation(record, grid)
         self.history.append(record)
-        self.last_validated = step
+        self.last_validated = self.global_step
         key = metrics["val_loss"] if self.t.key_metric == "loss" else metrics[self.t.key_metric]
         self.schedule.validation(key)
         if not math.isnan(key) and (self.best is None or (key > self.best if self.higher_is_better else key < self.best)):
@@ -307,8 +276,6 @@ class Trainer:
         return f"{self.epoch_offsets[stage.index] + epoch + 1}/{total}"
 
     def _summary(self, stage: Stage, epoch: int, train_loss: float, speed: float, r: dict = None) -> None:
-        head = f"step {self.global_step} (epoch {self._epoch_label(stage, epoch)}, partial)" if r is not None and r["partial_epoch"] else f"epoch {self._epoch_label(stage, epoch)}"
-        line = head + (f" | loss {train_loss:.4f}" if not math.isnan(train_loss) else "")
-        if r is not None:
-            line += f" | val loss {r['val_loss']:.4f} | mIoU {r['miou']:.4f} | mean dice {r['mean_dice']:.4f} | pixel acc {r['pixel_acc']:.4f}"
-        self.log.info(line + f" | lr {self.schedule.lr:.2e} | {speed:.1f} img/s")
+        label = self._epoch_label(stage, epoch)
+        head = f"step {self.global_step} (epoch {label}, partial)" if r is not None and r["partial_epoch"] else f"epoch {label}"
+        self.log.info(summary_line(head, train_loss, r, self.schedule.lr, speed))
