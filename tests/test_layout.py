@@ -37,6 +37,6 @@ def test_shared_leaves_import_no_stage_package():
 
 
 def test_every_subpackage_says_what_lives_there():
-    for package in ("config", "data", "training", "evaluation", "sample_data"):
+    for package in ("config", "data", "training", "evaluation", "deployment", "sample_data"):
         init = UTILS / package / "__init__.py"
         assert init.is_file() and ast.get_docstring(ast.parse(init.read_text())), package
