@@ -75,13 +75,15 @@ def export_onnx(module: DeployModule, path, opset: int = DEFAULT_OPSET) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's deprecation and tracing chatter
         program = torch.onnx.export(module, (example,), dynamo=True, input_names=[INPUT_NAME], output_names=[module.output], dynamic_shapes={"x": dims}, opset_version=opset, verbose=False)
-    _name_output_axes(program)
-    written = graph_opset(program.model_proto)
-    if written != opset:
-        raise UserError(f"The exporter wrote opset {written}, not the {opset} asked for (onnx's converter cannot go there for every operator). Use --opset {written} or higher.")
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         program.save(tmp)
+        graph = onnx.load(str(tmp))
+        written = graph_opset(graph)
+        if written != opset:
+            raise UserError(f"The exporter wrote opset {written}, not the {opset} asked for (onnx's converter cannot go there for every operator). Use --opset {written} or higher.")
+        _name_output_axes(graph)
+        onnx.save(graph, str(tmp))
         onnx.checker.check_model(str(tmp), full_check=True)
         os.replace(tmp, path)
     finally:
@@ -89,13 +91,12 @@ def export_onnx(module: DeployModule, path, opset: int = DEFAULT_OPSET) -> Path:
     return path
 
 
-def _name_output_axes(program) -> None:
+def _name_output_axes(graph: onnx.ModelProto) -> None:
     """The crop back gives the output axes names like ``Min(height, 32*((height + 31)//32))``: they equal the
     input's, so call them batch, height and width, which is what TensorRT profiles and readers expect."""
-    graph = program.model.graph
-    batch, _, height, width = graph.inputs[0].shape
-    out = graph.outputs[0].shape
-    axes = (0, 1, 2) if len(out) == 3 else (0, 2, 3)
-    mapping = {out[i]: str(name) for i, name in zip(axes, (batch, height, width)) if not isinstance(out[i], int) and str(out[i]) != str(name)}
-    if mapping:
-        program.rename_axes(mapping)
+    names = [d.dim_param for d in graph.graph.input[0].type.tensor_type.shape.dim]
+    dims = graph.graph.output[0].type.tensor_type.shape.dim
+    spatial = (0, 1, 2) if len(dims) == 3 else (0, 2, 3)
+    for i, name in zip(spatial, (names[0], names[2], names[3])):
+        if dims[i].dim_param:
+            dims[i].dim_param = name
