@@ -32,6 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from models import build_model  # noqa: E402
 from utils.deployment.export import DeployModule, export_onnx  # noqa: E402
 from utils.deployment.runtime import CUDA_PROVIDER, create_session  # noqa: E402
+from utils.evaluation.setup import load_eval_model, merged_config  # noqa: E402
+from utils.labels import build_labels  # noqa: E402
 
 SIZES = ((512, 1024), (1024, 2048))
 QUICK_SIZES = ((64, 128), (96, 192))
@@ -56,9 +58,6 @@ def machine(device: str) -> dict:
 
 def _model(quick: bool, checkpoint=None):
     if checkpoint:
-        from utils.evaluation.setup import load_eval_model, merged_config
-        from utils.labels import build_labels
-
         cfg, ckpt, path = merged_config(None, checkpoint, [])
         model = load_eval_model(cfg, ckpt, path, build_labels(cfg.target, cfg.dataset.labels, cfg.dataset.unlabeled_class))
         return model, cfg.training.loss, f"{cfg.model.arch}/{cfg.model.encoder}, {len(ckpt['class_names'])} classes ({path})"

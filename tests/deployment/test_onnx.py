@@ -147,12 +147,15 @@ def test_eval_on_onnxruntime_gives_the_pytorch_figures(exported, tiny_run, sampl
     for name, scores in pytorch["per_class"].items():
         assert ort["per_class"][name]["iou"] == pytest.approx(scores["iou"], abs=1e-3, nan_ok=True)
     assert len(list((tmp_path / "onnxruntime" / "pictures").glob("*.png"))) == 4 and (tmp_path / "onnxruntime" / "confusion_matrix.png").is_file()
-    # Same probabilities from both predictors (the graph's probabilities are not passed through the activation again).
-    images = torch.randn(2, 3, 64, 128, generator=torch.Generator().manual_seed(3))
-    predictors = [
-        build_eval_setup(None, tiny_run / "best.pth", ["eval.device=cpu", f"eval.output_dir={tmp_path / b}", f"eval.backend={b}"], get_logger()).predictor for b in ("pytorch", "onnxruntime")
-    ]
-    assert (predictors[0](images) - predictors[1](images)).abs().max() < 1e-4
+    # Same probabilities from both predictors, whole and in sliding 64x128 windows over 128x256 images (PyTorch
+    # averages the windows' logits; the graph's probabilities must be mapped back to do the same).
+    for mode, size in (("resize", 64), ("slide", 128)):
+        images = torch.randn(2, 3, size, 2 * size, generator=torch.Generator().manual_seed(3))
+        setups = [
+            build_eval_setup(None, tiny_run / "best.pth", ["eval.device=cpu", f"eval.output_dir={tmp_path / b}", f"eval.backend={b}", f"eval.inference={mode}"], get_logger())
+            for b in ("pytorch", "onnxruntime")
+        ]
+        assert (setups[0].predictor(images) - setups[1].predictor(images)).abs().max() < 1e-4, mode
     # The figures come from the graph: one with a damaged head scores otherwise.
     broken = tmp_path / "broken.onnx"
     broken_copy(exported, broken)

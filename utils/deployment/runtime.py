@@ -38,16 +38,18 @@ def create_session(path, device: str = "cpu", threads: int = 0) -> ort.Inference
 class OnnxModel:
     """An exported graph called like the PyTorch model: (N, 3, H, W) normalised images -> (N, C, H, W) float32.
 
-    ``outputs`` says what comes back: ``logits`` or ``probabilities`` as exported; a class-index graph
-    gives one-hot probabilities, so TTA merges become votes and DropClusters and metrics work unchanged.
+    ``outputs`` says what comes back. Logits and probability graphs give logits: probabilities are mapped
+    back (logit for sigmoid; log for softmax, which softmax cannot tell from the logits), so sliding
+    windows average the same quantity as in PyTorch and eval.py scores what PyTorch scores. A class-index
+    graph gives one-hot probabilities: TTA merges become votes, DropClusters and metrics work unchanged.
     """
 
     def __init__(self, path, num_classes: int, device: str = "cpu", threads: int = 0):
         self.path = Path(path)
         self.sidecar = read_sidecar(self.path)
         self.session = create_session(self.path, device, threads)
-        self.kind = self.sidecar["output"]["kind"]
-        self.outputs = "logits" if self.kind == "logits" else "probabilities"
+        self.kind, self.activation = self.sidecar["output"]["kind"], self.sidecar["output"].get("activation")
+        self.outputs = "probabilities" if self.kind == "labels" else "logits"
         self.num_classes = num_classes
         self.input_name = self.session.get_inputs()[0].name
         self.providers = self.session.get_providers()
@@ -60,4 +62,7 @@ class OnnxModel:
         out = torch.from_numpy(self.run(images.detach().float().cpu().numpy())).to(images.device)
         if self.kind == "labels":
             return F.one_hot(out.long(), self.num_classes).permute(0, 3, 1, 2).float()
+        if self.kind == "probabilities":
+            # fp32 sigmoids saturate at 1 beyond logits of about 17: the clamp keeps the inverse finite.
+            return torch.logit(out.float(), eps=1e-6) if self.activation == "sigmoid" else torch.log(out.float().clamp_min(1e-30))
         return out.float()

@@ -123,6 +123,8 @@ def build_eval_setup(config_path, cli_checkpoint, overrides, log) -> EvalSetup:
     if cfg.eval.backend == "onnxruntime":
         predictor = _onnxruntime_predictor(cfg, path, labels, device, log)
     else:
+        if cfg.eval.onnx:
+            log.info(f"note: eval.onnx is set but eval.backend is pytorch: evaluating {path}; add eval.backend=onnxruntime to evaluate the graph")
         predictor = _pytorch_predictor(cfg, ckpt, path, labels, device)
     views = tta_views(cfg.eval.tta, cfg.eval.tta_scales, cfg.eval.tta_flip)
     out = Path(cfg.eval.output_dir) if cfg.eval.output_dir else Path(cfg.paths.output_dir) / "eval"
