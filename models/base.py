@@ -20,7 +20,7 @@ class SegmentationModel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
         m = self.pad_multiple
-        pad_h, pad_w = (-h) % m, (-w) % m
+        pad_h, pad_w = (h + m - 1) // m * m - h, (w + m - 1) // m * m - w
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
         logits = self.head(self.decoder(self.encoder(x)))

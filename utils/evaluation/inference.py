@@ -37,12 +37,28 @@ def slide_logits(model, images: torch.Tensor, window, overlap: float, num_classe
 
 
 class Predictor:
-    """images (N, 3, H, W) normalised -> (N, C, H, W) probabilities, as the training loss defines them."""
+    """images (N, 3, H, W) normalised -> (N, C, H, W) probabilities, as the training loss defines them.
 
-    def __init__(self, model, loss_name: str, num_classes: int, device, amp_dtype=None, mem_format=torch.contiguous_format, mode: str = "resize", window=(512, 1024), overlap: float = 0.33):
-        self.model, self.loss_name, self.num_classes = model.eval(), loss_name, num_classes
+    ``model`` is the PyTorch model or anything called the same way (an onnxruntime graph); ``outputs``
+    says whether it returns logits (the activation is applied here) or probabilities already.
+    """
+
+    def __init__(
+        self,
+        model,
+        loss_name: str,
+        num_classes: int,
+        device,
+        amp_dtype=None,
+        mem_format=torch.contiguous_format,
+        mode: str = "resize",
+        window=(512, 1024),
+        overlap: float = 0.33,
+        outputs: str = "logits",
+    ):
+        self.model, self.loss_name, self.num_classes = model.eval() if isinstance(model, torch.nn.Module) else model, loss_name, num_classes
         self.device, self.amp_dtype, self.mem_format = device, amp_dtype, mem_format
-        self.mode, self.window, self.overlap = mode, tuple(window), overlap
+        self.mode, self.window, self.overlap, self.outputs = mode, tuple(window), overlap, outputs
 
     @torch.inference_mode()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
@@ -52,7 +68,7 @@ class Predictor:
                 logits = slide_logits(self.model, x, self.window, self.overlap, self.num_classes)
             else:
                 logits = self.model(x)
-        return probabilities(logits, self.loss_name)
+        return probabilities(logits, self.loss_name) if self.outputs == "logits" else logits.float()
 
 
 def upsample_to(probs: torch.Tensor, size) -> torch.Tensor:

@@ -10,6 +10,8 @@ from models import build_model_from_config
 from utils.checkpoint import load_checkpoint
 from utils.config import apply_overrides, config_from_dict, config_to_dict, read_yaml, resolve_device
 from utils.config.errors import UserError
+from utils.deployment.runtime import OnnxModel
+from utils.deployment.sidecar import resolve_onnx_path
 from utils.evaluation.inference import Predictor
 from utils.evaluation.tta import tta_views
 from utils.files import ensure_writable_folder
@@ -78,12 +80,10 @@ def merged_config(config_path, cli_checkpoint, overrides):
     return cfg, ckpt, path
 
 
-def build_eval_setup(config_path, cli_checkpoint, overrides, log) -> EvalSetup:
-    cfg, ckpt, path = merged_config(config_path, cli_checkpoint, overrides)
-    labels = build_labels(cfg.target, cfg.dataset.labels, cfg.dataset.unlabeled_class)
+def load_eval_model(cfg, ckpt: dict, path, labels: LabelSet) -> torch.nn.Module:
+    """The checkpoint's model on the CPU in eval mode; a class list or architecture that does not fit is a UserError."""
     if list(labels.names) != list(ckpt.get("class_names", labels.names)):
         raise UserError(f"Checkpoint '{path}' was trained on classes {ckpt['class_names']}, but its config now gives {list(labels.names)}.")
-    device = resolve_device(cfg.eval.device)
     model = build_model_from_config(cfg.model, labels.num_classes)
     try:
         model.load_state_dict(ckpt["model"])
@@ -91,10 +91,46 @@ def build_eval_setup(config_path, cli_checkpoint, overrides, log) -> EvalSetup:
         raise UserError(
             f"Checkpoint '{path}' does not fit model {cfg.model.arch}/{cfg.model.encoder}: the model keys come from the checkpoint, do not override them ({str(exc).splitlines()[0]})."
         ) from None
+    return model.eval()
+
+
+def _pytorch_predictor(cfg, ckpt, path, labels, device) -> Predictor:
+    model = load_eval_model(cfg, ckpt, path, labels)
     mem_format = memory_format(device, cfg.training.channels_last)
-    model = model.to(device, memory_format=mem_format).eval()
+    model = model.to(device, memory_format=mem_format)
     amp = amp_dtype(device, "bf16" if cfg.eval.amp else "none")
-    predictor = Predictor(model, cfg.training.loss, labels.num_classes, device, amp, mem_format, cfg.eval.inference, cfg.dataset.size, cfg.eval.slide_overlap)
+    return Predictor(model, cfg.training.loss, labels.num_classes, device, amp, mem_format, cfg.eval.inference, cfg.dataset.size, cfg.eval.slide_overlap)
+
+
+def _onnxruntime_predictor(cfg, path, labels, device, log) -> Predictor:
+    """eval.onnx through onnxruntime; its sidecar must name the checkpoint's classes and loss."""
+    onnx_path = resolve_onnx_path(cfg.eval.onnx, path)
+    model = OnnxModel(onnx_path, labels.num_classes, device.type)
+    exported = model.sidecar
+    if exported["classes"] != list(labels.names) or exported.get("loss") != cfg.training.loss:
+        raise UserError(
+            f"eval.onnx '{onnx_path}' was exported for classes {exported['classes']} (loss {exported.get('loss')}), but checkpoint '{path}' has {list(labels.names)} "
+            f"(loss {cfg.training.loss}). Export this checkpoint (python export.py --checkpoint {path}) or pass its own --checkpoint."
+        )
+    if exported.get("checkpoint") and Path(exported["checkpoint"]).resolve() != Path(path).resolve():
+        log.warning(f"note: {onnx_path} was exported from {exported['checkpoint']}, not from {path}; the config comes from the latter.")
+    if not (exported.get("check") or {}).get("passed", True):
+        log.warning(f"note: {onnx_path} failed its check at export (see its model.json).")
+    providers = ", ".join(p.replace("ExecutionProvider", "") for p in model.providers)
+    log.info(f"backend onnxruntime: {onnx_path} ({exported['output']['kind']}, {'fp16' if exported.get('fp16') else 'fp32'}, opset {exported.get('opset')}), providers {providers}")
+    return Predictor(model, cfg.training.loss, labels.num_classes, device, None, torch.contiguous_format, cfg.eval.inference, cfg.dataset.size, cfg.eval.slide_overlap, outputs=model.outputs)
+
+
+def build_eval_setup(config_path, cli_checkpoint, overrides, log) -> EvalSetup:
+    cfg, ckpt, path = merged_config(config_path, cli_checkpoint, overrides)
+    labels = build_labels(cfg.target, cfg.dataset.labels, cfg.dataset.unlabeled_class)
+    device = resolve_device(cfg.eval.device)
+    if cfg.eval.backend == "onnxruntime":
+        predictor = _onnxruntime_predictor(cfg, path, labels, device, log)
+    else:
+        if cfg.eval.onnx:
+            log.info(f"note: eval.onnx is set but eval.backend is pytorch: evaluating {path}; add eval.backend=onnxruntime to evaluate the graph")
+        predictor = _pytorch_predictor(cfg, ckpt, path, labels, device)
     views = tta_views(cfg.eval.tta, cfg.eval.tta_scales, cfg.eval.tta_flip)
     out = Path(cfg.eval.output_dir) if cfg.eval.output_dir else Path(cfg.paths.output_dir) / "eval"
     ensure_writable_folder(out, "the eval output folder (eval.output_dir)")
