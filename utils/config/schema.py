@@ -25,7 +25,9 @@ class PathsConfig:
 class DatasetConfig:
     labels: Union[str, list[str]] = opt("categories", "cityscapes: road | categories | classes | a list of label names; kitti: road | lane")
     unlabeled_class: bool = opt(False, "classes mode: train 'unlabeled' as a 20th class instead of ignoring void pixels")
-    size: list[int] = opt([512, 1024], "[H, W] the images are resized to for training and inference")
+    size: list[int] = opt([512, 1024], "[H, W] the images are resized to for training (the scale at ratio 1) and inference")
+    crop_size: Optional[list[int]] = opt(None, "training: [H, W] crops of the randomly scaled image, padded with ignore where it is smaller; null crops size")
+    cat_max_ratio: float = opt(1.0, "training: re-draw a crop (up to 10 times, as mmseg) while one class fills more than this fraction of it; 1.0 turns it off")
     val_cities: list[str] = opt([], "cityscapes: validate on these train cities instead of the official val split (the original used [ulm, bremen, aachen])")
     coarse: bool = opt(False, "cityscapes: add gtCoarse train and train_extra images to the training set (for pre-training)")
     val_fraction: float = opt(0.2, "kitti: fraction of data_road/training held out for validation, chosen deterministically")
