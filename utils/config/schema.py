@@ -112,7 +112,7 @@ class EvalConfig:
     tsharpen_t: float = opt(0.5, "tsharpen: the power t in (p_1^t + ... + p_N^t) / N")
     drop_clusters: int = opt(0, "DropClusters: replace connected components smaller than this many pixels; 0 turns it off")
     drop_clusters_fill: str = opt("majority", "what replaces a dropped cluster: majority (surrounding class), ignore, or a class name")
-    inference: Literal["resize", "slide"] = opt("resize", "resize to dataset.size, or slide a dataset.size window over the full-resolution image")
+    inference: Literal["resize", "slide"] = opt("resize", "resize: the whole image at dataset.size; slide: dataset.crop_size windows over the image at dataset.size")
     slide_overlap: float = opt(0.33, "slide: overlap between neighbouring windows")
     batch_size: int = opt(4, "images per inference batch")
     num_workers: int = opt(2, "data-loading worker processes")
