@@ -1,9 +1,12 @@
-"""Training on crops of scaled images and evaluating at the training scale: whole images and sliding windows."""
+"""Training on crops of scaled images and evaluating at the training scale (whole images and sliding windows),
+from the checkpoint's weights alone."""
 
 import json
+import urllib.error
 
 import pytest
 import torch
+import torchvision
 from conftest import tiny_overrides
 
 import eval as eval_script
@@ -77,3 +80,21 @@ def test_sliding_windows_cover_the_image_and_average_overlaps():
     probs = predictor(torch.zeros(1, 3, 256, 512))
     assert probs.shape == (1, 2, 256, 512) and set(calls) == {(128, 256)}
     assert torch.allclose(probs, torch.full_like(probs, 0.5))  # equal logits everywhere: every pixel was covered
+
+
+def test_eval_needs_no_imagenet_download(crop_run, sample_root, tmp_path, monkeypatch):
+    """The checkpoint holds every weight: a run trained from ImageNet weights evaluates offline."""
+    ckpt = torch.load(crop_run / "best.pth", weights_only=True)
+    ckpt["config"]["model"]["encoder_weights"] = "imagenet"
+    path = tmp_path / "imagenet.pth"
+    torch.save(ckpt, path)
+    real = torchvision.models.get_model
+
+    def offline(*args, **kwargs):
+        if kwargs.get("weights") is not None:
+            raise urllib.error.URLError("no network")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torchvision.models, "get_model", offline)
+    argv = ["--checkpoint", str(path), "--set", f"paths.root={sample_root / 'cityscapes'}", f"eval.output_dir={tmp_path / 'eval'}", "eval.num_workers=0", "eval.device=cpu"]
+    assert eval_script.main(argv) == 0

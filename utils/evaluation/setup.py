@@ -1,7 +1,7 @@
 """Everything eval.py rebuilds from a checkpoint: the merged config, labels, model and predictor."""
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -104,7 +104,8 @@ def build_eval_setup(config_path, cli_checkpoint, overrides, log) -> EvalSetup:
     if list(labels.names) != list(ckpt.get("class_names", labels.names)):
         raise UserError(f"Checkpoint '{path}' was trained on classes {ckpt['class_names']}, but its config now gives {list(labels.names)}.")
     device = resolve_device(cfg.eval.device)
-    model = build_model_from_config(cfg.model, labels.num_classes)
+    # The checkpoint holds every weight: no ImageNet download (timm's hub, torchvision's URLs) on an offline eval machine.
+    model = build_model_from_config(replace(cfg.model, encoder_weights=None), labels.num_classes)
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as exc:
