@@ -32,7 +32,7 @@ def parse_args(argv=None):
     p.add_argument("--num_classes", type=int, default=8, help="output classes (default 8)")
     p.add_argument("--unet_res_blocks", nargs="?", const=1, type=int, choices=[0, 1], help="original UNET: residual decoder blocks, 1 or 0 (the bare flag means 1)")
     p.add_argument("--unet_preset", choices=["light", "original"], help="UNET decoder: original (default here: the original's flags describe its UNET) or light (train.py's default)")
-    p.add_argument("--input_size", default=None, help="C,H,W (default 3,512,1024, or the config's last training size)")
+    p.add_argument("--input_size", default=None, help="C,H,W (default 3,512,1024, or the config's training input: dataset.crop_size, else the last stage's size)")
     p.add_argument("--batch_size", type=int, default=1, help="batch size for the memory estimate (default 1)")
     p.add_argument("--depth", type=int, default=3, help="layer-table depth (default 3)")
     return p.parse_args(argv)
@@ -67,7 +67,8 @@ def _model_from_args(args):
             m.unet_num_filters,
             m.unet_res_blocks,
         )
-        size = (cfg.training.stages[-1].size if cfg.training.stages and cfg.training.stages[-1].size else None) or cfg.dataset.size
+        # The training input: the crop when crops are taken, else the last stage's size.
+        size = cfg.dataset.crop_size or (cfg.training.stages[-1].size if cfg.training.stages and cfg.training.stages[-1].size else None) or cfg.dataset.size
         shape = _input_size(args.input_size) if args.input_size else (3, *size)
         return model, shape, f"{m.arch} / {m.encoder}, {labels.num_classes} classes (from {args.config_path})"
     preset, residual = _unet_preset(args), bool(args.unet_res_blocks)
