@@ -145,7 +145,7 @@ def test_augmentations_keep_uint8_masks_and_pad_with_ignore():
 
 
 def test_crop_size_crops_the_scaled_image_and_pads_bottom_right_with_ignore():
-    cfg = config_from_dict({}, ["dataset.size=[64,128]", "dataset.crop_size=[48,96]", "dataset.scale_range=[0.5,0.5]", "dataset.hflip=false"])
+    cfg = config_from_dict({}, ["dataset.size=[64,128]", "dataset.crop_size=[48,96]", "dataset.scale_range=[0.5,0.5]", "dataset.hflip=false", "dataset.color_jitter=0", "dataset.hue_jitter=0"])
     t = train_transform(cfg.dataset, cfg.dataset.size)
     image = np.full((128, 256, 3), 120, np.uint8)
     mask = np.full((128, 256), 7, np.uint8)
