@@ -3,8 +3,9 @@
 from torch import nn
 
 from models.base import SegmentationModel
-from models.encoders import ENCODERS, ResNetEncoder, canonical_encoder_name
+from models.encoders import ENCODERS, build_encoder, canonical_encoder_name
 from models.fpn import FPNDecoder, FPNHead
+from models.timm_encoder import is_timm_encoder
 from models.unet import UnetDecoder
 from models.unet_original import OriginalUnetDecoder, OriginalUnetEncoder
 from utils.config.errors import UserError
@@ -30,9 +31,10 @@ def build_model(
 
     Args:
         arch: fpn or unet.
-        encoder: a torchvision ResNet/ResNeXt name (``resnext50`` is accepted as the original's).
+        encoder: a torchvision ResNet/ResNeXt name (``resnext50`` is accepted as the original's), or
+            ``tu-<timm model name>`` for any timm model with ``features_only`` maps at strides 4..32.
         num_classes: output channels.
-        encoder_weights: imagenet (torchvision weights API) or None.
+        encoder_weights: imagenet (torchvision weights API, or timm's default pretrained tag) or None.
         unet_preset: light (smp-style decoder) or original (the original project's ~81M decoder).
         The other arguments mirror the ``model`` config keys.
     """
@@ -40,7 +42,9 @@ def build_model(
         raise UserError(f"Unknown model.arch '{arch}'; allowed: {' | '.join(ARCHS)}.")
     if num_classes < 1:
         raise UserError(f"num_classes is {num_classes}; it must be at least 1.")
-    enc = ResNetEncoder(encoder, encoder_weights)
+    if arch == "unet" and unet_preset == "original" and is_timm_encoder(encoder):
+        raise UserError(f"model.unet_preset 'original' rebuilds the original's UNET on a torchvision ResNet/ResNeXt ({', '.join(ENCODERS)}); encoder '{encoder}' works with unet_preset: light.")
+    enc = build_encoder(encoder, encoder_weights)
     if arch == "fpn":
         decoder = FPNDecoder(enc.out_channels, fpn_pyramid_channels, fpn_segmentation_channels, dropout, fpn_merge)
         return SegmentationModel(enc, decoder, FPNHead(decoder.out_channels, num_classes), pad_multiple=32)

@@ -1,4 +1,4 @@
-"""torchvision ResNet/ResNeXt encoders that return the five feature maps a segmentation decoder needs."""
+"""Encoders that return the five feature maps a segmentation decoder needs: torchvision ResNet/ResNeXt, or timm (``tu-``)."""
 
 import difflib
 
@@ -6,6 +6,7 @@ import torch
 import torchvision
 from torch import nn
 
+from models.timm_encoder import TimmEncoder, is_timm_encoder
 from utils.config.errors import UserError
 
 ENCODERS = {
@@ -20,12 +21,14 @@ ALIASES = {"resnext50": "resnext50_32x4d", "resnext101": "resnext101_32x8d"}
 
 
 def canonical_encoder_name(name: str) -> str:
+    if is_timm_encoder(name):
+        return name
     name = ALIASES.get(name, name)
     if name not in ENCODERS:
         valid = list(ENCODERS) + list(ALIASES)
         match = difflib.get_close_matches(name, valid, n=1)
         hint = f" Did you mean '{match[0]}'?" if match else ""
-        raise UserError(f"Unknown encoder '{name}' (model.encoder).{hint} Valid: {', '.join(valid)}.")
+        raise UserError(f"Unknown encoder '{name}' (model.encoder).{hint} Valid: {', '.join(valid)}, or tu-<timm model name> (e.g. tu-convnext_tiny).")
     return name
 
 
@@ -70,3 +73,8 @@ class ResNetEncoder(nn.Module):
         c4 = self.layer3(c3)
         c5 = self.layer4(c4)
         return [c1, c2, c3, c4, c5]
+
+
+def build_encoder(name: str, weights: str = None) -> nn.Module:
+    """A torchvision ResNet/ResNeXt by name, or ``tu-<timm name>``; ``out_channels`` lists the five maps' widths."""
+    return TimmEncoder(name, weights) if is_timm_encoder(name) else ResNetEncoder(name, weights)

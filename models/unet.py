@@ -1,4 +1,4 @@
-"""U-Net decoder over a ResNet encoder: nearest x2 upsampling, skip concatenation, two conv-BN-ReLU per block."""
+"""U-Net decoder: nearest x2 upsampling, skip concatenation, two conv-BN-ReLU per block (smp's Unet decoder)."""
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +23,11 @@ class UnetBlock(nn.Module):
 
 
 class UnetDecoder(nn.Module):
-    """Five blocks from stride 32 up to full resolution; ``decoder_channels`` lists their widths, deepest first."""
+    """Five blocks from stride 32 up to full resolution; ``decoder_channels`` lists their widths, deepest first.
+
+    An encoder without a stride-2 map (ConvNeXt, PVTv2) gives 0 channels and ``None`` there: that block
+    upsamples without a skip, like the last one.
+    """
 
     def __init__(self, encoder_channels, decoder_channels=(256, 128, 64, 32, 16)):
         super().__init__()

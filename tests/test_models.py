@@ -63,3 +63,68 @@ def test_offline_imagenet_weights_error_says_how_to_fix(monkeypatch):
         build_model("fpn", "resnet18", 2, encoder_weights="imagenet")
     message = str(err.value)
     assert "https://download.pytorch.org/models/resnet18" in message and "hub/checkpoints/resnet18" in message and "encoder_weights: null" in message
+
+
+TIMM_ENCODERS = ["tu-resnet18", "tu-convnext_atto", "tu-efficientnet_b0", "tu-pvt_v2_b0"]
+
+
+@pytest.mark.parametrize("arch", ["fpn", "unet"])
+@pytest.mark.parametrize("encoder", TIMM_ENCODERS)
+def test_timm_encoders_train_a_step_at_kitti_size(arch, encoder):
+    """ConvNeXt and PVTv2 start at stride 4, ResNet and EfficientNet at stride 2: both decoders take both."""
+    torch.manual_seed(0)
+    model = build_model(arch, encoder, num_classes=2).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    first = next(model.encoder.parameters()).detach().clone()
+    logits = model(torch.randn(1, 3, 375, 1242))
+    assert logits.shape == (1, 2, 375, 1242)
+    torch.nn.functional.cross_entropy(logits, torch.randint(0, 2, (1, 375, 1242))).backward()
+    optimizer.step()
+    assert not torch.equal(first, next(model.encoder.parameters()))  # the encoder learns too
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)  # DDP needs every parameter used
+
+
+def test_timm_stride4_encoder_has_no_stride2_map():
+    enc = build_model("unet", "tu-convnext_atto", 2).encoder
+    assert enc.out_channels[0] == 0 and enc.out_channels[1:] == [40, 80, 160, 320]
+    maps = enc(torch.zeros(1, 3, 64, 96))
+    assert maps[0] is None and [tuple(m.shape[-2:]) for m in maps[1:]] == [(16, 24), (8, 12), (4, 6), (2, 3)]
+
+
+def test_timm_encoder_with_other_normalisation_sees_its_own():
+    """mobilevit was trained on [0, 1] inputs; our loaders normalise with ImageNet statistics."""
+    enc = build_model("fpn", "tu-mobilevit_xxs", 2).encoder.eval()
+    assert enc.renormalize
+    raw = torch.rand(1, 3, 64, 64)
+    ours = (raw - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        assert torch.allclose(enc(ours)[-1], enc.model(raw)[-1], atol=1e-4)
+
+
+def test_timm_errors_name_the_fix():
+    with pytest.raises(UserError, match="tu-convnext_atto"):
+        build_model("fpn", "tu-convnxt_atto", 2)
+    with pytest.raises(UserError, match=r"strides \[16, 16, 16\]"):
+        build_model("fpn", "tu-vit_tiny_patch16_224", 2)
+    with pytest.raises(UserError, match="fixed input size"):
+        build_model("fpn", "tu-swin_tiny_patch4_window7_224", 2)
+    with pytest.raises(UserError, match="unet_preset: light"):
+        build_model("unet", "tu-resnet18", 2, unet_preset="original")
+
+
+def test_offline_timm_weights_error_says_how_to_fix(monkeypatch):
+    import timm
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    def offline(*args, **kwargs):
+        if kwargs.get("pretrained"):
+            raise LocalEntryNotFoundError("An error happened while trying to locate the file on the Hub")
+        return real(*args, **kwargs)
+
+    real = timm.create_model
+    monkeypatch.setattr(timm, "create_model", offline)
+    with pytest.raises(UserError) as err:
+        build_model("fpn", "tu-convnext_atto", 2, encoder_weights="imagenet")
+    message = str(err.value)
+    assert "huggingface-cli download timm/convnext_atto.d2_in1k" in message and "models--timm--convnext_atto.d2_in1k" in message
+    assert "encoder_weights: null" in message and "LocalEntryNotFoundError" in message

@@ -11,7 +11,7 @@ from utils.config.errors import UserError
 from utils.data import build_dataset, build_loader, dataset_items
 from utils.data.kitti import decode_kitti_gt
 from utils.data.kitti_calib import calib_path_for, read_calib, road_to_image_homography
-from utils.data.transforms import train_transform
+from utils.data.transforms import reseed, train_transform
 from utils.labels import IGNORE_INDEX, build_labels
 from utils.sample_data.generate import _seed
 from utils.sample_data.street import make_street
@@ -173,3 +173,59 @@ def test_augmentations_keep_uint8_masks_and_pad_with_ignore():
     # Scaled to half, the image covers a quarter of the crop: the padding is IGNORE_INDEX, the rest the label.
     values, counts = np.unique(out["mask"], return_counts=True)
     assert set(values.tolist()) == {7, IGNORE_INDEX} and counts[values.tolist().index(7)] == 32 * 64
+
+
+def test_crop_size_crops_the_scaled_image_and_pads_bottom_right_with_ignore():
+    cfg = config_from_dict({}, ["dataset.size=[64,128]", "dataset.crop_size=[48,96]", "dataset.scale_range=[0.5,0.5]", "dataset.hflip=false", "dataset.color_jitter=0", "dataset.hue_jitter=0"])
+    t = train_transform(cfg.dataset, cfg.dataset.size)
+    image = np.full((128, 256, 3), 120, np.uint8)
+    mask = np.full((128, 256), 7, np.uint8)
+    out = t(image=image, mask=mask)
+    # 128x256 -> 64x128 (size) -> 32x64 (scale 0.5), smaller than the 48x96 crop: padded at the bottom and right, as mmseg pads.
+    assert out["image"].shape == (48, 96, 3) and out["mask"].shape == (48, 96) and out["mask"].dtype == np.uint8
+    assert (out["mask"][:32, :64] == 7).all() and (out["mask"][32:] == IGNORE_INDEX).all() and (out["mask"][:, 64:] == IGNORE_INDEX).all()
+    assert (out["image"][32:] == 0).all()
+
+
+def test_cat_max_ratio_redraws_crops_one_class_fills():
+    """Class 1 fills the left three quarters: only crops near the border hold both classes below 75%."""
+    mask = np.zeros((64, 256), np.uint8)
+    mask[:, 192:] = 2
+    mask[:, :192] = 1
+    image = np.zeros((64, 256, 3), np.uint8)
+
+    def share_of_varied_crops(ratio):
+        cfg = config_from_dict({}, ["dataset.size=[64,256]", "dataset.crop_size=[64,64]", "dataset.scale_range=[1,1]", "dataset.hflip=false", f"dataset.cat_max_ratio={ratio}"])
+        t = train_transform(cfg.dataset, cfg.dataset.size)
+        good = 0
+        for seed in range(200):
+            reseed(t, seed)
+            counts = np.bincount(t(image=image, mask=mask)["mask"].ravel(), minlength=3)[1:]
+            good += counts.min() > 0 and counts.max() / counts.sum() < 0.75
+        return good / 200
+
+    # One draw in six lands on the border; mmseg's ten re-draws make that 1 - (5/6) ** 11, about 0.87.
+    assert share_of_varied_crops(1.0) < 0.3 and share_of_varied_crops(0.75) > 0.75
+
+
+def test_crops_at_training_and_whole_images_at_validation(sample_root):
+    """The sample's 128x256 images at scale [256, 512], 128x256 crops; validation sees the whole image at 256x512."""
+    cfg = cs_cfg(sample_root, "dataset.size=[256,512]", "dataset.crop_size=[128,256]", "dataset.cat_max_ratio=0.75")
+    labels = build_labels("cityscapes", "categories")
+    train = build_dataset(cfg, labels, "train", "train", cfg.dataset.size)
+    s = train[(2, 77)]
+    assert s["image"].shape == (3, 128, 256) and s["mask"].shape == (128, 256)
+    again = train[(2, 77)]  # the per-sample seed fixes scale, crop, re-draws and flip: resumes stay exact
+    assert torch.equal(s["image"], again["image"]) and torch.equal(s["mask"], again["mask"])
+    assert not torch.equal(s["image"], train[(2, 78)]["image"])
+    val = build_dataset(cfg, labels, "val", "val", cfg.dataset.size)
+    assert val[0]["image"].shape == (3, 256, 512) and val[0]["mask"].shape == (256, 512)
+
+
+def test_crop_keys_are_checked():
+    with pytest.raises(UserError, match=r"'dataset.crop_size'"):
+        config_from_dict({}, ["dataset.crop_size=[16,512]"])
+    with pytest.raises(UserError, match=r"'dataset.cat_max_ratio'.*\(0, 1\]"):
+        config_from_dict({}, ["dataset.cat_max_ratio=0"])
+    with pytest.raises(UserError, match="takes no crops"):
+        config_from_dict({}, ["dataset.cat_max_ratio=0.75", "dataset.scale_range=[1,1]"])

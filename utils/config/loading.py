@@ -134,7 +134,7 @@ def _validate(cfg: Config) -> None:
     def bad(key, msg):
         raise UserError(f"Config key '{key}' {msg}")
 
-    sizes = [("dataset.size", cfg.dataset.size)] + [(f"training.stages[{i}].size", s.size) for i, s in enumerate(cfg.training.stages)]
+    sizes = [("dataset.size", cfg.dataset.size), ("dataset.crop_size", cfg.dataset.crop_size)] + [(f"training.stages[{i}].size", s.size) for i, s in enumerate(cfg.training.stages)]
     for key, size in sizes:
         if size is not None and (len(size) != 2 or min(size) < 32):
             bad(key, f"is {size}; it must be [H, W] with both at least 32, e.g. [512, 1024].")
@@ -150,6 +150,8 @@ def _validate(cfg: Config) -> None:
     lo, hi = (cfg.dataset.scale_range + [0, 0])[:2]
     if len(cfg.dataset.scale_range) != 2 or not 0 < lo <= hi:
         bad("dataset.scale_range", f"is {cfg.dataset.scale_range}; it must be [min, max] with 0 < min <= max.")
+    if cfg.dataset.cat_max_ratio < 1 and cfg.dataset.crop_size is None and (lo, hi) == (1.0, 1.0):
+        bad("dataset.cat_max_ratio", f"is {cfg.dataset.cat_max_ratio} but training takes no crops: set dataset.crop_size or a dataset.scale_range other than [1, 1], or cat_max_ratio: 1.0.")
     for key in ("epochs", "batch_size", "accumulation_steps"):
         if getattr(cfg.training, key) < 1:
             bad(f"training.{key}", f"is {getattr(cfg.training, key)}; it must be at least 1.")
@@ -167,6 +169,7 @@ def _validate(cfg: Config) -> None:
         ("dataset.hue_jitter", 0 <= d.hue_jitter <= 0.5, "must lie in [0, 0.5]"),
         ("dataset.weather_p", 0 <= d.weather_p <= 1, "must lie in [0, 1]"),
         ("dataset.cache_dir", d.cache_dir is None or d.cache_dir.strip() != "", "must be a folder path, or null for <paths.root>/prepared"),
+        ("dataset.cat_max_ratio", 0 < d.cat_max_ratio <= 1, "must lie in (0, 1]; 1.0 turns it off"),
         ("training.weight_decay", t.weight_decay >= 0, "must not be negative"),
         ("training.momentum", 0 <= t.momentum < 1, "must lie in [0, 1)"),
         ("training.num_workers", t.num_workers >= 0, "must not be negative"),

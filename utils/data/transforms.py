@@ -25,17 +25,47 @@ def weather_transform(p: float) -> A.BaseCompose:
     )
 
 
+class CatMaxRatioCrop(A.RandomCrop):
+    """A random crop, padded at the bottom and right with ignore where the image is smaller (as mmseg pads),
+    that is re-drawn (up to ``max_tries`` times, as mmseg's RandomCrop) while one class covers more than
+    ``cat_max_ratio`` of its labelled pixels, or it holds a single class. 1.0 keeps the first draw."""
+
+    def __init__(self, height: int, width: int, cat_max_ratio: float = 1.0, max_tries: int = 10, p: float = 1.0):
+        super().__init__(height, width, pad_if_needed=True, pad_position="top_left", border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=IGNORE_INDEX, p=p)
+        self.cat_max_ratio, self.max_tries = cat_max_ratio, max_tries
+
+    def _varied(self, mask: np.ndarray, params: dict) -> bool:
+        x0, y0, x1, y1 = params["crop_coords"]  # in the padded frame; padding is top-left anchored: no offset
+        counts = np.bincount(mask[y0:y1, x0:x1].ravel(), minlength=256)
+        counts[IGNORE_INDEX] = 0
+        counts = counts[counts > 0]
+        return len(counts) > 1 and counts.max() / counts.sum() < self.cat_max_ratio
+
+    def get_params_dependent_on_data(self, params: dict, data: dict) -> dict:
+        out = super().get_params_dependent_on_data(params, data)
+        mask = data.get("mask")
+        if self.cat_max_ratio < 1.0 and mask is not None:
+            for _ in range(self.max_tries):
+                if self._varied(mask, out):
+                    break
+                out = super().get_params_dependent_on_data(params, data)
+        return out
+
+
 def train_transform(dataset_cfg, size) -> A.Compose:
-    """Resize to ``size``, random scale, pad and crop back to ``size``, flip, colour jitter, optional weather."""
+    """Resize to ``size`` (the scale at ratio 1), random scale, crop, flip, colour jitter, optional weather.
+
+    The crop is ``dataset_cfg.crop_size``, or ``size`` itself when that is null; it is padded with ignore
+    where the scaled image is smaller.
+    """
     h, w = size
     lo, hi = dataset_cfg.scale_range
+    crop = dataset_cfg.crop_size or size
     steps = [A.Resize(h, w, interpolation=cv2.INTER_LINEAR, area_for_downscale="image")]
     if (lo, hi) != (1.0, 1.0):
-        steps += [
-            A.RandomScale(scale_limit=(lo - 1.0, hi - 1.0), interpolation=cv2.INTER_LINEAR, p=1.0),
-            A.PadIfNeeded(h, w, border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=IGNORE_INDEX),
-            A.RandomCrop(h, w),
-        ]
+        steps.append(A.RandomScale(scale_limit=(lo - 1.0, hi - 1.0), interpolation=cv2.INTER_LINEAR, p=1.0))
+    if (lo, hi) != (1.0, 1.0) or list(crop) != list(size):
+        steps.append(CatMaxRatioCrop(crop[0], crop[1], dataset_cfg.cat_max_ratio))
     if dataset_cfg.hflip:
         steps.append(A.HorizontalFlip(p=0.5))
     cj = dataset_cfg.color_jitter
@@ -49,11 +79,6 @@ def train_transform(dataset_cfg, size) -> A.Compose:
 def resize_transform(size) -> A.Compose:
     """Deterministic resize for validation and inference (a mask passed along is resized with nearest)."""
     return A.Compose([A.Resize(size[0], size[1], interpolation=cv2.INTER_LINEAR, area_for_downscale="image")])
-
-
-def identity_transform() -> A.Compose:
-    """No resizing: sliding-window inference sees the full-resolution image."""
-    return A.Compose([A.NoOp()])
 
 
 def reseed(transform: A.BaseCompose, seed: int) -> None:

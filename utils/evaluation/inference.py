@@ -17,8 +17,10 @@ def _starts(length: int, window: int, stride: int) -> list:
 def slide_logits(model, images: torch.Tensor, window, overlap: float, num_classes: int, max_batch: int = 8) -> torch.Tensor:
     """Averages logits of ``window``-sized crops that overlap by ``overlap`` (a fraction of the window).
 
-    Full-resolution images that would not fit in memory at once are covered crop by crop;
-    images smaller than the window are predicted whole. Returns (N, C, H, W) float32 logits.
+    ``images`` are at the training scale (resized to dataset.size) and the window is the training crop,
+    so every window sees objects at the size training saw them; large images that would not fit in
+    memory at once are covered window by window. Images smaller than the window are predicted whole.
+    Returns (N, C, H, W) float32 logits.
     """
     n, _, h, w = images.shape
     wh, ww = min(window[0], h), min(window[1], w)

@@ -5,7 +5,7 @@ from tqdm import tqdm
 
 from utils.data import build_dataset, build_loader, folder_items
 from utils.data.checks import checked_items
-from utils.data.transforms import denormalize, identity_transform
+from utils.data.transforms import denormalize
 from utils.evaluation.drop_clusters import drop_clusters
 from utils.evaluation.inference import upsample_to
 from utils.evaluation.kitti_devkit import format_kitti_table
@@ -17,17 +17,11 @@ from utils.visualize import plot_confusion_matrix
 
 
 def _loader(setup, split: str, items: list, folder: bool):
+    """Images resized to dataset.size, the training scale, for whole-image and sliding-window inference alike."""
     cfg = setup.cfg
     purpose = "predict" if folder or split == "test" else "eval"
-    size = cfg.dataset.size
-    batch = cfg.eval.batch_size
-    if cfg.eval.inference == "slide":
-        size = None  # the window slides over the full-resolution image
-        batch = 1 if cfg.target == "kitti" or folder else batch  # sizes may differ between files
-    dataset = build_dataset(cfg, setup.labels, split, purpose, size=size, items=items, use_cache=size is not None and not folder)
-    if size is None:
-        dataset.transform = identity_transform()
-    return build_loader(dataset, batch, cfg.eval.num_workers, train=False)
+    dataset = build_dataset(cfg, setup.labels, split, purpose, size=cfg.dataset.size, items=items, use_cache=not folder)
+    return build_loader(dataset, cfg.eval.batch_size, cfg.eval.num_workers, train=False)
 
 
 def run_evaluation(setup, log, split: str = None, folder=None) -> dict:
@@ -86,6 +80,8 @@ def _report(setup, log, split, cm_raw, cm_final, kitti, writer) -> dict:
             "tta": cfg.eval.tta,
             "merge": cfg.eval.merge,
             "inference": cfg.eval.inference,
+            "input_size": list(cfg.dataset.size),
+            "window": list(cfg.dataset.crop_size or cfg.dataset.size) if cfg.eval.inference == "slide" else None,
             "drop_clusters": cfg.eval.drop_clusters,
         }
     )

@@ -1,7 +1,7 @@
 """Everything eval.py rebuilds from a checkpoint: the merged config, labels, model and predictor."""
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -10,6 +10,7 @@ from models import build_model_from_config
 from utils.checkpoint import load_checkpoint
 from utils.config import apply_overrides, config_from_dict, config_to_dict, read_yaml, resolve_device
 from utils.config.errors import UserError
+from utils.config.schema import DatasetConfig
 from utils.deployment.runtime import OnnxModel
 from utils.deployment.sidecar import resolve_onnx_path
 from utils.evaluation.inference import Predictor
@@ -19,7 +20,7 @@ from utils.labels import LabelSet, build_labels
 from utils.runtime import amp_dtype, memory_format
 
 # Keys a user's eval (or paint) config file may change; the model, labels, loss and input size come from the
-# checkpoint (``--set`` can still override anything, e.g. dataset.size for sliding windows).
+# checkpoint (``--set`` can still override anything, e.g. dataset.crop_size for sliding windows).
 USER_SECTIONS = ("paths", "eval", "paint")
 USER_DATASET_KEYS = ("val_cities", "val_fraction", "cache", "cache_dir")
 
@@ -47,6 +48,32 @@ def _checkpoint_path(raw: dict, cli_checkpoint) -> Path:
     raise UserError("No checkpoint given: pass --checkpoint PATH, set eval.checkpoint, or set paths.output_dir to a run folder holding best.pth.")
 
 
+def trained_size(ckpt: dict) -> list:
+    """[H, W] the checkpoint's images were resized to: the scale at ratio 1 of its training stage."""
+    raw = ckpt["config"]
+    stages, stage = (raw.get("training") or {}).get("stages") or [], ckpt.get("stage", 0)
+    if stage < len(stages) and stages[stage].get("size"):
+        return list(stages[stage]["size"])  # a staged run ends at its last stage's size
+    return list((raw.get("dataset") or {}).get("size") or DatasetConfig().size)
+
+
+def scale_warnings(cfg, trained: list) -> list:
+    """Sentences about eval settings that would not see objects at the scale the model was trained on."""
+    size, crop, notes = list(cfg.dataset.size), cfg.dataset.crop_size, []
+    if size != list(trained):
+        ratio = size[0] / trained[0]
+        notes.append(
+            f"dataset.size is {size} but the checkpoint was trained on images resized to {list(trained)}: objects appear at {ratio:.2f}x their training size. "
+            "Leave dataset.size as the checkpoint has it; for sliding windows set dataset.crop_size instead."
+        )
+    if cfg.eval.inference == "slide" and (crop is None or (crop[0] >= size[0] and crop[1] >= size[1])):
+        notes.append(
+            f"eval.inference is slide but the window ({crop or size}, dataset.crop_size or else dataset.size) covers the whole {size} image: "
+            "this is whole-image inference. Set dataset.crop_size (the training crop) for windows."
+        )
+    return notes
+
+
 def merged_config(config_path, cli_checkpoint, overrides):
     """(Config, checkpoint dict, checkpoint path).
 
@@ -70,9 +97,7 @@ def merged_config(config_path, cli_checkpoint, overrides):
     for key in USER_DATASET_KEYS:
         if key in (user.get("dataset") or {}):
             dataset[key] = user["dataset"][key]
-    stages, stage = (raw.get("training") or {}).get("stages") or [], ckpt.get("stage", 0)
-    if stage < len(stages) and stages[stage].get("size"):
-        dataset["size"] = stages[stage]["size"]  # a staged run ends at its last stage's size
+    dataset["size"] = trained_size(ckpt)
     raw["dataset"] = dataset
     cfg = config_from_dict(raw, overrides)
     if cfg.target != trained_on:
@@ -84,7 +109,8 @@ def load_eval_model(cfg, ckpt: dict, path, labels: LabelSet) -> torch.nn.Module:
     """The checkpoint's model on the CPU in eval mode; a class list or architecture that does not fit is a UserError."""
     if list(labels.names) != list(ckpt.get("class_names", labels.names)):
         raise UserError(f"Checkpoint '{path}' was trained on classes {ckpt['class_names']}, but its config now gives {list(labels.names)}.")
-    model = build_model_from_config(cfg.model, labels.num_classes)
+    # The checkpoint holds every weight: no ImageNet download (timm's hub, torchvision's URLs) on an offline eval machine.
+    model = build_model_from_config(replace(cfg.model, encoder_weights=None), labels.num_classes)
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as exc:
@@ -99,7 +125,7 @@ def _pytorch_predictor(cfg, ckpt, path, labels, device) -> Predictor:
     mem_format = memory_format(device, cfg.training.channels_last)
     model = model.to(device, memory_format=mem_format)
     amp = amp_dtype(device, "bf16" if cfg.eval.amp else "none")
-    return Predictor(model, cfg.training.loss, labels.num_classes, device, amp, mem_format, cfg.eval.inference, cfg.dataset.size, cfg.eval.slide_overlap)
+    return Predictor(model, cfg.training.loss, labels.num_classes, device, amp, mem_format, cfg.eval.inference, cfg.dataset.crop_size or cfg.dataset.size, cfg.eval.slide_overlap)
 
 
 def _onnxruntime_predictor(cfg, path, labels, device, log) -> Predictor:
@@ -118,7 +144,18 @@ def _onnxruntime_predictor(cfg, path, labels, device, log) -> Predictor:
         log.warning(f"note: {onnx_path} failed its check at export (see its model.json).")
     providers = ", ".join(p.replace("ExecutionProvider", "") for p in model.providers)
     log.info(f"backend onnxruntime: {onnx_path} ({exported['output']['kind']}, {'fp16' if exported.get('fp16') else 'fp32'}, opset {exported.get('opset')}), providers {providers}")
-    return Predictor(model, cfg.training.loss, labels.num_classes, device, None, torch.contiguous_format, cfg.eval.inference, cfg.dataset.size, cfg.eval.slide_overlap, outputs=model.outputs)
+    return Predictor(
+        model,
+        cfg.training.loss,
+        labels.num_classes,
+        device,
+        None,
+        torch.contiguous_format,
+        cfg.eval.inference,
+        cfg.dataset.crop_size or cfg.dataset.size,
+        cfg.eval.slide_overlap,
+        outputs=model.outputs,
+    )
 
 
 def build_eval_setup(config_path, cli_checkpoint, overrides, log) -> EvalSetup:
@@ -140,7 +177,11 @@ def build_eval_setup(config_path, cli_checkpoint, overrides, log) -> EvalSetup:
             raise UserError(f"eval.drop_clusters_fill is '{fill}'; allowed: majority | ignore | a class name ({', '.join(labels.names)}).")
         fill = labels.names.index(fill)
     log.info(f"checkpoint {path} (stage {ckpt.get('stage', 0) + 1}, epoch {ckpt.get('epoch')}), {cfg.model.arch}/{cfg.model.encoder}, classes: {', '.join(labels.names)}")
+    for note in scale_warnings(cfg, trained_size(ckpt)):
+        log.warning(f"warning: {note}")
+    window = cfg.dataset.crop_size or cfg.dataset.size
+    how = f"{window[0]}x{window[1]} windows over images resized to" if cfg.eval.inference == "slide" else "whole images resized to"
     log.info(
-        f"inference {cfg.eval.inference} at {cfg.dataset.size[0]}x{cfg.dataset.size[1]}, TTA {cfg.eval.tta} ({len(views)} views, merge {cfg.eval.merge}), DropClusters {cfg.eval.drop_clusters or 'off'}, device {device}"
+        f"inference {cfg.eval.inference}: {how} {cfg.dataset.size[0]}x{cfg.dataset.size[1]}, TTA {cfg.eval.tta} ({len(views)} views, merge {cfg.eval.merge}), DropClusters {cfg.eval.drop_clusters or 'off'}, device {device}"
     )
     return EvalSetup(cfg, labels, predictor, views, path, out, device, fill)

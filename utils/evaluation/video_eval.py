@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from utils.data.transforms import identity_transform, resize_transform, to_tensor
+from utils.data.transforms import resize_transform, to_tensor
 from utils.evaluation.drop_clusters import drop_clusters
 from utils.evaluation.inference import upsample_to
 from utils.evaluation.tta import predict_with_tta
@@ -18,8 +18,7 @@ def run_video(setup, log, path) -> str:
     info = video_info(path)
     out_path = setup.output_dir / f"{path.stem}_overlay.mp4"
     writer = VideoWriter(out_path, info["size"], info["fps"])
-    # Slide mode sees the full-resolution frame, as for image folders and splits.
-    resize = identity_transform() if cfg.eval.inference == "slide" else resize_transform(cfg.dataset.size)
+    resize = resize_transform(cfg.dataset.size)  # the training scale, for whole-image and sliding-window inference alike
     palette = labels.palette()
     frames = []
 

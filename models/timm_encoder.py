@@ -1,0 +1,125 @@
+"""Encoders from timm (``model.encoder: tu-<timm name>``): any hierarchical model that supports ``features_only``.
+
+The decoders take five maps at strides 2, 4, 8, 16 and 32. Encoders whose first map is at stride 4
+(ConvNeXt, PVTv2, Swin) return ``None`` in the stride-2 slot with 0 channels: FPN never reads it and the
+light UNET's stride-2 block then upsamples without a skip.
+"""
+
+import difflib
+
+import huggingface_hub.constants
+import timm
+import torch
+from torch import nn
+
+from utils.config.errors import UserError
+
+PREFIX = "tu-"
+STRIDES = (2, 4, 8, 16, 32)
+SUGGEST = "Pick a CNN or a hierarchical transformer, e.g. tu-convnext_tiny, tu-efficientnet_b0, tu-regnety_040, tu-resnest50d or tu-pvt_v2_b2."
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # what utils.data.transforms normalises with
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def is_timm_encoder(name: str) -> bool:
+    return name.startswith(PREFIX)
+
+
+def _timm_name(name: str) -> str:
+    model_name = name[len(PREFIX) :]
+    if not timm.is_model(model_name):
+        match = difflib.get_close_matches(model_name, timm.list_models(), n=3)
+        hint = f" Close timm names: {', '.join(PREFIX + m for m in match)}." if match else ""
+        raise UserError(f"Unknown timm encoder '{name}' (model.encoder).{hint} List them with python -c \"import timm; print(timm.list_models('convnext*'))\".")
+    return model_name
+
+
+def _offline_message(name: str, model_name: str, exc: Exception) -> str:
+    cfg = timm.models.get_pretrained_cfg(model_name)
+    ways = []
+    if cfg and cfg.hf_hub_id:
+        folder = f"{huggingface_hub.constants.HF_HUB_CACHE}/models--{cfg.hf_hub_id.replace('/', '--')}"
+        ways.append(f"run `huggingface-cli download {cfg.hf_hub_id}` where there is internet and copy the folder it fills, {folder}, to the same path here (or point HF_HOME at a copy)")
+    if cfg and cfg.url:
+        ways.append(f"download {cfg.url} into {torch.hub.get_dir()}/checkpoints/ and set TIMM_USE_OLD_CACHE=1")
+    reason = str(exc).splitlines()[0] if str(exc) else ""
+    how = "; or ".join(ways) if ways else f"timm has no pretrained weights for '{model_name}'"
+    return f"Could not load ImageNet weights for encoder '{name}' from timm ({type(exc).__name__}: {reason}). Offline, {how}; or set model.encoder_weights: null to train from scratch."
+
+
+def _create(name: str, model_name: str, pretrained: bool) -> nn.Module:
+    try:
+        return timm.create_model(model_name, features_only=True, pretrained=pretrained)
+    except OSError as exc:  # hub, HTTP, SSL and socket errors (all OSErrors) mean the same thing to the user
+        if not pretrained:
+            raise
+        raise UserError(_offline_message(name, model_name, exc)) from None
+    except Exception as exc:
+        raise UserError(f"timm model '{model_name}' (model.encoder '{name}') cannot return feature maps ({type(exc).__name__}: {exc}). {SUGGEST}") from None
+
+
+class TimmEncoder(nn.Module):
+    """``[c1 or None, c2, c3, c4, c5]`` at strides 2..32, as :class:`models.encoders.ResNetEncoder` returns.
+
+    Inputs arrive normalised with ImageNet mean and std; a model pretrained with other statistics gets its
+    own normalisation through a per-channel affine, so its weights see what they were trained on.
+
+    Args:
+        name: ``tu-<timm model name>``.
+        weights: imagenet (timm's default pretrained tag) or None.
+    """
+
+    def __init__(self, name: str, weights: str = None):
+        super().__init__()
+        if weights not in (None, "imagenet"):
+            raise UserError(f"model.encoder_weights is {weights!r}; allowed: imagenet | null.")
+        model_name = _timm_name(name)
+        self.model = _create(name, model_name, weights == "imagenet")
+        info = self.model.feature_info
+        reductions, channels = info.reduction(), info.channels()
+        # The last map at each stride is the deepest one there; earlier maps at that stride are skipped.
+        pick = {r: i for i, r in enumerate(reductions)}
+        if not {4, 8, 16, 32} <= set(pick) or max(reductions) != 32:
+            raise UserError(f"Encoder '{name}' gives feature maps at strides {reductions}; the decoders need maps at strides 4, 8, 16 and 32. {SUGGEST}")
+        self.name = name
+        self.indices = [pick.get(s) for s in STRIDES]
+        self.out_channels = [channels[i] if i is not None else 0 for i in self.indices]
+        self.channels_last_output = str(getattr(self.model, "output_fmt", "NCHW")).endswith("NHWC")
+        cfg = self.model.pretrained_cfg or {}
+        mean, std = tuple(cfg.get("mean", IMAGENET_MEAN)), tuple(cfg.get("std", IMAGENET_STD))
+        self.renormalize = len(mean) == 3 and (mean, std) != (IMAGENET_MEAN, IMAGENET_STD)
+        if self.renormalize:  # x_model = (x * std_in + mean_in - mean) / std
+            scale = torch.tensor(IMAGENET_STD) / torch.tensor(std)
+            shift = (torch.tensor(IMAGENET_MEAN) - torch.tensor(mean)) / torch.tensor(std)
+            self.register_buffer("scale", scale.view(1, 3, 1, 1), persistent=False)
+            self.register_buffer("shift", shift.view(1, 3, 1, 1), persistent=False)
+        self._check_shapes()
+
+    @torch.no_grad()
+    def _check_shapes(self) -> None:
+        """One small forward pass: the decoders need every map at exactly input size / stride."""
+        size, training = 64, self.training
+        self.eval()  # no BatchNorm statistics change
+        try:
+            feats = self.forward(torch.zeros(1, 3, size, size))
+            error = None
+        except Exception as exc:  # fixed-input-size models (Swin, ViT) fail here
+            feats, error = None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        finally:
+            self.train(training)
+        if feats is not None:
+            got = [tuple(f.shape[-2:]) if f is not None else None for f in feats]
+            want = [(size // s, size // s) if f is not None else None for s, f in zip(STRIDES, feats)]
+            if got != want:
+                error = f"at {size}x{size} its maps are {got}, not {want}"
+        if error:
+            raise UserError(f"Encoder '{self.name}' cannot feed the decoders ({error}): it needs a fixed input size or crops its maps. {SUGGEST}")
+
+    def forward(self, x: torch.Tensor) -> list:
+        """(N, 3, H, W) with H, W multiples of 32 -> five maps, ``None`` where the model has no stride-2 map."""
+        if self.renormalize:
+            x = x * self.scale + self.shift
+        feats = self.model(x)
+        if self.channels_last_output:
+            feats = [f.permute(0, 3, 1, 2) for f in feats]
+        return [feats[i] if i is not None else None for i in self.indices]
