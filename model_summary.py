@@ -19,7 +19,7 @@ from torchinfo import summary
 
 from models import build_model, canonical_encoder_name, count_parameters
 from utils.config import load_config
-from utils.config.cli import run_main
+from utils.config.cli import add_debug_argument, run_main
 from utils.config.errors import UserError
 from utils.labels import build_labels
 
@@ -35,6 +35,7 @@ def parse_args(argv=None):
     p.add_argument("--input_size", default=None, help="C,H,W (default 3,512,1024, or the config's training input: dataset.crop_size, else the last stage's size)")
     p.add_argument("--batch_size", type=int, default=1, help="batch size for the memory estimate (default 1)")
     p.add_argument("--depth", type=int, default=3, help="layer-table depth (default 3)")
+    add_debug_argument(p)
     return p.parse_args(argv)
 
 

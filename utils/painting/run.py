@@ -13,7 +13,6 @@ from utils.config.errors import UserError
 from utils.data import build_dataset, build_loader
 from utils.data.kitti_calib import read_calib
 from utils.data.segmentation import Item, read_rgb
-from utils.data.transforms import identity_transform
 from utils.evaluation.inference import upsample_to
 from utils.evaluation.tta import predict_with_tta
 from utils.evaluation.video import VideoWriter
@@ -35,18 +34,15 @@ def _object_classes(cfg, names) -> list:
 
 
 def _loader(setup, frames, log):
-    """Frames resized to dataset.size's height at their own aspect (the model pads to its stride), or whole with slide inference."""
+    """Frames resized to dataset.size's height at their own aspect (the model pads to its stride): the training
+    scale; with eval.inference slide, dataset.crop_size windows run over that image, as in eval."""
     cfg = setup.cfg
     height, width = image_size(frames[0].image)
     size = [cfg.dataset.size[0], max(32, round(cfg.dataset.size[0] * width / height))]
-    if cfg.eval.inference != "slide":
-        log.info(f"frames of {height}x{width} are predicted at {size[0]}x{size[1]} (dataset.size's height, the frames' aspect) and upsampled back")
+    log.info(f"frames of {height}x{width} are predicted at {size[0]}x{size[1]} (dataset.size's height, the frames' aspect) and upsampled back")
     items = [Item(f.image, None, f.name) for f in frames]
-    dataset = build_dataset(cfg, setup.labels, "test", "predict", size=size, items=items)
-    slide = cfg.eval.inference == "slide"
-    if slide:
-        dataset.transform = identity_transform()
-    return build_loader(dataset, 1 if slide else cfg.eval.batch_size, cfg.eval.num_workers, train=False)
+    dataset = build_dataset(cfg, setup.labels, "test", "predict", size=size, items=items, use_cache=False)
+    return build_loader(dataset, cfg.eval.batch_size, cfg.eval.num_workers, train=False)
 
 
 def image_size(path) -> tuple:

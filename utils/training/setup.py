@@ -1,6 +1,6 @@
 """Builds what a training run needs from its config: device, labels, model (with init_from), loss."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -41,7 +41,8 @@ def build_training_parts(cfg, device: torch.device, log, items: dict, resume: bo
     t = cfg.training
     seed_everything(t.seed, t.deterministic, t.cudnn_benchmark)
     labels = build_labels(cfg.target, cfg.dataset.labels, cfg.dataset.unlabeled_class)
-    model = build_model_from_config(cfg.model, labels.num_classes)
+    # A resume overwrites every weight: no ImageNet download, so an offline machine can continue its run.
+    model = build_model_from_config(replace(cfg.model, encoder_weights=None) if resume else cfg.model, labels.num_classes)
     if t.init_from and not resume:
         ckpt = load_checkpoint(t.init_from)
         fresh = transfer_weights(model, ckpt["model"])

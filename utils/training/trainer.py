@@ -74,8 +74,10 @@ class Trainer:
         for warning in schedule_warnings(self.cfg, steps, self.global_step + steps if last else math.inf):
             self.log.warning(f"warning: {warning}")
         unit = f"{stage.max_steps} steps ({stage.epochs} epochs)" if stage.max_steps else f"{stage.epochs} epochs"
+        crop = self.cfg.dataset.crop_size
+        scale = f"{stage.size[0]}x{stage.size[1]}" + (f" in {crop[0]}x{crop[1]} crops" if crop else "")
         self.log.info(
-            f"stage {stage.index + 1}/{len(self.stages)}: {unit} at {stage.size[0]}x{stage.size[1]}, batch {stage.batch_size} x {world} processes, lr {stage.lr:g}; {len(train_set)} train / {len(val_set)} val images"
+            f"stage {stage.index + 1}/{len(self.stages)}: {unit} at {scale}, batch {stage.batch_size} x {world} processes, lr {stage.lr:g}; {len(train_set)} train / {len(val_set)} val images"
         )
         return stage
 
