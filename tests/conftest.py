@@ -50,3 +50,16 @@ def tiny_overrides(sample_root: Path, out: Path, *extra) -> list:
         "eval.num_workers=0",
         *extra,
     ]
+
+
+def assert_same_training(straight: Path, resumed: Path, steps: int, key: str = "miou") -> None:
+    """Two runs' last.pth hold the same step count, bit-identical weights and the same metric history."""
+    import torch
+
+    from utils.checkpoint import load_checkpoint
+
+    a, b = load_checkpoint(straight / "last.pth"), load_checkpoint(resumed / "last.pth")
+    assert a["global_step"] == b["global_step"] == steps
+    for name, value in a["model"].items():
+        assert torch.equal(value, b["model"][name]), name
+    assert [r[key] for r in a["history"]] == [r[key] for r in b["history"]]

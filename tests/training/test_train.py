@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 import yaml
-from conftest import tiny_overrides
+from conftest import assert_same_training, tiny_overrides
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import train
@@ -67,12 +67,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(sample_root, tmp_path, mo
     monkeypatch.setattr(train.Trainer, "train_one_epoch", real)
     assert run_train(sample_root, tmp_path / "resumed", *extra, resume=True) == 0
 
-    a = load_checkpoint(tmp_path / "straight" / "last.pth")
-    b = load_checkpoint(tmp_path / "resumed" / "last.pth")
-    assert a["global_step"] == b["global_step"] == 6
-    for key, value in a["model"].items():
-        assert torch.equal(value, b["model"][key]), key
-    assert [r["miou"] for r in a["history"]] == [r["miou"] for r in b["history"]]
+    assert_same_training(tmp_path / "straight", tmp_path / "resumed", steps=6)
 
 
 def test_init_from_another_class_count(sample_root, tmp_path):
