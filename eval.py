@@ -16,7 +16,7 @@ from utils.evaluation.loop import run_evaluation
 from utils.evaluation.setup import build_eval_setup
 from utils.evaluation.video import VIDEO_SUFFIXES, is_video
 from utils.evaluation.video_eval import run_video
-from utils.files import to_json
+from utils.files import atomic_write_text, to_json
 from utils.runtime import setup_console_logging
 
 
@@ -63,10 +63,10 @@ def main(argv=None) -> int:
     metrics = run_evaluation(setup, log)
     if metrics:
         path = setup.output_dir / "metrics.json"
-        path.write_text(to_json(metrics))  # saved before the official evaluator runs, in case it fails
+        atomic_write_text(path, to_json(metrics))  # saved before the official evaluator runs, in case it fails
         if official_applies(setup):
             official_check(setup, metrics, log)
-            path.write_text(to_json(metrics))
+            atomic_write_text(path, to_json(metrics))
     return 0
 
 

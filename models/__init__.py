@@ -35,7 +35,7 @@ def build_model(
             ``tu-<timm model name>`` for any timm model with ``features_only`` maps at strides 4..32.
         num_classes: output channels.
         encoder_weights: imagenet (torchvision weights API, or timm's default pretrained tag) or None.
-        unet_preset: light (smp-style decoder) or original (the original project's ~81M decoder).
+        unet_preset: light (smp-style decoder) or original (the original project's TernausNet decoder; 58.1M parameters with resnext50).
         The other arguments mirror the ``model`` config keys.
     """
     if arch not in ARCHS:

@@ -18,7 +18,7 @@ def opt(default, help_text: str):
 @dataclass(frozen=True)
 class PathsConfig:
     root: str = opt("data/cityscapes", "dataset root: the Cityscapes folder holding leftImg8bit/ and gtFine/, or the KITTI folder holding data_road/")
-    output_dir: str = opt("runs/cityscapes_fpn_categories", "run folder: config.yaml, checkpoints, tensorboard/, train.log, metrics.json")
+    output_dir: str = opt("runs/cityscapes_fpn_categories", "run folder: config.yaml, checkpoints, tensorboard/, train.log, metrics.json, curves.png")
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class DatasetConfig:
     labels: Union[str, list[str]] = opt("categories", "cityscapes: road | categories | classes | a list of label names; kitti: road | lane")
     unlabeled_class: bool = opt(False, "classes mode: train 'unlabeled' as a 20th class instead of ignoring void pixels")
     size: list[int] = opt([512, 1024], "[H, W] the images are resized to for training (the scale at ratio 1) and inference")
-    crop_size: Optional[list[int]] = opt(None, "training: [H, W] crops of the randomly scaled image, padded with ignore where it is smaller; null crops size")
+    crop_size: Optional[list[int]] = opt(None, "training: [H, W] crops of the randomly scaled image, padded with ignore where it is smaller; null: the crop is dataset.size")
     cat_max_ratio: float = opt(1.0, "training: re-draw a crop (up to 10 times, as mmseg) while one class fills more than this fraction of it; 1.0 turns it off")
     val_cities: list[str] = opt([], "cityscapes: validate on these train cities instead of the official val split (the original used [ulm, bremen, aachen])")
     coarse: bool = opt(False, "cityscapes: add gtCoarse train and train_extra images to the training set (for pre-training)")
@@ -53,10 +53,12 @@ class ModelConfig:
     fpn_merge: Literal["add", "cat"] = opt("add", "fpn: how the four upsampled pyramid levels are merged")
     fpn_pyramid_channels: int = opt(256, "fpn: channels of the feature pyramid")
     fpn_segmentation_channels: int = opt(128, "fpn: channels of the segmentation branches")
-    unet_preset: Literal["light", "original"] = opt("light", "unet: light (smp-style decoder) or original (the original project's TernausNet decoder, ~81M params)")
+    unet_preset: Literal["light", "original"] = opt(
+        "light", "unet: light (smp-style decoder) or original (the original project's TernausNet decoder: 58.1M params with resnext50, printed as 81.1M by the original)"
+    )
     unet_decoder_channels: list[int] = opt([256, 128, 64, 32, 16], "unet light: widths of the five decoder blocks, deepest first")
     unet_num_filters: int = opt(32, "unet original: num_filters of the TernausNet decoder")
-    unet_res_blocks: bool = opt(False, "unet original: residual blocks inside the decoder blocks (~92M params)")
+    unet_res_blocks: bool = opt(False, "unet original: residual blocks inside the decoder blocks (69.0M params with resnext50, printed as 92.0M by the original)")
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ def build_dataset(cfg, labels, split: str, purpose: str, size=None, items=None, 
             (image resized, mask kept at full resolution) or ``predict`` (no labels).
         size: [H, W]; defaults to dataset.size.
         items: explicit files (a folder of images) instead of the split's.
-        use_cache: False for full-resolution reading (sliding windows) and folders of images, which no cache holds.
+        use_cache: False for folders of images and other one-off file lists, which no cache holds.
     """
     size = list(size or cfg.dataset.size)
     labelled = purpose != "predict"

@@ -12,7 +12,8 @@ from utils.labels import IGNORE_INDEX
 
 DOWNLOAD_HELP = (
     "Download data_road.zip from https://www.cvlibs.net/datasets/kitti/eval_road.php, unzip it and set paths.root to "
-    "the folder that holds data_road/ (training/image_2, training/gt_image_2, testing/image_2)."
+    "the folder that holds data_road/ (training/image_2, training/gt_image_2, testing/image_2). "
+    "No dataset yet? The built-in sample has a KITTI part: python -m utils.sample_data --out data/sample, then paths.root: data/sample/kitti"
 )
 
 

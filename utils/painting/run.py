@@ -16,7 +16,7 @@ from utils.data.segmentation import Item, read_rgb
 from utils.evaluation.inference import upsample_to
 from utils.evaluation.tta import predict_with_tta
 from utils.evaluation.video import VideoWriter
-from utils.files import to_json
+from utils.files import atomic_write_text, to_json
 from utils.painting.clusters import cluster_objects, ground_count, object_class_indices
 from utils.painting.frames import kitti_frames, read_point_labels, read_scan, write_array, write_ply
 from utils.painting.paint import paint_scan
@@ -105,7 +105,7 @@ def run_painting(setup, log) -> dict:
     if video is not None:
         video.close()
     metrics = _summary(setup, records, scorer)
-    (out / "paint_metrics.json").write_text(to_json(metrics))
+    atomic_write_text(out / "paint_metrics.json", to_json(metrics))
     _log_summary(log, metrics, out)
     return metrics
 
