@@ -81,7 +81,8 @@ def _model_from_args(args):
 def _unet_preset(args) -> str:
     if args.model_type != "unet":
         return "light"  # unused by FPN; the original ignored --unet_res_blocks there too
-    preset = args.unet_preset or "original"
+    # The original's UNET is ResNet-only: a timm encoder means the light decoder unless asked otherwise.
+    preset = args.unet_preset or ("light" if args.backbone.startswith("tu-") else "original")
     if args.unet_res_blocks and preset == "light":
         raise UserError("--unet_res_blocks 1 adds residual blocks to the original's UNET decoder; drop --unet_preset light (or use --unet_res_blocks 0).")
     return preset

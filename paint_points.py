@@ -1,8 +1,8 @@
 """Paint LiDAR points with the predicted classes: python paint_points.py --config_path FILE [--checkpoint PATH] [--set section.key=value ...]
 
-For every KITTI frame (data_road/<split>/image_2 with calib/ and the Velodyne scan): predict at full
-resolution with the configured TTA, project the scan with Tr_velo_to_cam, R0_rect and P2, and write
-painted/<name>.bin (float32 x, y, z, reflectance, then the C class scores), labels/<name>.label,
+For every KITTI frame (data_road/<split>/image_2 with calib/ and the Velodyne scan): predict at the
+training scale with the configured TTA, upsample to the frame's full resolution, project the scan with
+Tr_velo_to_cam, R0_rect and P2, and write painted/<name>.bin (float32 x, y, z, reflectance, then the C class scores), labels/<name>.label,
 ply/<name>.ply, clusters/<name>.json (DBSCAN per object class), pictures and paint_metrics.json.
 """
 
@@ -25,7 +25,7 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     log = setup_console_logging()
-    setup = build_eval_setup(args.config_path, args.checkpoint, args.set, log)
+    setup = build_eval_setup(args.config_path, args.checkpoint, args.set, log, paint_frames=True)
     run_painting(setup, log)
     return 0
 

@@ -10,8 +10,9 @@ from utils.config import load_config
 from utils.config.cli import add_config_arguments, run_main
 from utils.data import dataset_items
 from utils.data.checks import checked_items
-from utils.distributed import cleanup_distributed
-from utils.runtime import setup_device
+from utils.distributed import cleanup_distributed, is_main_process
+from utils.files import ensure_writable_folder
+from utils.runtime import setup_console_logging, setup_device
 from utils.training.resume import prepare_run_folder
 from utils.training.run_dir import RunDir
 from utils.training.setup import build_training_parts
@@ -31,12 +32,15 @@ def main(argv=None) -> int:
     device = setup_device(cfg.training.device)
     run = None
     try:
-        ckpt = prepare_run_folder(cfg, args.resume)  # a mistaken --resume stops here, with the run folder untouched
-        dataset_items(cfg, "train"), dataset_items(cfg, "val")  # so does a missing dataset
+        # A mistaken --resume, a missing dataset or bad files stop the run here, with the run folder untouched.
+        ckpt = prepare_run_folder(cfg, args.resume)
+        dataset_items(cfg, "train"), dataset_items(cfg, "val")
+        if is_main_process():  # before the data check, which can take minutes on a large dataset
+            ensure_writable_folder(cfg.paths.output_dir, "the run folder (paths.output_dir)")
+        items = checked_items(cfg, ("train", "val"), setup_console_logging())
         run = RunDir(cfg.paths.output_dir)  # proves the folder writable and removes what a killed save left
         if ckpt is None:
             run.save_config(cfg)
-        items = checked_items(cfg, ("train", "val"), run.log)  # bad files stop the run now, not after an epoch
         parts = build_training_parts(cfg, device, run.log, items, resume=ckpt is not None)
         Trainer(cfg, run, parts).fit(ckpt)
     finally:

@@ -60,3 +60,9 @@ def test_counts_timm_encoders(capsys):
     out = capsys.readouterr().out
     assert "TimmEncoder" in out and "FLOPs per image" in out
     assert f"parameters: {count_parameters(build_model('fpn', 'tu-convnext_atto', 8)):,} total" in out
+
+
+def test_a_timm_unet_takes_the_light_decoder(capsys):
+    assert model_summary.main(["--model_type", "unet", "--backbone", "tu-convnext_atto", "--input_size", "3,64,128", "--depth", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "unet (light) / tu-convnext_atto" in out and "UnetDecoder" in out

@@ -39,6 +39,13 @@ def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
+def all_reduce_min(tensor: torch.Tensor) -> torch.Tensor:
+    """The element-wise minimum over all processes, in place (a no-op in a single process)."""
+    if is_distributed():
+        dist.all_reduce(tensor, op=dist.ReduceOp.MIN)
+    return tensor
+
+
 def init_distributed(device_type: str) -> int:
     """Joins the process group torchrun describes; returns the local rank (0 when not launched by torchrun).
 

@@ -129,11 +129,15 @@ def _pid_alive(pid: int) -> bool:
 
 
 def remove_stale_temporaries(folder) -> list:
-    """Removes ``.<name>.tmp-<pid>`` files left by a process that was killed while saving; returns their names."""
+    """Removes ``.<name>.tmp-<pid>`` files left by a process that was killed while saving; returns their names.
+
+    Called before this process writes anything there, so a file with its own pid (a restarted container
+    reuses pids) is stale too; files of other live processes are left alone.
+    """
     removed = []
     for tmp in Path(folder).glob(f".*{TMP_MARK}*"):
         pid = tmp.name.rsplit(TMP_MARK, 1)[-1]
-        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+        if pid.isdigit() and (int(pid) == os.getpid() or not _pid_alive(int(pid))):
             try:
                 tmp.unlink()
                 removed.append(tmp.name)

@@ -176,3 +176,32 @@ def test_onnxruntime_backend_errors_are_clear(exported, tiny_run, tmp_path, caps
     assert "was exported for classes" in capsys.readouterr().err
     assert eval_script.run_main(eval_script.main, [*base, "eval.backend=tensorrt"]) == EXIT_USER_ERROR
     assert "allowed: pytorch | onnxruntime" in capsys.readouterr().err
+
+
+def test_a_graph_fixed_to_one_size_is_refused():
+    from onnx import TensorProto, helper
+
+    from utils.config.errors import UserError
+    from utils.deployment.export import _require_dynamic_input
+
+    fixed = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, 75, 130])
+    out = helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 2, 75, 130])
+    graph = helper.make_model(helper.make_graph([helper.make_node("Identity", ["image"], ["probabilities"])], "g", [fixed], [out]))
+    with pytest.raises(UserError, match="fixed height, width"):
+        _require_dynamic_input(graph)
+
+
+def test_a_graph_that_outputs_nan_fails_its_check():
+    from utils.deployment.check import compare
+
+    class NanGraph:
+        kind = "probabilities"
+
+        def run(self, images):
+            out = np.full((images.shape[0], 2, *images.shape[2:]), 0.5, np.float32)
+            out[0, 0, 0, 1] = np.nan  # not the first element: max() would skip it
+            return out
+
+    reference = lambda x: torch.full((x.shape[0], 2, *x.shape[2:]), 0.5)  # noqa: E731
+    row = compare(reference, NanGraph(), torch.zeros(1, 3, 8, 8), "bce_dice")
+    assert row["max_abs_diff"] == float("inf") and row["non_finite"] == 1

@@ -80,3 +80,14 @@ def test_clear_errors(categories_run, sample_root, tmp_path, capsys):
     images.symlink_to(sample_root / "kitti" / "data_road" / "training" / "image_2")
     assert paint_points.run_main(paint_points.main, [*argv[:-1], f"paint.root={tmp_path}"]) == EXIT_USER_ERROR
     assert "data_road_velodyne.zip" in capsys.readouterr().err
+
+
+def test_a_cityscapes_model_paints_frames_named_by_a_kitti_config(categories_run, sample_root, tmp_path):
+    # The KITTI config's target and root say where the frames are; the classes stay the checkpoint's.
+    out = tmp_path / "painted"
+    argv = ["--config_path", "configs/kitti_road_fpn.yaml", "--checkpoint", str(categories_run / "best.pth"), "--set", "target=kitti", f"paths.root={sample_root / 'kitti'}"]
+    argv += [f"paint.output_dir={out}", "paint.split=testing", "paint.max_pictures=0", "eval.num_workers=0", "eval.device=cpu", "eval.drop_clusters=0"]
+    assert paint_points.main(argv) == 0
+    metrics = json.loads((out / "paint_metrics.json").read_text())
+    assert metrics["frames"] == 3 and len(list((out / "painted").glob("*.bin"))) == 3
+    assert np.fromfile(next((out / "painted").glob("*.bin")), np.float32).size % (4 + 8) == 0  # x, y, z, r + the 8 categories

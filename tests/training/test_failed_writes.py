@@ -103,11 +103,12 @@ def test_ctrl_c_during_a_save_removes_the_temporary_file(tmp_path):
 
 
 def test_stale_temporaries_of_live_processes_are_kept(tmp_path):
-    mine = tmp_path / f".last.pth{TMP_MARK}{os.getpid()}"
+    live = tmp_path / f".last.pth{TMP_MARK}{os.getppid()}"  # another live process may be saving right now
     dead = tmp_path / f".best.pth{TMP_MARK}999999999"
-    mine.write_bytes(b"x")
-    dead.write_bytes(b"x")
-    assert remove_stale_temporaries(tmp_path) == [dead.name] and mine.exists()
+    mine = tmp_path / f".metrics.json{TMP_MARK}{os.getpid()}"  # a restarted container can reuse the killed saver's pid
+    for path in (live, dead, mine):
+        path.write_bytes(b"x")
+    assert sorted(remove_stale_temporaries(tmp_path)) == sorted([dead.name, mine.name]) and live.exists()
 
 
 def test_an_error_inside_a_write_keeps_the_previous_file(tmp_path):

@@ -31,7 +31,7 @@ def test_a_mid_epoch_resume_is_bit_identical(sample_root, tmp_path, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         run_train(sample_root, tmp_path / "resumed", *extra)
     saved = load_checkpoint(tmp_path / "resumed" / "last.pth")
-    assert (saved["global_step"], saved["epoch"], saved["batches_done"]) == (4, 1, 1)
+    assert (saved["global_step"], saved["epoch"], saved["epoch_progress"]["samples"]) == (4, 1, 2)  # one batch of 2 into epoch 2
     monkeypatch.setattr(train.Trainer, "_optimizer_step", real)
     assert run_train(sample_root, tmp_path / "resumed", *extra, resume=True) == 0
 
@@ -57,3 +57,11 @@ def test_warmup_longer_than_the_run_is_a_warning(sample_root, tmp_path):
     assert "training.warmup_iters=40 is more than this stage's 2 optimizer steps" in log
     assert "training.freeze_encoder_iters=5 covers the whole run" in log
     assert "model.encoder_weights: null freezes random weights" in log
+
+
+def test_a_validation_on_the_epochs_last_step_is_not_repeated(sample_root, tmp_path):
+    out = tmp_path / "once"
+    assert run_train(sample_root, out, "training.epochs=2", "training.val_every_iters=2") == 0
+    history = json.loads((out / "metrics.json").read_text())
+    assert [r["iteration"] for r in history] == [2, 4] and [r["epoch"] for r in history] == [1, 2]
+    assert not any(r["partial_epoch"] for r in history) and all(r["loss"] is not None for r in history)

@@ -8,7 +8,8 @@ from conftest import tiny_overrides
 import train
 from utils.checkpoint import load_checkpoint
 from utils.config.errors import EXIT_NONFINITE
-from utils.training.nonfinite import weights_are_finite
+from utils.training.nonfinite import NonFiniteGuard, weights_are_finite
+from utils.training.step import optimizer_step
 
 
 def argv_for(sample_root, out, *extra, resume=False):
@@ -43,26 +44,41 @@ def test_skip_drops_the_bad_step_and_keeps_training(sample_root, tmp_path, monke
     real = train.build_training_parts
     calls = {"n": 0}
 
-    def nan_on_the_third_batch(*args, **kwargs):
+    def nan_images_in_the_third_batch(*args, **kwargs):
         parts = real(*args, **kwargs)
-        criterion = parts.criterion
+        model, forward = parts.model, parts.model.forward
 
-        def loss(logits, target):
-            calls["n"] += 1
-            value = criterion(logits, target)
-            return value * float("nan") if calls["n"] == 3 else value
+        def poisoned(x):
+            if model.training:
+                calls["n"] += 1
+                if calls["n"] == 3:  # NaN inputs: the loss, the gradients and the batch-norm statistics all go NaN
+                    x = x * float("nan")
+            return forward(x)
 
-        parts.criterion = loss
+        model.forward = poisoned
         return parts
 
-    monkeypatch.setattr(train, "build_training_parts", nan_on_the_third_batch)
+    monkeypatch.setattr(train, "build_training_parts", nan_images_in_the_third_batch)
     out = tmp_path / "skip"
     assert train.main(argv_for(sample_root, out, "training.nonfinite=skip", "training.iters_per_epoch=4", "training.epochs=1")) == 0
     ckpt = load_checkpoint(out / "last.pth")
     assert ckpt["curves"]["skipped_steps"] == [3] and ckpt["global_step"] == 3  # four batches, one step dropped
+    # Weights and batch-norm running statistics: the dropped step's forward pass left nothing behind.
     assert all(torch.isfinite(v).all() for v in ckpt["model"].values() if v.is_floating_point())
     assert (out / "curves.png").stat().st_size > 1000
     assert json.loads((out / "metrics.json").read_text())[-1]["loss"] is not None  # the epoch mean leaves the dropped step out
+
+
+def test_skip_with_an_fp16_scaler_and_clipping_keeps_stepping():
+    model = torch.nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scaler = torch.amp.GradScaler("cpu", enabled=True)
+    guard = NonFiniteGuard("skip", 5, torch.device("cpu"))
+    for step, scale in enumerate([1.0, float("nan"), 1.0], start=1):
+        loss = model(torch.ones(2, 3)).sum() * scale
+        scaler.scale(loss).backward()
+        assert optimizer_step(model, optimizer, scaler, 1.0, guard, loss.detach(), step, 1) == (scale == 1.0)
+    assert guard.skipped_steps == [2] and all(torch.isfinite(p).all() for p in model.parameters())
 
 
 def test_skip_stops_after_max_nonfinite_steps(sample_root, tmp_path, capsys):

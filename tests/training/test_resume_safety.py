@@ -75,3 +75,17 @@ def test_resume_ignores_a_missing_init_from(sample_root, tmp_path):
     assert train.main(argv_for(sample_root, out, init, "training.epochs=1")) == 0
     (source / "last.pth").unlink()  # last.pth of the resumed run holds the weights now
     assert train.main(argv_for(sample_root, out, init, "training.epochs=2", resume=True)) == 0
+
+
+def test_advice_for_list_values_is_one_shell_word_each(finished_run, sample_root, tmp_path, capsys):
+    from utils.training.resume import _flow
+
+    assert _flow(["road", "sidewalk"]) == "[road,sidewalk]" and _flow([256, 128]) == "[256,128]" and _flow(None) == "null"
+    run = tmp_path / "moved"
+    run.mkdir()
+    (run / "last.pth").write_bytes((finished_run / "last.pth").read_bytes())
+    (run / "config.yaml").write_bytes((finished_run / "config.yaml").read_bytes())  # still names the old folder
+    assert train.run_main(train.main, argv_for(sample_root, run, "dataset.labels=[road,sidewalk]", resume=True)) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    # The run was moved: its own config.yaml still points at the old folder, so the advice names the new one.
+    assert f"--config_path {run / 'config.yaml'} --resume --set paths.output_dir={run}" in err

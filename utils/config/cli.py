@@ -45,5 +45,5 @@ def run_main(main, argv=None) -> int:
         if debug:
             traceback.print_exc()
         where = f" ({exc.filename})" if exc.filename else ""
-        print(f"error: {exc.strerror or exc}{where}. Run with --debug for the traceback.", file=sys.stderr)
+        print(f"error: {exc.strerror or user_message(exc)}{where}. Run with --debug for the traceback.", file=sys.stderr)
         return EXIT_OS_ERROR

@@ -87,17 +87,18 @@ class CheckCache:
         except OSError:
             return False
 
-    def remember(self, item) -> None:
-        self.entries[str(item.image)] = _stamp(item)
+    def remember(self, item, stamp: list) -> None:
+        """``stamp`` was taken before the file was read: a file replaced during the check is checked again next time."""
+        self.entries[str(item.image)] = stamp
 
     def save(self) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
         try:  # a read-only home only costs the next run its check again
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
             tmp.write_text(json.dumps(self.entries))
             os.replace(tmp, self.path)
         except OSError:
-            pass
+            tmp.unlink(missing_ok=True)
 
 
 def check_files(items: list, target: str, cache: CheckCache, desc: str, workers: int = 0) -> tuple:
@@ -107,10 +108,10 @@ def check_files(items: list, target: str, cache: CheckCache, desc: str, workers:
     bad = []
     workers = workers or min(16, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = pool.map(lambda item: (item, check_item(item, target)), todo)
-        for item, reason in tqdm(results, total=len(todo), desc=desc, disable=not todo or not is_main_process(), leave=False, dynamic_ncols=True):
+        results = pool.map(lambda item: (item, _stamp(item), check_item(item, target)), todo)
+        for item, stamp, reason in tqdm(results, total=len(todo), desc=desc, disable=not todo or not is_main_process(), leave=False, dynamic_ncols=True):
             if reason is None:
-                cache.remember(item)
+                cache.remember(item, stamp)
             else:
                 bad.append((item, reason))
     return bad, {"files": len(items), "checked": len(todo), "seconds": time.perf_counter() - start}

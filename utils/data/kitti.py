@@ -49,6 +49,8 @@ def kitti_items(root, split: str, mode: str, val_fraction: float, labelled: bool
     base = _data_road(Path(root))
     if split == "test":
         images = sorted((base / "testing" / "image_2").glob("*.png"))
+        if mode == "lane":
+            images = [p for p in images if p.name.startswith("um_")]  # the ego-lane benchmark is um only
         if not images:
             raise UserError(f"No test images in '{base / 'testing' / 'image_2'}'. {DOWNLOAD_HELP}")
         return [Item(p, None, p.stem) for p in images]

@@ -25,8 +25,9 @@ class SeededSampler(Sampler):
         self.epoch = epoch
 
     def skip(self, count: int) -> None:
-        """This process's first ``count`` samples of the epoch are left out: a resume from inside an epoch
-        continues the same order (and the same augmentation seeds) without loading what was already trained on."""
+        """The epoch's first ``count`` samples (over all processes) are left out: a resume from inside an epoch
+        continues the same order with the same augmentation seeds, without loading what was already trained on,
+        even on another number of processes."""
         self.start = count
 
     def __len__(self) -> int:
@@ -42,5 +43,5 @@ class SeededSampler(Sampler):
         while len(order) < total:  # pad so every process takes the same number of steps
             order += order[: total - len(order)]
         seeds = np.random.SeedSequence([self.seed, self.epoch]).generate_state(total, dtype=np.uint32)
-        for pos in range(self.rank + self.start * self.world_size, total, self.world_size):
+        for pos in range(self.start + self.rank, total, self.world_size):
             yield order[pos], int(seeds[pos])

@@ -82,6 +82,7 @@ def export_onnx(module: DeployModule, path, opset: int = DEFAULT_OPSET) -> Path:
         written = graph_opset(graph)
         if written != opset:
             raise UserError(f"The exporter wrote opset {written}, not the {opset} asked for (onnx's converter cannot go there for every operator). Use --opset {written} or higher.")
+        _require_dynamic_input(graph)
         _name_output_axes(graph)
         onnx.save(graph, str(tmp))
         onnx.checker.check_model(str(tmp), full_check=True)
@@ -89,6 +90,18 @@ def export_onnx(module: DeployModule, path, opset: int = DEFAULT_OPSET) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _require_dynamic_input(graph: onnx.ModelProto) -> None:
+    """Some models (fixed-size transformers, e.g. timm's tiny_vit) trace to a graph of the example's size only."""
+    dims = graph.graph.input[0].type.tensor_type.shape.dim
+    fixed = [axis for i, axis in ((0, "batch"), (2, "height"), (3, "width")) if not dims[i].dim_param]
+    if fixed:
+        size = "x".join(str(d.dim_value or d.dim_param) for d in dims)
+        raise UserError(
+            f"The exported graph has a fixed {', '.join(fixed)} (input {size}): this model does not trace to dynamic sizes, "
+            "so the graph would only take its example's size. Export a model whose encoder takes any input size (ResNets, ConvNeXt, EfficientNet, PVTv2)."
+        )
 
 
 def _name_output_axes(graph: onnx.ModelProto) -> None:

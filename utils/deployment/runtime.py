@@ -56,7 +56,10 @@ class OnnxModel:
 
     def run(self, images: np.ndarray) -> np.ndarray:
         """(N, 3, H, W) float32 -> the graph's raw output."""
-        return self.session.run(None, {self.input_name: np.ascontiguousarray(images, dtype=np.float32)})[0]
+        try:
+            return self.session.run(None, {self.input_name: np.ascontiguousarray(images, dtype=np.float32)})[0]
+        except Exception as exc:  # onnxruntime's own error types: a shape the graph does not take, a broken node
+            raise UserError(f"onnxruntime could not run '{self.path}' on a {tuple(images.shape)} input ({str(exc).splitlines()[0]}). Export it again with python export.py.") from None
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         out = torch.from_numpy(self.run(images.detach().float().cpu().numpy())).to(images.device)

@@ -74,11 +74,13 @@ def scale_warnings(cfg, trained: list) -> list:
     return notes
 
 
-def merged_config(config_path, cli_checkpoint, overrides):
+def merged_config(config_path, cli_checkpoint, overrides, paint_frames: bool = False):
     """(Config, checkpoint dict, checkpoint path).
 
     The checkpoint's training config, with the user file's ``paths``, ``eval`` and data-location keys
     on top, the input size of the stage the checkpoint was trained in, then the --set overrides.
+    ``paint_frames``: paint_points.py paints KITTI frames with any model, so a user's ``target: kitti``
+    only says where the frames are; the classes (target and labels) stay the checkpoint's.
     """
     user = read_yaml(config_path) if config_path else {}
     path = _checkpoint_path(apply_overrides(copy.deepcopy(user), overrides), cli_checkpoint)
@@ -89,7 +91,9 @@ def merged_config(config_path, cli_checkpoint, overrides):
         ckpt["config"] = config_to_dict(config_from_dict(user))  # the user's file describes the model
     raw = dict(ckpt["config"])
     trained_on = raw.get("target")
-    raw["target"] = user.get("target", trained_on)  # checked below, after the overrides
+    raw["target"] = trained_on if paint_frames else user.get("target", trained_on)  # checked below, after the overrides
+    if paint_frames:
+        overrides = [o for o in overrides or [] if o.split("=", 1)[0].strip() != "target"]
     for section in USER_SECTIONS:
         if user.get(section):
             raw[section] = {**(raw.get(section) or {}), **user[section]}
@@ -142,6 +146,11 @@ def _onnxruntime_predictor(cfg, path, labels, device, log) -> Predictor:
         log.warning(f"note: {onnx_path} was exported from {exported['checkpoint']}, not from {path}; the config comes from the latter.")
     if not (exported.get("check") or {}).get("passed", True):
         log.warning(f"note: {onnx_path} failed its check at export (see its model.json).")
+    if cfg.eval.inference == "slide" and exported["output"]["kind"] == "probabilities":
+        log.warning(
+            f"note: {onnx_path} outputs probabilities; sliding windows average logits, and logits recovered from saturated probabilities "
+            "are capped, so confident overlapping windows can differ from PyTorch. Export with --output logits for slide inference."
+        )
     providers = ", ".join(p.replace("ExecutionProvider", "") for p in model.providers)
     log.info(f"backend onnxruntime: {onnx_path} ({exported['output']['kind']}, {'fp16' if exported.get('fp16') else 'fp32'}, opset {exported.get('opset')}), providers {providers}")
     return Predictor(
@@ -158,8 +167,8 @@ def _onnxruntime_predictor(cfg, path, labels, device, log) -> Predictor:
     )
 
 
-def build_eval_setup(config_path, cli_checkpoint, overrides, log) -> EvalSetup:
-    cfg, ckpt, path = merged_config(config_path, cli_checkpoint, overrides)
+def build_eval_setup(config_path, cli_checkpoint, overrides, log, paint_frames: bool = False) -> EvalSetup:
+    cfg, ckpt, path = merged_config(config_path, cli_checkpoint, overrides, paint_frames)
     labels = build_labels(cfg.target, cfg.dataset.labels, cfg.dataset.unlabeled_class)
     device = resolve_device(cfg.eval.device)
     if cfg.eval.backend == "onnxruntime":

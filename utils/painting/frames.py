@@ -31,6 +31,12 @@ class Frame:
     truth: Optional[Path]
 
 
+def kitti_layout(root) -> bool:
+    """Whether ``root`` (or its data_road/) holds a KITTI road split."""
+    root = Path(root)
+    return any((b / split / "image_2").is_dir() for b in (root / "data_road", root) for split in ("training", "testing"))
+
+
 def kitti_frames(root, split: str) -> list:
     """(frames, missing): every frame of ``split`` (training or testing) under ``root`` with an image, a calib
     file and a scan, and the names of the images that lack one of them."""

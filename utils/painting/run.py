@@ -18,7 +18,7 @@ from utils.evaluation.tta import predict_with_tta
 from utils.evaluation.video import VideoWriter
 from utils.files import atomic_write_text, to_json
 from utils.painting.clusters import cluster_objects, ground_count, object_class_indices
-from utils.painting.frames import kitti_frames, read_point_labels, read_scan, write_array, write_ply
+from utils.painting.frames import kitti_frames, kitti_layout, read_point_labels, read_scan, write_array, write_ply
 from utils.painting.paint import paint_scan
 from utils.painting.pictures import bev_picture, camera_picture
 from utils.painting.scoring import PaintScorer, truth_table
@@ -55,8 +55,8 @@ def image_size(path) -> tuple:
 def run_painting(setup, log) -> dict:
     """Paints every frame of paint.split; returns the metrics written to paint_metrics.json."""
     cfg, names = setup.cfg, list(setup.labels.names)
-    if cfg.paint.root is None and cfg.target != "kitti":
-        raise UserError(f"This model was trained on {cfg.target}; set paint.root to the folder holding KITTI's data_road/ (e.g. --set paint.root=data/kitti).")
+    if cfg.paint.root is None and cfg.target != "kitti" and not kitti_layout(cfg.paths.root):
+        raise UserError(f"This model was trained on {cfg.target}; set paint.root to the folder holding KITTI's data_road/ (e.g. --set paint.root=data/kitti), or point paths.root there.")
     frames, missing = kitti_frames(cfg.paint.root or cfg.paths.root, cfg.paint.split)
     if missing:
         log.warning(f"{len(missing)} frames lack a calib file or a Velodyne scan and are skipped (e.g. {missing[0]})")

@@ -1,24 +1,32 @@
 """The non-finite guard: a NaN or infinite loss (or gradient norm) never reaches a checkpoint.
 
-``training.nonfinite: stop`` keeps the first bad step in a tensor on the device and reads it only where the
-Trainer already waits for the GPU (the progress-bar ``.item()``, the end of an epoch, before validating and
-before every save), so a healthy run pays no extra sync. ``skip`` must know before the optimizer step, so it
-reads one flag per step (as PyTorch's own fp16 GradScaler does), drops that step, restores the batch-norm
-statistics the bad forward pass wrote, and stops after ``training.max_nonfinite_steps`` skipped steps.
+``training.nonfinite: stop`` keeps the first bad step in a tensor on the device (with a step counter that
+also lives there, so recording costs no host-device copy) and reads it only where the Trainer already waits
+for the GPU: the progress-bar ``.item()``, the end of an epoch, before validating and before every save. A
+healthy run pays no extra sync. ``skip`` must know before the optimizer step, so it reads one flag per step
+(as PyTorch's own fp16 GradScaler does), drops that step, restores the batch-norm statistics the bad forward
+pass wrote, and stops after ``training.max_nonfinite_steps`` skipped steps. Under DDP every process reaches
+the same verdict at the same point.
 """
+
+import bisect
 
 import torch
 
 from utils.config.errors import NonFiniteError
-from utils.distributed import all_reduce_sum, get_world_size
+from utils.distributed import all_reduce_min, all_reduce_sum, get_world_size
 
-ADVICE = "Lower training.lr, set training.clip_grad_norm, or use training.amp: bf16 rather than fp16; to ride over rare bad batches set training.nonfinite: skip."
+ADVICE = "Lower training.lr, set training.clip_grad_norm, or use training.amp: bf16 rather than fp16"
+NONE = 2**62  # "no bad step yet"; the minimum over processes is the first bad step anywhere
 
 
 class NonFiniteGuard:
     def __init__(self, mode: str, max_skipped: int, device: torch.device):
         self.mode, self.max_skipped = mode, max_skipped
-        self.first_bad = torch.full((2,), -1, dtype=torch.long, device=device)  # (step, epoch) of the first bad step
+        self.first_bad = torch.full((), NONE, dtype=torch.long, device=device)
+        self.counter = torch.zeros((), dtype=torch.long, device=device)  # observed steps, counted on the device
+        self.counter_base = None  # the host step number of the first observed step
+        self.epoch_starts = []  # (first step, epoch) on the host: the epoch of a bad step, without a device copy
         self.skipped_steps: list = []  # optimizer steps dropped in skip mode, for curves.png and the checkpoint
 
     def observe(self, loss: torch.Tensor, grad_norm: torch.Tensor, step: int, epoch: int) -> bool:
@@ -26,7 +34,7 @@ class NonFiniteGuard:
 
         ``step`` is the 1-based optimizer step about to be taken, ``epoch`` the 1-based epoch.
         """
-        finite = torch.isfinite(loss.detach().float()) & torch.isfinite(grad_norm.detach().float())
+        finite = torch.isfinite(loss.detach().float()) & torch.isfinite(grad_norm.detach().float().to(loss.device))
         if self.mode == "skip":
             bad = (~finite).float()
             if get_world_size() > 1:  # every process drops the same steps
@@ -38,22 +46,32 @@ class NonFiniteGuard:
                 raise NonFiniteError(
                     f"training.nonfinite=skip: {len(self.skipped_steps)} optimizer steps had a non-finite loss or gradient norm "
                     f"(steps {_few(self.skipped_steps)}), more than training.max_nonfinite_steps={self.max_skipped}; stopped at step {step} (epoch {epoch}). "
-                    f"Checkpoints already written are intact. {ADVICE.split('; to ride')[0]}."
+                    f"Checkpoints already written are intact. {ADVICE}."
                 )
             return False
-        marker = torch.tensor([step, epoch], device=self.first_bad.device)
-        self.first_bad.copy_(torch.where((~finite) & (self.first_bad[0] < 0), marker, self.first_bad))
+        if self.counter_base is None:
+            self.counter_base = step
+        if not self.epoch_starts or self.epoch_starts[-1][1] != epoch:
+            self.epoch_starts.append((step, epoch))
+        self.first_bad.copy_(torch.where(~finite & (self.first_bad == NONE), self.counter, self.first_bad))
+        self.counter += 1
         return True
 
     def check(self, about_to: str) -> None:
-        """Raises NonFiniteError if a bad step was seen (stop mode); one device-to-host read."""
-        if self.mode != "stop":
+        """Raises NonFiniteError if a bad step was seen on any process (stop mode); one device-to-host read.
+
+        Every process must call it at the same points (it is a collective under DDP).
+        """
+        if self.mode != "stop" or self.counter_base is None:
             return
-        step, epoch = self.first_bad.tolist()
-        if step >= 0:
+        first = all_reduce_min(self.first_bad.clone()).item()
+        if first != NONE:
+            step = self.counter_base + first
+            epoch = self.epoch_starts[bisect.bisect_right([s for s, _ in self.epoch_starts], step) - 1][1]
             raise NonFiniteError(
                 f"training.nonfinite=stop: the loss or gradient norm became NaN or infinite at optimizer step {step} (epoch {epoch}); "
-                f"stopped before {about_to}, so no checkpoint holds non-finite weights and last.pth / best.pth are as they were. {ADVICE}"
+                f"stopped before {about_to}, so no checkpoint holds non-finite weights and last.pth / best.pth are as they were. "
+                f"{ADVICE}; to ride over rare bad batches set training.nonfinite: skip."
             )
 
     def state_dict(self) -> dict:
@@ -68,11 +86,12 @@ def _few(steps: list) -> str:
 
 
 def weights_are_finite(model: torch.nn.Module) -> bool:
-    """One device-to-host read over every parameter and buffer (batch-norm statistics included)."""
+    """Every parameter and buffer (batch-norm statistics included) finite on every process; one device-to-host read."""
     tensors = [t for t in list(model.parameters()) + list(model.buffers()) if t.is_floating_point()]
     if not tensors:
         return True
-    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
+    ok = torch.stack([torch.isfinite(t).all() for t in tensors]).all().long()
+    return bool(all_reduce_min(ok).item())
 
 
 class BufferSnapshot:

@@ -5,6 +5,7 @@ against the config (the model, the classes, the optimizer, the stages), so a mis
 while the run folder, its config.yaml included, is exactly as it was.
 """
 
+import shlex
 from pathlib import Path
 
 import yaml
@@ -53,6 +54,9 @@ def config_differences(saved: dict, current: dict) -> list:
 
 
 def _flow(value) -> str:
+    """A value as --set takes it, without spaces: [road,sidewalk], null, true."""
+    if isinstance(value, list):
+        return "[" + ",".join(_flow(v) for v in value) + "]"
     return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
 
 
@@ -60,12 +64,14 @@ def _advice(run: Path, saved: dict, diffs: list) -> str:
     """Advice that works: the run's own config.yaml when it fits last.pth, else the --set overrides that restore it."""
     own = run / "config.yaml"
     try:
-        fits = own.is_file() and not config_differences(saved, config_to_dict(load_config(own)))
+        own_cfg = load_config(own) if own.is_file() else None
     except UserError:
-        fits = False
-    if fits:
-        return f"Resume with the run's own config: python train.py --config_path {own} --resume"
-    sets = " ".join(f"{key}={_flow(old)}" for key, old, _ in diffs)
+        own_cfg = None
+    if own_cfg is not None and not config_differences(saved, config_to_dict(own_cfg)):
+        moved = Path(own_cfg.paths.output_dir).resolve() != run.resolve()  # a run folder copied from elsewhere
+        where = f" --set {shlex.quote(f'paths.output_dir={run}')}" if moved else ""
+        return f"Resume with the run's own config: python train.py --config_path {shlex.quote(str(own))} --resume{where}"
+    sets = " ".join(shlex.quote(f"{key}={_flow(old)}") for key, old, _ in diffs)
     return f"Resume with the config the run was trained with, e.g. add --set {sets}"
 
 

@@ -35,5 +35,7 @@ def optimizer_step(model: torch.nn.Module, optimizer, scaler, clip_grad_norm, gu
     if ok:
         scaler.step(optimizer)
         scaler.update()
+    elif scaler.is_enabled() and clip_grad_norm:
+        scaler.update()  # closes the unscale_ above (and lowers the scale if it saw inf), or the next unscale_ fails
     optimizer.zero_grad(set_to_none=True)
     return ok

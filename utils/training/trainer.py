@@ -43,7 +43,6 @@ class Trainer:
         self.train_points = []  # (step, loss, lr) read where the loop syncs anyway: curves.png
         self.config_saved = parts.config_saved  # a resumed run writes config.yaml with its first last.pth
         self.last_validated, self.last_saved = -1, -1
-        self.epoch_sums = None  # a mid-epoch checkpoint's running loss sums, for the epoch's mean
         self.stages = plan_stages(cfg)
         self._offsets()
 
@@ -84,30 +83,32 @@ class Trainer:
     # ----------------------------------------------------------------- the loop
     def fit(self, ckpt: dict = None) -> list:
         """Trains every stage; ``ckpt`` is a verified last.pth to continue from (see :mod:`utils.training.resume`)."""
-        start_stage, start_epoch, start_batch = 0, 0, 0
+        start_stage, start_epoch, progress = 0, 0, None
         if ckpt is not None:
             self.resume(ckpt)
-            start_stage, start_epoch, start_batch = ckpt["stage"], ckpt["epoch"], ckpt.get("batches_done", 0)
+            start_stage, start_epoch = ckpt["stage"], ckpt["epoch"]
+            progress = ckpt.get("epoch_progress")  # set when last.pth was written inside an epoch
         for stage in self.stages[start_stage:]:
             stage = self._setup_stage(stage)
             if ckpt is not None:
-                if start_epoch > 0 or start_batch > 0:
+                if start_epoch > 0 or progress:
                     self._restore_optimizer(ckpt)
                 states = ckpt["rng"]
                 set_rng_state(states[get_rank()] if len(states) == get_world_size() else states[0])
-                self.epoch_sums = ckpt.get("epoch_sums")
                 ckpt = None
-            for epoch in range(start_epoch, stage.epochs):
-                train_loss, speed = self.train_one_epoch(stage, epoch, start_batch)
-                start_batch = 0
-                finished = self._steps_done(stage) or epoch == stage.epochs - 1
+            epoch = start_epoch
+            # Iteration mode runs until max_iters optimizer steps, even when skipped steps need another epoch.
+            while epoch < stage.epochs or (stage.max_steps and not self._steps_done(stage)):
+                train_loss, speed = self.train_one_epoch(stage, epoch, progress)
+                progress = None
                 record = None
-                if not stage.max_steps or (finished and self.last_validated != self.global_step):
+                if not stage.max_steps or self._steps_done(stage):
                     record = self.validate(stage, epoch + 1, train_loss, speed)
                 self.save("last.pth", stage, epoch + 1)
                 self._summary(stage, epoch, train_loss, speed, record)
                 if self._steps_done(stage):
                     break
+                epoch += 1
             start_epoch = 0
         report = final_report(self.history, self.best, self.t.key_metric, self.run.path, self.guard.skipped_steps)
         if report:
@@ -118,16 +119,22 @@ class Trainer:
     def _steps_done(self, stage: Stage) -> bool:
         return self.stage_end_step is not None and self.global_step >= self.stage_end_step
 
-    def train_one_epoch(self, stage: Stage, epoch: int, start_batch: int = 0) -> tuple:
-        """One pass over the training loader, from batch ``start_batch`` (a mid-epoch resume) on."""
-        model, accum = self.model, self.t.accumulation_steps
+    def train_one_epoch(self, stage: Stage, epoch: int, progress: dict = None) -> tuple:
+        """One pass over the training loader; ``progress`` (from a mid-epoch last.pth) starts it where that stopped.
+
+        ``progress`` counts samples over all processes, so the same data order continues even on another
+        number of processes; the epoch's loss sums continue too (rank 0 carries what came before).
+        """
+        model, accum, world = self.model, self.t.accumulation_steps, get_world_size()
         model.train()
+        per_batch = stage.batch_size * world
+        done = progress["samples"] if progress else 0
+        start_batch = done // per_batch
         sampler = self.train_loader.sampler
         sampler.set_epoch(self.epoch_offsets[stage.index] + epoch)
-        sampler.skip(start_batch * stage.batch_size)  # the same order as an uninterrupted run, from where it stopped
-        sums = self.epoch_sums if start_batch and self.epoch_sums else {"loss_sum": 0.0, "loss_count": 0, "images_seen": 0}
-        loss_sum = torch.tensor(sums["loss_sum"], device=self.device)
-        loss_count, images_seen = sums["loss_count"], sums["images_seen"]
+        sampler.skip(done)
+        loss_sum = torch.tensor(progress["loss_sum"] if progress and is_main_process() else 0.0, device=self.device)
+        count_before, loss_count = (progress["loss_count"] if progress else 0), 0
         start = time.perf_counter()
         bar = tqdm(total=self.batches_per_epoch // accum, initial=start_batch // accum, desc=f"train {self._epoch_label(stage, epoch)}", disable=not is_main_process(), leave=False, dynamic_ncols=True)
         self.optimizer.zero_grad(set_to_none=True)
@@ -146,8 +153,7 @@ class Trainer:
                     loss = self.criterion(model(images), masks)
                 self.scaler.scale(loss / accum).backward()
             step_loss += loss.detach()
-            n = images.shape[0] * get_world_size()
-            images_seen, seen_now = images_seen + n, seen_now + n
+            seen_now += images.shape[0] * world
             if not sync:
                 continue
             epoch_number = self.epoch_offsets[stage.index] + epoch + 1
@@ -159,7 +165,7 @@ class Trainer:
             step_loss = torch.zeros((), device=self.device)
             speed = seen_now / (time.perf_counter() - start)
             to_tensorboard = self.global_step % max(1, self.t.log_every_iters) == 0
-            if to_tensorboard or bar.n % 5 == 0:  # .item() waits for the GPU: only every few steps
+            if to_tensorboard or ((i + 1) // accum) % 5 == 0:  # .item() waits for the GPU: only every few steps, the same on every rank
                 self.guard.check(f"step {self.global_step + 1}")
                 current = loss.item()
                 self.train_points.append((self.global_step, current, self.schedule.lr))
@@ -171,13 +177,14 @@ class Trainer:
                 self.validate(stage, epoch, float("nan"), speed, partial=True)
                 model.train()
             if self.t.checkpoint_every_iters and self.global_step % self.t.checkpoint_every_iters == 0 and self.last_saved != self.global_step:
-                sums = {"loss_sum": loss_sum.item(), "loss_count": loss_count, "images_seen": images_seen}
-                self.save("last.pth", stage, epoch, batches_done=i + 1, epoch_sums=sums)
+                total = all_reduce_sum(loss_sum.clone())
+                progress_now = {"samples": done + (i + 1 - start_batch) * per_batch, "loss_sum": total.item(), "loss_count": count_before + loss_count * world}
+                self.save("last.pth", stage, epoch, progress=progress_now)
         bar.close()
         sampler.skip(0)
         self.guard.check("the end of the epoch")
         all_reduce_sum(loss_sum)
-        mean_loss = loss_sum.item() / max(1, loss_count * get_world_size())
+        mean_loss = loss_sum.item() / max(1, count_before + loss_count * world)
         return mean_loss, seen_now / max(1e-9, time.perf_counter() - start)
 
     def _optimizer_step(self, loss: torch.Tensor, epoch_number: int) -> bool:
@@ -196,6 +203,8 @@ class Trainer:
             )
 
     def validate(self, stage: Stage, epoch: int, train_loss: float, speed: float, partial: bool = False) -> dict:
+        if not partial and self.history and self.last_validated == self.global_step:
+            return self._close_epoch_record(stage, epoch, train_loss, speed)  # val_every_iters just validated this step
         self._assert_finite("validating")  # a broken model never scores, so it never becomes best.pth
         # The unwrapped model: DDP's forward would broadcast buffers, a collective that ranks with no
         # validation images (uneven shards) never join. Its weights and buffers match on every rank.
@@ -225,9 +234,18 @@ class Trainer:
             self._summary(stage, epoch, train_loss, speed, record)
         return record
 
+    def _close_epoch_record(self, stage: Stage, epoch: int, train_loss: float, speed: float) -> dict:
+        """The record of a validation at the epoch's last step becomes the epoch's: one validation, not two."""
+        record = self.history[-1]
+        record.update(epoch=self.epoch_offsets[stage.index] + epoch, partial_epoch=False, loss=train_loss, images_per_sec=speed)
+        self.run.scalars({"train/epoch_loss": train_loss, "train/epoch_images_per_sec": speed}, self.global_step)
+        self.run.write_json(self.history, "metrics.json")
+        return record
+
     # ----------------------------------------------------------------- checkpoints
-    def save(self, name: str, stage: Stage, epoch: int, batches_done: int = 0, epoch_sums: dict = None) -> None:
-        """``epoch`` counts the epochs of ``stage`` already completed; ``batches_done`` the batches of the next one."""
+    def save(self, name: str, stage: Stage, epoch: int, progress: dict = None) -> None:
+        """``epoch`` counts the epochs of ``stage`` already completed; ``progress`` how far the next one got
+        (samples over all processes, and its loss sums), when last.pth is written inside an epoch."""
         self._assert_finite(f"writing {name}")
         state = {
             "model": self.raw_model.state_dict(),
@@ -236,8 +254,7 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "stage": stage.index,
             "epoch": epoch,
-            "batches_done": batches_done,
-            "epoch_sums": epoch_sums,
+            "epoch_progress": progress,
             "global_step": self.global_step,
             "best": self.best,
             "key_metric": self.t.key_metric,
@@ -262,7 +279,8 @@ class Trainer:
         self.train_points = [tuple(p) for p in curves.get("train", [])]
         self.guard.load_state_dict(curves)
         self.last_saved = self.global_step
-        where = f"{ckpt['epoch']} epochs" + (f" and {ckpt.get('batches_done', 0)} batches" if ckpt.get("batches_done") else "")
+        progress = ckpt.get("epoch_progress")
+        where = f"{ckpt['epoch']} epochs" + (f" and {progress['samples']} samples of the next" if progress else "")
         self.log.info(f"resuming from {self.run.path / 'last.pth'}: stage {ckpt['stage'] + 1}, {where}, {self.global_step} steps done")
 
     def _restore_optimizer(self, ckpt: dict) -> None:
