@@ -22,6 +22,7 @@ from utils.data import dataset_items
 from utils.data.cityscapes import orphan_cityscapes_labels
 from utils.data.kitti import orphan_kitti_labels
 from utils.distributed import barrier, is_main_process
+from utils.files import WriteError, atomic_write_text
 
 CACHE_VERSION = 1
 CITYSCAPES_IDS = np.array(sorted({lab.id for lab in CITYSCAPES_LABELS if lab.id >= 0}), np.uint8)
@@ -92,13 +93,11 @@ class CheckCache:
         self.entries[str(item.image)] = stamp
 
     def save(self) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
         try:  # a read-only home only costs the next run its check again
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(self.entries))
-            os.replace(tmp, self.path)
-        except OSError:
-            tmp.unlink(missing_ok=True)
+            atomic_write_text(self.path, json.dumps(self.entries))
+        except (OSError, WriteError):
+            pass
 
 
 def check_files(items: list, target: str, cache: CheckCache, desc: str, workers: int = 0) -> tuple:
