@@ -1,7 +1,8 @@
 """Evaluate and predict: python eval.py --config_path FILE [--checkpoint PATH] [--set section.key=value ...]
 
 With labels (eval.split val or train): metrics at ground-truth resolution, with and without DropClusters,
-the per-class table, metrics.json, a confusion-matrix picture, prediction pictures, official-format exports.
+the per-class table, metrics.json, a confusion-matrix picture, prediction pictures, and results in the
+dataset's own encoding (official-format exports, KITTI devkit files, label files beside the ground truth's).
 Without (eval.split test, or eval.input = a folder of images or a video file): predictions, overlays, videos.
 """
 
@@ -11,7 +12,6 @@ from pathlib import Path
 
 from utils.config.cli import add_config_arguments, run_main
 from utils.config.errors import UserError
-from utils.evaluation.cityscapes_official import run_official
 from utils.evaluation.loop import run_evaluation
 from utils.evaluation.setup import build_eval_setup
 from utils.evaluation.video import VIDEO_SUFFIXES, is_video
@@ -25,26 +25,6 @@ def parse_args(argv=None):
     add_config_arguments(parser, required=False)
     parser.add_argument("--checkpoint", help="checkpoint to evaluate (default: eval.checkpoint, else <paths.output_dir>/best.pth)")
     return parser.parse_args(argv)
-
-
-def official_applies(setup) -> bool:
-    cfg = setup.cfg
-    return cfg.eval.official and cfg.target == "cityscapes" and setup.labels.to_label_id is not None and cfg.eval.split == "val" and not cfg.dataset.val_cities
-
-
-def official_check(setup, metrics: dict, log) -> None:
-    """Runs cityscapesscripts' evaluator on the exported label ids and reports it beside our mIoU."""
-    cfg = setup.cfg
-    log.info("running the official cityscapesscripts evaluator on cityscapes_results/ ...")
-    result = run_official(cfg.paths.root, setup.output_dir / "cityscapes_results", setup.output_dir / "official")
-    ours = metrics.get("miou_no_void", metrics["miou"])
-    classes = result.get("classScores", {})
-    metrics["official"] = {"averageScoreClasses": result["averageScoreClasses"], "averageScoreInstClasses": result.get("averageScoreInstClasses"), "classScores": classes, "ours": ours}
-    log.info(f"official evaluator mIoU {result['averageScoreClasses']:.6f} | ours {ours:.6f} | difference {abs(result['averageScoreClasses'] - ours):.2e}")
-    per_class = metrics["per_class"]
-    gaps = [abs(v - per_class[k].get("iou_no_void", per_class[k]["iou"])) for k, v in classes.items() if k in per_class and v == v]
-    if gaps:
-        log.info(f"official per-class IoU against ours: largest difference {max(gaps):.2e} over {len(gaps)} classes")
 
 
 def main(argv=None) -> int:
@@ -64,8 +44,9 @@ def main(argv=None) -> int:
     if metrics:
         path = setup.output_dir / "metrics.json"
         atomic_write_text(path, to_json(metrics))  # saved before the official evaluator runs, in case it fails
-        if official_applies(setup):
-            official_check(setup, metrics, log)
+        official = setup.family.official_evaluation(setup)  # Cityscapes' own evaluator, where it applies
+        if official is not None:
+            official(metrics, log)
             atomic_write_text(path, to_json(metrics))
     return 0
 

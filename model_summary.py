@@ -21,7 +21,7 @@ from models import build_model, canonical_encoder_name, count_parameters
 from utils.config import load_config
 from utils.config.cli import add_debug_argument, run_main
 from utils.config.errors import UserError
-from utils.labels import build_labels
+from utils.data.families import dataset_family
 
 
 def parse_args(argv=None):
@@ -52,7 +52,7 @@ def _input_size(text: str) -> tuple:
 def _model_from_args(args):
     if args.config_path:
         cfg = load_config(args.config_path)
-        labels = build_labels(cfg.target, cfg.dataset.labels, cfg.dataset.unlabeled_class)
+        labels = dataset_family(cfg).labels()
         m = cfg.model
         model = build_model(
             m.arch,

@@ -24,6 +24,12 @@ SMALL = SampleSpec(
     video_frames=6,
     kitti_train_per_category=3,
     kitti_test_per_category=1,
+    bdd_size=(72, 128),
+    bdd_splits={"train": 4, "val": 3, "test": 1},
+    vistas_sizes=((96, 128), (72, 128), (90, 120)),
+    vistas_splits={"train": 4, "val": 3, "test": 1},
+    folder_size=(72, 96),
+    folder_splits={"train": 4, "val": 3, "test": 1},
 )
 
 

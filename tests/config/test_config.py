@@ -5,6 +5,7 @@ import pytest
 
 from utils.config import Config, config_from_dict, load_config
 from utils.config.errors import UserError
+from utils.data.families import dataset_family
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +33,7 @@ def test_bad_value_names_key_and_allowed_values():
     with pytest.raises(UserError, match=r"'eval.slide_overlap'"):
         config_from_dict({"eval": {"slide_overlap": 0.99}})
     with pytest.raises(UserError, match=r"with target kitti it must be road or lane"):
-        config_from_dict({"target": "kitti", "dataset": {"labels": "categories"}})
+        dataset_family(config_from_dict({"target": "kitti", "dataset": {"labels": "categories"}}))
 
 
 def test_overrides_are_parsed_as_yaml():

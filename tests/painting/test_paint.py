@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 from conftest import SMALL
 
+from utils.config import config_from_dict
+from utils.data.families import dataset_family
 from utils.data.kitti_calib import KittiCalib, read_calib
 from utils.labels import build_labels
 from utils.painting.clusters import cluster_objects, object_class_indices
@@ -100,7 +102,7 @@ def test_painting_with_the_true_image_labels_recovers_the_true_point_labels(samp
     labels = build_labels("cityscapes", "categories")
     names = list(labels.names)
     objects = object_class_indices(names)
-    scorer = PaintScorer(names, truth_table("cityscapes", "categories", labels), objects)
+    scorer = PaintScorer(names, truth_table(dataset_family(config_from_dict({}, ["dataset.labels=categories"])), labels), objects)
     frames, _ = kitti_frames(sample_root / "kitti", "training")
     for frame in frames[::3]:
         category, index = frame.name.split("_")

@@ -17,13 +17,19 @@ def opt(default, help_text: str):
 
 @dataclass(frozen=True)
 class PathsConfig:
-    root: str = opt("data/cityscapes", "dataset root: the Cityscapes folder holding leftImg8bit/ and gtFine/, or the KITTI folder holding data_road/")
+    root: str = opt(
+        "data/cityscapes", "dataset root, as the target family lays it out: Cityscapes' leftImg8bit/ and gtFine/, KITTI's data_road/, bdd100k/, Vistas' config_v2.0.json, a folder's classes.yaml"
+    )
     output_dir: str = opt("runs/cityscapes_fpn_categories", "run folder: config.yaml, checkpoints, tensorboard/, train.log, metrics.json, curves.png")
 
 
 @dataclass(frozen=True)
 class DatasetConfig:
-    labels: Union[str, list[str]] = opt("categories", "cityscapes: road | categories | classes | a list of label names; kitti: road | lane")
+    labels: Union[None, str, list[str]] = opt(
+        None,
+        "label mode, checked by the target's family; null is its default: cityscapes categories (default) | road | classes | a list of label names; "
+        "kitti road (default) | lane; bdd100k classes (default) | categories; vistas v2.0 (default) | v1.2; folder classes (classes.yaml)",
+    )
     unlabeled_class: bool = opt(False, "classes mode: train 'unlabeled' as a 20th class instead of ignoring void pixels")
     size: list[int] = opt([512, 1024], "[H, W] the images are resized to for training (the scale at ratio 1) and inference")
     crop_size: Optional[list[int]] = opt(None, "training: [H, W] crops of the randomly scaled image, padded with ignore where it is smaller; null: the crop is dataset.size")
@@ -155,7 +161,7 @@ class PaintConfig:
 
 @dataclass(frozen=True)
 class Config:
-    target: Literal["cityscapes", "kitti"] = opt("cityscapes", "dataset family: cityscapes or kitti")
+    target: str = opt("cityscapes", "dataset family, a name in the registry utils/data/families: cityscapes, kitti, bdd100k, vistas or folder")
     paths: PathsConfig = field(default_factory=PathsConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

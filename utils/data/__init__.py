@@ -8,10 +8,9 @@ from torch.utils.data import DataLoader
 
 from utils.config.errors import UserError
 from utils.data.cache import find_cache
-from utils.data.cityscapes import cityscapes_items
-from utils.data.kitti import decode_kitti_gt, kitti_items
+from utils.data.families import dataset_family
 from utils.data.sampler import SeededSampler
-from utils.data.segmentation import Item, SegmentationDataset, collate, read_label_ids
+from utils.data.segmentation import Item, SegmentationDataset, collate
 from utils.data.transforms import resize_transform, train_transform
 from utils.runtime import get_logger
 
@@ -34,12 +33,8 @@ def folder_items(folder) -> list:
 
 
 def dataset_items(cfg, split: str, labelled: bool = True) -> list:
-    """Items of train, val, test, or all (every labelled image: KITTI's whole training/, Cityscapes train + val)."""
-    if cfg.target == "kitti":
-        return kitti_items(cfg.paths.root, split, cfg.dataset.labels, cfg.dataset.val_fraction, labelled)
-    if split == "all":
-        return dataset_items(cfg, "train", labelled) + dataset_items(cfg, "val", labelled)
-    return cityscapes_items(cfg.paths.root, split, cfg.dataset.val_cities, cfg.dataset.coarse and split == "train", labelled)
+    """Items of train, val, test, or all (every labelled image: KITTI's whole training/, elsewhere train + val), from the run's family."""
+    return dataset_family(cfg).items(split, labelled)
 
 
 def build_dataset(cfg, labels, split: str, purpose: str, size=None, items=None, use_cache: bool = True) -> SegmentationDataset:
@@ -65,7 +60,7 @@ def build_dataset(cfg, labels, split: str, purpose: str, size=None, items=None, 
             get_logger().info(f"{split}: reading the prepared cache {cache.folder} ({len(cache)} images at {size[0]}x{size[1]}, no PNG decoding)")
         elif purpose == "train":
             get_logger().info(f"train: decoding the image files (python -m utils.data.prepare --config_path ... makes a cache at {size[0]}x{size[1]} that loads several times faster)")
-    decode = decode_kitti_gt if cfg.target == "kitti" else read_label_ids
+    decode = dataset_family(cfg).read_label
     transform = train_transform(cfg.dataset, size) if purpose == "train" else resize_transform(size)
     return SegmentationDataset(items, labels, decode, transform, resize_mask=purpose in ("train", "val"), cache=cache)
 

@@ -13,52 +13,30 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
-import numpy as np
-from cityscapesscripts.helpers.labels import labels as CITYSCAPES_LABELS
 from tqdm import tqdm
 
 from utils.config.errors import UserError
-from utils.data import dataset_items
-from utils.data.cityscapes import orphan_cityscapes_labels
-from utils.data.kitti import orphan_kitti_labels
+from utils.data.families import dataset_family
 from utils.distributed import barrier, is_main_process
 from utils.files import WriteError, atomic_write_text
 
-CACHE_VERSION = 1
-CITYSCAPES_IDS = np.array(sorted({lab.id for lab in CITYSCAPES_LABELS if lab.id >= 0}), np.uint8)
+CACHE_VERSION = 2  # 2: the family's rules are part of the key
 
 
-def check_item(item, target: str):
-    """Returns why ``item`` cannot be used, or None when it can."""
+def check_item(item, family):
+    """Returns why ``item`` cannot be used, or None when it can; ``family`` reads its label and knows its values."""
     image = cv2.imread(str(item.image), cv2.IMREAD_COLOR)
     if image is None:
         return "the image does not decode (empty, truncated or not an image)"
     if item.label is None:
         return None
-    flags = cv2.IMREAD_COLOR if target == "kitti" else cv2.IMREAD_UNCHANGED
-    label = cv2.imread(str(item.label), flags)
-    if label is None:
-        return f"its label '{item.label}' does not decode (empty, truncated or not a PNG)"
-    if label.shape[:2] != image.shape[:2]:
-        return f"its label '{item.label}' is {label.shape[1]}x{label.shape[0]} but the image is {image.shape[1]}x{image.shape[0]}"
-    if target == "kitti":
-        if not (label[:, :, 2] > 0).any():  # the devkit's valid area is R > 0
-            return f"its ground truth '{item.label}' is black everywhere (outside the valid area): nothing to learn or score"
-        return None
-    if label.ndim != 2 or label.dtype != np.uint8:
-        return f"its label '{item.label}' is not a single-channel 8-bit PNG of label ids (got shape {label.shape}, {label.dtype})"
-    values = np.unique(label)
-    outside = np.setdiff1d(values, CITYSCAPES_IDS)
-    if len(outside) == len(values):
-        return f"every pixel of its label '{item.label}' is outside the Cityscapes label table (values {_few(outside)}; ids are 0-33): is it a labelIds PNG?"
-    if len(outside):
-        return f"its label '{item.label}' holds values outside the Cityscapes label table ({_few(outside)}; ids are 0-33)"
-    return None
-
-
-def _few(values) -> str:
-    values = [int(v) for v in values]
-    return ", ".join(map(str, values[:6])) + (", ..." if len(values) > 6 else "")
+    try:
+        codes = family.read_label(item.label)
+    except UserError as exc:
+        return f"its label '{item.label}' does not decode ({str(exc).rstrip('.')})"
+    if codes.shape[:2] != image.shape[:2]:
+        return f"its label '{item.label}' is {codes.shape[1]}x{codes.shape[0]} but the image is {image.shape[1]}x{image.shape[0]}"
+    return family.label_problem(codes, item.label)
 
 
 def _stamp(item) -> list:
@@ -73,9 +51,9 @@ def _stamp(item) -> list:
 class CheckCache:
     """Paths that passed, with the size and mtime they had; anything changed is checked again."""
 
-    def __init__(self, root, target: str):
+    def __init__(self, root, rules: str):
         base = Path(os.environ.get("SEGTOOL_CACHE") or Path.home() / ".cache" / "segtool")
-        key = hashlib.sha1(f"{Path(root).resolve()}|{target}|{CACHE_VERSION}".encode()).hexdigest()[:16]
+        key = hashlib.sha1(f"{Path(root).resolve()}|{rules}|{CACHE_VERSION}".encode()).hexdigest()[:16]
         self.path = base / "file_checks" / f"{key}.json"
         try:
             self.entries = json.loads(self.path.read_text())
@@ -100,14 +78,14 @@ class CheckCache:
             pass
 
 
-def check_files(items: list, target: str, cache: CheckCache, desc: str, workers: int = 0) -> tuple:
+def check_files(items: list, family, cache: CheckCache, desc: str, workers: int = 0) -> tuple:
     """Checks ``items`` in parallel threads (OpenCV decodes without the GIL); returns (bad [(item, reason)], stats)."""
     start = time.perf_counter()
     todo = [item for item in items if not cache.passed(item)]
     bad = []
     workers = workers or min(16, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = pool.map(lambda item: (item, _stamp(item), check_item(item, target)), todo)
+        results = pool.map(lambda item: (item, _stamp(item), check_item(item, family)), todo)
         for item, stamp, reason in tqdm(results, total=len(todo), desc=desc, disable=not todo or not is_main_process(), leave=False, dynamic_ncols=True):
             if reason is None:
                 cache.remember(item, stamp)
@@ -133,16 +111,17 @@ def checked_items(cfg, splits, log) -> dict:
 
 def _checked_items(cfg, splits, log) -> dict:
     out, bad_all, orphans_seen = {}, [], set()
-    cache = CheckCache(cfg.paths.root, cfg.target)
+    family = dataset_family(cfg)
+    cache = CheckCache(cfg.paths.root, family.check_key())
     for split in splits:
         labelled = split != "test"
-        items = dataset_items(cfg, split, labelled)
-        bad, stats = check_files(items, cfg.target, cache, f"checking {split} files")
+        items = family.items(split, labelled)
+        bad, stats = check_files(items, family, cache, f"checking {split} files")
         if stats["checked"]:
             per_1000 = 1000 * stats["seconds"] / stats["checked"]
             log.info(f"checked {stats['checked']} {split} files in {stats['seconds']:.1f} s ({per_1000:.1f} s per 1000 files; {stats['files'] - stats['checked']} unchanged since the last check)")
         if labelled:
-            _warn_orphans(cfg, split, items, log, orphans_seen)
+            _warn_orphans(family, split, items, log, orphans_seen)
         dropped = {item for item, _ in bad}
         out[split] = [item for item in items if item not in dropped]
         bad_all += [(split, item, reason) for item, reason in bad]
@@ -159,9 +138,8 @@ def _checked_items(cfg, splits, log) -> dict:
     return out
 
 
-def _warn_orphans(cfg, split: str, items: list, log, seen: set) -> None:
-    finder = orphan_kitti_labels if cfg.target == "kitti" else orphan_cityscapes_labels
-    orphans = [p for p in finder(cfg.paths.root, items) if p not in seen]
+def _warn_orphans(family, split: str, items: list, log, seen: set) -> None:
+    orphans = [p for p in family.orphans(items) if p not in seen]
     seen.update(orphans)
     if orphans:
         names = ", ".join(str(p) for p in orphans[:5]) + (", ..." if len(orphans) > 5 else "")

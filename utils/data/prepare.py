@@ -20,10 +20,9 @@ import numpy as np
 from utils.config import load_config
 from utils.config.cli import add_config_arguments, run_main
 from utils.config.errors import UserError
-from utils.data import dataset_items
 from utils.data.cache import CACHE_VERSION, RESIZE_METHOD, cache_folder, check_index, default_cache_dir, file_records
-from utils.data.kitti import decode_kitti_gt
-from utils.data.segmentation import read_label_ids, read_rgb
+from utils.data.families import dataset_family
+from utils.data.segmentation import read_rgb, size_mismatch
 from utils.data.transforms import resize_transform
 
 
@@ -38,8 +37,9 @@ def _fill(folder: str, size: tuple, decode, pairs: list, start: int) -> list:
             images[start + i] = resize(image=image)["image"]
         else:
             codes = decode(Path(label_path))
-            if codes.shape != image.shape[:2]:
-                raise UserError(f"Label '{label_path}' is {codes.shape[1]}x{codes.shape[0]} but its image '{image_path}' is {image.shape[1]}x{image.shape[0]}.")
+            mismatch = size_mismatch(codes.shape, image.shape, label_path, image_path)
+            if mismatch:
+                raise UserError(mismatch)
             out = resize(image=image, mask=codes)
             images[start + i], labels[start + i] = out["image"], out["mask"]
         sizes.append(list(image.shape[:2]))
@@ -51,7 +51,8 @@ def _fill(folder: str, size: tuple, decode, pairs: list, start: int) -> list:
 
 def build_cache(cfg, split: str, size, workers: int = 0, force: bool = False, say=print) -> Path:
     """Writes (or keeps, when it matches) the cache of ``split`` at ``size``; returns its folder."""
-    items = dataset_items(cfg, split, labelled=split != "test")
+    family = dataset_family(cfg)
+    items = family.items(split, labelled=split != "test")
     records = file_records(items, cfg.paths.root)
     folder = cache_folder(default_cache_dir(cfg), split, size, records)
     if folder.is_dir():
@@ -73,7 +74,7 @@ def build_cache(cfg, split: str, size, workers: int = 0, force: bool = False, sa
     np.lib.format.open_memmap(tmp / "images.npy", mode="w+", dtype=np.uint8, shape=(n, h, w, 3)).flush()
     if has_labels:
         np.lib.format.open_memmap(tmp / "labels.npy", mode="w+", dtype=np.uint8, shape=(n, h, w)).flush()
-    decode = decode_kitti_gt if cfg.target == "kitti" else read_label_ids
+    decode = family.read_label
     pairs = [(str(it.image), None if it.label is None else str(it.label)) for it in items]
     workers = max(1, min(workers or os.cpu_count() or 1, n))
     chunk = -(-n // (workers * 4))

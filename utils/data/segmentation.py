@@ -29,14 +29,11 @@ def read_rgb(path: Path) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def read_label_ids(path: Path) -> np.ndarray:
-    """A single-channel 8-bit label-id PNG, as Cityscapes' *_labelIds.png."""
-    label = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if label is None:
-        raise UserError(f"Cannot read label file '{path}': the file is missing or not a PNG.")
-    if label.ndim != 2 or label.dtype != np.uint8:
-        raise UserError(f"Label file '{path}' must be a single-channel 8-bit PNG of label ids, got shape {label.shape} {label.dtype}.")
-    return label
+def size_mismatch(codes_shape, image_shape, label_path, image_path) -> str:
+    """'' when a label and its image have the same (H, W); otherwise the sentence that says they do not."""
+    if tuple(codes_shape[:2]) == tuple(image_shape[:2]):
+        return ""
+    return f"Label '{label_path}' is {codes_shape[1]}x{codes_shape[0]} but its image '{image_path}' is {image_shape[1]}x{image_shape[0]}."
 
 
 class SegmentationDataset(Dataset):
@@ -49,7 +46,7 @@ class SegmentationDataset(Dataset):
     Args:
         items: the files, in a fixed order.
         labels: the run's LabelSet.
-        decode: turns a label file into (H, W) uint8 codes for ``labels.lut``.
+        decode: turns a label file into (H, W) uint8 codes for ``labels.lut`` (the family's ``read_label``).
         transform: an albumentations Compose.
         resize_mask: send the mask through ``transform`` too.
     """
@@ -73,8 +70,9 @@ class SegmentationDataset(Dataset):
         codes = None
         if item.label is not None:
             codes = self.decode(item.label)
-            if codes.shape != image.shape[:2]:
-                raise UserError(f"Label '{item.label}' is {codes.shape[1]}x{codes.shape[0]} but its image '{item.image}' is {image.shape[1]}x{image.shape[0]}.")
+            mismatch = size_mismatch(codes.shape, image.shape, item.label, item.image)
+            if mismatch:
+                raise UserError(mismatch)
         return image, codes, image.shape[:2]
 
     def __getitem__(self, key):

@@ -4,11 +4,11 @@ import copy
 import importlib.metadata
 import time
 
+from utils.data.families import dataset_family
 from utils.deployment.check import CheckFailed, check_inputs, format_check, run_check
 from utils.deployment.export import DeployModule, export_onnx
 from utils.deployment.sidecar import build_sidecar, resolve_onnx_path, write_sidecar
-from utils.evaluation.setup import load_eval_model, merged_config
-from utils.labels import build_labels
+from utils.evaluation.setup import eval_labels, load_eval_model, merged_config
 
 
 def _versions() -> dict:
@@ -24,7 +24,7 @@ def export_checkpoint(config_path, checkpoint, overrides, log, onnx_path=None, o
     and PyTorch disagree beyond the goals.
     """
     cfg, ckpt, path = merged_config(config_path, checkpoint, overrides)
-    labels = build_labels(cfg.target, cfg.dataset.labels, cfg.dataset.unlabeled_class)
+    labels = eval_labels(dataset_family(cfg), ckpt, log)
     model = load_eval_model(cfg, ckpt, path, labels)
     target = resolve_onnx_path(onnx_path or cfg.eval.onnx, path)
     log.info(f"checkpoint {path}: {cfg.model.arch}/{cfg.model.encoder}, {labels.num_classes} classes, loss {cfg.training.loss}")

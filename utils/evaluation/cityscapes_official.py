@@ -48,6 +48,20 @@ def run_official(cityscapes_root, results_dir, export_dir, timeout: float = 3600
     return json.loads((export_dir / RESULT_FILE).read_text())
 
 
+def official_check(setup, metrics: dict, log) -> None:
+    """Runs the official evaluator on eval's cityscapes_results/ and adds its figures to ``metrics`` beside ours."""
+    log.info("running the official cityscapesscripts evaluator on cityscapes_results/ ...")
+    result = run_official(setup.cfg.paths.root, setup.output_dir / "cityscapes_results", setup.output_dir / "official")
+    ours = metrics.get("miou_no_void", metrics["miou"])
+    classes = result.get("classScores", {})
+    metrics["official"] = {"averageScoreClasses": result["averageScoreClasses"], "averageScoreInstClasses": result.get("averageScoreInstClasses"), "classScores": classes, "ours": ours}
+    log.info(f"official evaluator mIoU {result['averageScoreClasses']:.6f} | ours {ours:.6f} | difference {abs(result['averageScoreClasses'] - ours):.2e}")
+    per_class = metrics["per_class"]
+    gaps = [abs(v - per_class[k].get("iou_no_void", per_class[k]["iou"])) for k, v in classes.items() if k in per_class and v == v]
+    if gaps:
+        log.info(f"official per-class IoU against ours: largest difference {max(gaps):.2e} over {len(gaps)} classes")
+
+
 if __name__ == "__main__":
     patch_numpy()
     sys.argv = [MODULE] + sys.argv[1:]

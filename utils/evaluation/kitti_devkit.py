@@ -8,24 +8,24 @@ everything the devkit computes. The same scoring runs on bird's-eye-view maps (k
 """
 
 import math
-import re
 
 import numpy as np
 
+from utils.data.families.kitti import NAME
+
 # evaluateRoad's categories, in its order; 'all' pools every image, which the devkit never does.
 DEVKIT_CATEGORIES = ("um_lane", "um_road", "umm_road", "uu_road")
-_NAME = re.compile(r"(um|umm|uu)_(\d+)")
 
 
 def kitti_result_name(image_stem: str, mode: str) -> str:
     """um_000000 -> um_road_000000 (or um_lane_000000), the devkit's naming; other names stay as they are."""
-    match = _NAME.fullmatch(image_stem)
+    match = NAME.fullmatch(image_stem)
     return f"{match.group(1)}_{mode}_{match.group(2)}" if match else image_stem
 
 
 def devkit_category(image_stem: str, mode: str):
     """um_000000 -> 'um_road' in road mode ('um_lane' in lane mode); None for names outside the devkit's."""
-    match = _NAME.fullmatch(image_stem)
+    match = NAME.fullmatch(image_stem)
     category = f"{match.group(1)}_{mode}" if match else None
     return category if category in DEVKIT_CATEGORIES else None
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from utils.data.kitti_calib import calib_path_for, read_calib
 from utils.evaluation.kitti_bev import bev_lookup, to_bev
-from utils.evaluation.kitti_devkit import CategoryScores, devkit_category, kitti_result_name
+from utils.evaluation.kitti_devkit import CategoryScores, devkit_category, format_kitti_table, kitti_result_name
 from utils.labels import IGNORE_INDEX
 from utils.visualize import save_rgb, side_by_side
 
@@ -33,19 +33,25 @@ class KittiResults:
     """Writes the devkit's files for every frame and accumulates perspective and BEV scores per category.
 
     Args:
-        setup: the EvalSetup (output folder, dataset.labels mode, eval.max_images).
+        setup: the EvalSetup (output folder, eval.max_images).
         log: the logger.
         split: the split evaluated (test also writes the submission zip), or None for a folder.
+        mode: the label mode, road or lane.
     """
 
-    def __init__(self, setup, log, split=None):
+    def __init__(self, setup, log, split=None, mode: str = "road"):
         self.out, self.log, self.split = setup.output_dir, log, split
-        self.mode = setup.cfg.dataset.labels
+        self.mode = mode
         self.max_pictures = setup.cfg.eval.max_images
         self.perspective, self.bev = CategoryScores(), CategoryScores()
         self.labelled, self.without_calib, self.bev_files, self.pictures = 0, [], [], 0
 
-    def add(self, name: str, image_path, confidence: np.ndarray, gt=None) -> None:
+    def add(self, item, probs, pred: np.ndarray, gt=None) -> None:
+        """One frame of eval's loop: ``probs`` (C, H, W) at the image's resolution; class 0 is road (or lane)."""
+        confidence = (probs[0].clamp(0, 1) * 255).round().byte().cpu().numpy()
+        self.add_frame(item.name, item.image, confidence, gt)
+
+    def add_frame(self, name: str, image_path, confidence: np.ndarray, gt=None) -> None:
         """One frame.
 
         Args:
@@ -90,6 +96,12 @@ class KittiResults:
                 for path in sorted(self.bev_files):
                     archive.write(path, path.name)
             self.log.info(f"{len(self.bev_files)} BEV results zipped for the KITTI road server: {self.out / SUBMISSION_ZIP}")
+
+    def report(self, metrics: dict, split, log) -> None:
+        view = "perspective and bird's-eye view" if "kitti_bev" in metrics else "perspective only: BEV needs calib/"
+        log.info(f"KITTI devkit scores per category ({view}):\n" + format_kitti_table(metrics["kitti"], metrics.get("kitti_bev")))
+        if split != "all":
+            log.info("the devkit's evaluateRoad.py scores kitti_results/ against every file of data_road/training: evaluate with eval.split=all for that")
 
     def metrics(self) -> dict:
         """``kitti`` (perspective) and, when every labelled frame had its calib file, ``kitti_bev``."""

@@ -8,8 +8,6 @@ from utils.data.checks import checked_items
 from utils.data.transforms import denormalize
 from utils.evaluation.drop_clusters import drop_clusters
 from utils.evaluation.inference import upsample_to
-from utils.evaluation.kitti_devkit import format_kitti_table
-from utils.evaluation.kitti_results import KittiResults
 from utils.evaluation.outputs import PredictionWriter
 from utils.evaluation.tta import predict_with_tta
 from utils.metrics import ConfusionMatrix, format_table
@@ -25,8 +23,8 @@ def _loader(setup, split: str, items: list, folder: bool):
 
 
 def run_evaluation(setup, log, split: str = None, folder=None) -> dict:
-    """Predicts every image of ``split`` (or of ``folder``) and writes pictures, exports and the
-    confusion-matrix plot.
+    """Predicts every image of ``split`` (or of ``folder``) and writes pictures, the results in the dataset
+    family's own encoding and the confusion-matrix plot.
 
     Returns the metrics dict (empty without labels); eval.py adds the official check and writes it.
     """
@@ -38,13 +36,14 @@ def run_evaluation(setup, log, split: str = None, folder=None) -> dict:
     dropping = cfg.eval.drop_clusters > 0
     cm_raw = ConfusionMatrix(n, device=setup.device) if dropping else None
     cm_final = ConfusionMatrix(n, device=setup.device)
-    kitti = KittiResults(setup, log, None if folder is not None else split) if cfg.target == "kitti" else None
+    results = setup.family.results(setup, log, None if folder is not None else split)
     writer = PredictionWriter(setup, video=folder is not None)
     labelled = False
     for batch in tqdm(loader, desc="eval", dynamic_ncols=True):
         probs = predict_with_tta(setup.predictor, batch["image"], setup.views, cfg.eval.merge, cfg.eval.tsharpen_t)
         pictures = denormalize(batch["image"])
         for k, name in enumerate(batch["name"]):
+            item = loader.dataset.items[int(batch["index"][k])]
             size = batch["original_size"][k].tolist()
             p = upsample_to(probs[k], size)
             pred = p.argmax(0).byte().cpu().numpy()
@@ -56,20 +55,19 @@ def run_evaluation(setup, log, split: str = None, folder=None) -> dict:
                 if dropping:
                     cm_raw.update(torch.from_numpy(pred), gt)
                 cm_final.update(torch.from_numpy(final), gt)
-            if kitti is not None:
-                confidence = (p[0].clamp(0, 1) * 255).round().byte().cpu().numpy()
-                kitti.add(name, loader.dataset.items[int(batch["index"][k])].image, confidence, None if gt is None else gt.numpy())
+            if results is not None:
+                results.add(item, p, final, None if gt is None else gt.numpy())
             writer.write(name, pictures[k], final, None if gt is None else gt.numpy())
     writer.close()
-    if kitti is not None:
-        kitti.close()
+    if results is not None:
+        results.close()
     if not labelled:
         log.info(f"wrote predictions for {writer.count} images to {setup.output_dir}")
         return {}
-    return _report(setup, log, split, cm_raw, cm_final, kitti, writer)
+    return _report(setup, log, split, cm_raw, cm_final, results, writer)
 
 
-def _report(setup, log, split, cm_raw, cm_final, kitti, writer) -> dict:
+def _report(setup, log, split, cm_raw, cm_final, results, writer) -> dict:
     cfg, labels = setup.cfg, setup.labels
     metrics = cm_final.compute(labels.names, labels.void_classes)
     metrics.update(
@@ -87,18 +85,15 @@ def _report(setup, log, split, cm_raw, cm_final, kitti, writer) -> dict:
     )
     if cm_raw is not None:
         metrics["without_drop_clusters"] = cm_raw.compute(labels.names, labels.void_classes)
-    if kitti is not None:
-        metrics.update(kitti.metrics())
+    if results is not None:
+        metrics.update(results.metrics())
     metrics["confusion_matrix"] = cm_final.matrix.cpu().tolist()
     plot_confusion_matrix(cm_final.matrix.cpu().numpy(), labels.names, setup.output_dir / "confusion_matrix.png")
     log.info(f"\n{split} split, {writer.count} images, at ground-truth resolution" + (f", DropClusters {cfg.eval.drop_clusters}" if cfg.eval.drop_clusters else "") + ":\n" + format_table(metrics))
     if "without_drop_clusters" in metrics:
         raw = metrics["without_drop_clusters"]
         log.info(f"without DropClusters: mIoU {raw['miou']:.4f}, mean dice {raw['mean_dice']:.4f}, pixel acc {raw['pixel_acc']:.4f}")
-    if kitti is not None:
-        view = "perspective and bird's-eye view" if "kitti_bev" in metrics else "perspective only: BEV needs calib/"
-        log.info(f"KITTI devkit scores per category ({view}):\n" + format_kitti_table(metrics["kitti"], metrics.get("kitti_bev")))
-        if split != "all":
-            log.info("the devkit's evaluateRoad.py scores kitti_results/ against every file of data_road/training: evaluate with eval.split=all for that")
+    if results is not None:
+        results.report(metrics, split, log)
     log.info(f"metrics.json, confusion_matrix.png and pictures in {setup.output_dir}")
     return metrics

@@ -1,4 +1,4 @@
-"""What eval.py writes per image: pictures, Cityscapes official-format exports and the overlay video of a frame folder (KITTI's files: kitti_results.py)."""
+"""What eval.py writes per image: pictures and the overlay video of a frame folder (results in the dataset's own encoding: label_results.py, kitti_results.py)."""
 
 import cv2
 import numpy as np
@@ -13,8 +13,6 @@ class PredictionWriter:
     """Writes, per image:
 
     - ``pictures/<name>_pred.png`` and ``<name>_overlay.png`` for the first ``eval.max_images``;
-    - ``cityscapes_results/<city>_<seq>_<frame>_pred_labelIds.png`` (label ids, full resolution) in
-      Cityscapes ``classes`` mode, for the official evaluator or the benchmark server;
     - with ``video``, every overlay as a frame of ``predictions.mp4``;
     - ``examples.png``: input | ground truth | prediction for the first few labelled images.
     """
@@ -23,11 +21,6 @@ class PredictionWriter:
         self.cfg, self.labels, self.out = setup.cfg, setup.labels, setup.output_dir
         self.palette = self.labels.palette()
         self.count = 0
-        self.export_ids = None
-        if self.cfg.target == "cityscapes" and self.labels.to_label_id is not None and not video:
-            table = np.zeros(256, np.uint8)  # dropped pixels (IGNORE_INDEX) become 'unlabeled' (id 0)
-            table[: self.labels.num_classes] = self.labels.to_label_id
-            self.export_ids = table
         self.video = video
         self.video_writer = None
         self.video_size = None
@@ -42,10 +35,6 @@ class PredictionWriter:
             save_rgb(self.out / "pictures" / f"{name}_pred.png", colorize(pred, self.palette))
             if cfg.overlay:
                 save_rgb(self.out / "pictures" / f"{name}_overlay.png", blended)
-        if self.export_ids is not None:
-            path = self.out / "cityscapes_results" / f"{name}_pred_labelIds.png"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(path), self.export_ids[pred])
         if self.video:
             self._frame(blended)
         if gt is not None and len(self.grid_rows) < GRID_ROWS:

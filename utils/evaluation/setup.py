@@ -11,12 +11,13 @@ from utils.checkpoint import load_checkpoint
 from utils.config import apply_overrides, config_from_dict, config_to_dict, read_yaml, resolve_device
 from utils.config.errors import UserError
 from utils.config.schema import DatasetConfig
+from utils.data.families import DatasetFamily, dataset_family
 from utils.deployment.runtime import OnnxModel
 from utils.deployment.sidecar import resolve_onnx_path
 from utils.evaluation.inference import Predictor
 from utils.evaluation.tta import tta_views
 from utils.files import ensure_writable_folder
-from utils.labels import LabelSet, build_labels
+from utils.labels import LabelSet
 from utils.runtime import amp_dtype, memory_format
 
 # Keys a user's eval (or paint) config file may change; the model, labels, loss and input size come from the
@@ -35,6 +36,7 @@ class EvalSetup:
     output_dir: Path
     device: torch.device
     drop_fill: object  # eval.drop_clusters_fill resolved: "majority", "ignore" or a class index
+    family: DatasetFamily  # the dataset family: its files, label encoding and results
 
 
 def _checkpoint_path(raw: dict, cli_checkpoint) -> Path:
@@ -104,9 +106,21 @@ def merged_config(config_path, cli_checkpoint, overrides, paint_frames: bool = F
     dataset["size"] = trained_size(ckpt)
     raw["dataset"] = dataset
     cfg = config_from_dict(raw, overrides)
-    if cfg.target != trained_on:
+    if trained_on != cfg.target:
         raise UserError(f"target is '{cfg.target}' but checkpoint '{path}' was trained on '{trained_on}'. Evaluate it on its own dataset family.")
     return cfg, ckpt, path
+
+
+def eval_labels(family: DatasetFamily, ckpt: dict, log) -> LabelSet:
+    """The family's classes; the checkpoint's own copy where the dataset that describes them is not at hand
+    (Vistas' config or a folder dataset's classes.yaml on a machine with only the checkpoint)."""
+    try:
+        return family.labels()
+    except UserError as exc:
+        if "labels" not in ckpt:
+            raise
+        log.info(f"note: the classes come from the checkpoint ({str(exc).split(';')[0].rstrip('.')})")
+        return LabelSet.from_dict(ckpt["labels"])
 
 
 def load_eval_model(cfg, ckpt: dict, path, labels: LabelSet) -> torch.nn.Module:
@@ -169,7 +183,8 @@ def _onnxruntime_predictor(cfg, path, labels, device, log) -> Predictor:
 
 def build_eval_setup(config_path, cli_checkpoint, overrides, log, paint_frames: bool = False) -> EvalSetup:
     cfg, ckpt, path = merged_config(config_path, cli_checkpoint, overrides, paint_frames)
-    labels = build_labels(cfg.target, cfg.dataset.labels, cfg.dataset.unlabeled_class)
+    family = dataset_family(cfg)
+    labels = eval_labels(family, ckpt, log)
     device = resolve_device(cfg.eval.device)
     if cfg.eval.backend == "onnxruntime":
         predictor = _onnxruntime_predictor(cfg, path, labels, device, log)
@@ -193,4 +208,4 @@ def build_eval_setup(config_path, cli_checkpoint, overrides, log, paint_frames: 
     log.info(
         f"inference {cfg.eval.inference}: {how} {cfg.dataset.size[0]}x{cfg.dataset.size[1]}, TTA {cfg.eval.tta} ({len(views)} views, merge {cfg.eval.merge}), DropClusters {cfg.eval.drop_clusters or 'off'}, device {device}"
     )
-    return EvalSetup(cfg, labels, predictor, views, path, out, device, fill)
+    return EvalSetup(cfg, labels, predictor, views, path, out, device, fill, family)

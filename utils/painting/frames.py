@@ -14,6 +14,7 @@ from typing import Optional
 import numpy as np
 
 from utils.config.errors import UserError
+from utils.data.families.kitti import data_road_base
 from utils.data.kitti_calib import calib_path_for
 
 VELODYNE_HELP = (
@@ -31,21 +32,16 @@ class Frame:
     truth: Optional[Path]
 
 
-def _split_base(root: Path, split: str):
-    """The folder holding ``split``/image_2: ``root``/data_road or ``root`` itself; None when neither does."""
-    return next((b for b in (root / "data_road", root) if (b / split / "image_2").is_dir()), None)
-
-
 def kitti_layout(root) -> bool:
     """Whether ``root`` (or its data_road/) holds a KITTI road split."""
-    return any(_split_base(Path(root), split) is not None for split in ("training", "testing"))
+    return any(data_road_base(root, split) is not None for split in ("training", "testing"))
 
 
 def kitti_frames(root, split: str) -> list:
     """(frames, missing): every frame of ``split`` (training or testing) under ``root`` with an image, a calib
     file and a scan, and the names of the images that lack one of them."""
     root = Path(root)
-    base = _split_base(root, split)
+    base = data_road_base(root, split)
     if base is None:
         raise UserError(f"No data_road/{split}/image_2 under '{root}' (paint.root, else paths.root). Set paint.root to the folder holding KITTI's data_road/.")
     scans = [base / split / "velodyne", base.parent / "data_road_velodyne" / split / "velodyne"]

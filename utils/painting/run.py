@@ -55,8 +55,10 @@ def image_size(path) -> tuple:
 def run_painting(setup, log) -> dict:
     """Paints every frame of paint.split; returns the metrics written to paint_metrics.json."""
     cfg, names = setup.cfg, list(setup.labels.names)
-    if cfg.paint.root is None and cfg.target != "kitti" and not kitti_layout(cfg.paths.root):
-        raise UserError(f"This model was trained on {cfg.target}; set paint.root to the folder holding KITTI's data_road/ (e.g. --set paint.root=data/kitti), or point paths.root there.")
+    if cfg.paint.root is None and not kitti_layout(cfg.paths.root):
+        raise UserError(
+            f"paths.root '{cfg.paths.root}' holds no KITTI data_road/ (this model was trained on {cfg.target}); set paint.root to the folder holding KITTI's data_road/ (e.g. --set paint.root=data/kitti), or point paths.root there."
+        )
     frames, missing = kitti_frames(cfg.paint.root or cfg.paths.root, cfg.paint.split)
     if missing:
         log.warning(f"{len(missing)} frames lack a calib file or a Velodyne scan and are skipped (e.g. {missing[0]})")
@@ -66,7 +68,7 @@ def run_painting(setup, log) -> dict:
     if not objects:
         log.warning(f"no object class among the model's classes ({', '.join(names)}): no clusters; set paint.object_classes to cluster some")
     palette = setup.labels.palette()
-    lut = truth_table(cfg.target, cfg.dataset.labels, setup.labels)
+    lut = truth_table(setup.family, setup.labels)
     scorer = PaintScorer(names, lut, objects) if lut is not None and any(f.truth for f in frames) else None
     video = _LazyVideo(out / "painted_points.mp4", cfg.eval.video_fps) if cfg.paint.video else None
     records = []

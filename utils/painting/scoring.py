@@ -7,7 +7,6 @@ cluster of its class has its centroid within FOUND_WITHIN metres of the centroid
 
 import numpy as np
 import torch
-from cityscapesscripts.helpers.labels import name2label
 
 from utils.metrics import ConfusionMatrix
 
@@ -15,16 +14,10 @@ MIN_OBJECT_POINTS = 10
 FOUND_WITHIN = 1.0
 
 
-def truth_table(target: str, mode, labels):
-    """(256,) uint8: Cityscapes label id -> the model's class index (255 ignored); None when label ids
-    cannot tell the model's classes (a KITTI ego-lane model)."""
-    if target == "kitti":
-        if mode != "road":
-            return None
-        lut = np.ones(256, np.uint8)
-        lut[name2label["road"].id] = 0
-        return lut
-    return labels.lut
+def truth_table(family, labels):
+    """(256,) uint8: Cityscapes label id (the true point labels) -> the model's class index (255 ignored), from the
+    model's dataset family; None when label ids cannot tell the model's classes (a KITTI ego-lane model, Vistas)."""
+    return family.point_truth_table(labels)
 
 
 class PaintScorer:

@@ -5,18 +5,19 @@ import sys
 import time
 
 from utils.config.cli import add_debug_argument, run_main
+from utils.data.families import FAMILIES
 from utils.sample_data.generate import generate_sample
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Write deterministic synthetic Cityscapes and KITTI-road samples.")
+    parser = argparse.ArgumentParser(description="Write deterministic synthetic samples in the layout of every dataset family (Cityscapes, KITTI road, BDD100K, Mapillary Vistas, folder).")
     parser.add_argument("--out", default="data/sample", help="output folder (default: data/sample)")
     parser.add_argument("--force", action="store_true", help="regenerate even if a complete sample is there")
     add_debug_argument(parser)
     args = parser.parse_args(argv)
     start = time.time()
     out = generate_sample(args.out, force=args.force, progress=lambda msg: print(f"  writing {msg}", flush=True))
-    print(f"Sample data ready in {out}/cityscapes and {out}/kitti ({time.time() - start:.1f} s).")
+    print(f"Sample data ready in {out}: {', '.join(f'{name}/' for name in FAMILIES)} ({time.time() - start:.1f} s).")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Generates the whole sample tree; skips the work when a complete sample of this version is already there."""
+"""Generates the whole sample tree, one folder per dataset family; skips the work when a complete sample of this version is already there."""
 
 import os
 import shutil
@@ -9,14 +9,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from utils.sample_data.writers import write_cityscapes_frame, write_cityscapes_video, write_kitti_frame
+from utils.data.families import FAMILIES
 
 # Processes, not OpenCV threads, render in parallel; a cv2 thread pool would not survive the fork.
 cv2.setNumThreads(0)
 
-SAMPLE_VERSION = 4  # 3: KITTI calib/ files; 4: Velodyne scans and their true point labels
+SAMPLE_VERSION = 5  # 3: KITTI calib/ files; 4: Velodyne scans and their true point labels; 5: BDD100K, Vistas and folder layouts
 MARKER = ".sample_complete"
-KITTI_SIZES = [(375, 1242), (370, 1224), (374, 1238), (376, 1241)]
 
 
 @dataclass(frozen=True)
@@ -31,6 +30,12 @@ class SampleSpec:
     video_frames: int = 24
     kitti_train_per_category: int = 12
     kitti_test_per_category: int = 4
+    bdd_size: tuple = (180, 320)  # BDD100K's frames are 720x1280
+    bdd_splits: dict = field(default_factory=lambda: {"train": 40, "val": 10, "test": 4})
+    vistas_sizes: tuple = ((240, 320), (270, 480), (300, 400), (216, 384))  # Vistas' images come in many sizes
+    vistas_splits: dict = field(default_factory=lambda: {"train": 40, "val": 10, "test": 4})
+    folder_size: tuple = (192, 256)
+    folder_splits: dict = field(default_factory=lambda: {"train": 40, "val": 10, "test": 4})
     seed: int = 2026
 
 
@@ -45,7 +50,7 @@ def hash_str(text: str) -> int:
 
 
 def generate_sample(out_dir, spec: SampleSpec = SampleSpec(), force: bool = False, progress=None, workers: int = 0) -> Path:
-    """Writes ``out_dir/cityscapes`` and ``out_dir/kitti``; returns ``out_dir``.
+    """Writes ``out_dir/<family>`` for every registered family (cityscapes, kitti, bdd100k, vistas, folder); returns ``out_dir``.
 
     Args:
         out_dir: folder to write into; created if missing.
@@ -62,22 +67,10 @@ def generate_sample(out_dir, spec: SampleSpec = SampleSpec(), force: bool = Fals
         return out
     if marker.is_file():  # an earlier sample of another spec: remove it so no stale file stays behind
         marker.unlink()
-        for name in ("cityscapes", "kitti"):
+        for name in FAMILIES:
             shutil.rmtree(out / name, ignore_errors=True)
     say = progress or (lambda _msg: None)
-    cs, jobs = out / "cityscapes", []
-    for split, cities in (("train", spec.train_cities), ("val", spec.val_cities), ("test", spec.test_cities)):
-        for city, count in cities.items():
-            jobs += [(write_cityscapes_frame, (cs, split, city, i, 19, _seed(spec, split, city, i), spec.cityscapes_size)) for i in range(count)]
-    for city, count in spec.coarse_cities.items():
-        jobs += [(write_cityscapes_frame, (cs, "train_extra", city, i, 19, _seed(spec, "extra", city, i), spec.cityscapes_size, "gtCoarse")) for i in range(count)]
-    if spec.video_frames:
-        jobs.append((write_cityscapes_video, (cs, "stuttgart_00", spec.video_frames, _seed(spec, "video"), spec.cityscapes_size)))
-    for split, count in (("training", spec.kitti_train_per_category), ("testing", spec.kitti_test_per_category)):
-        for c, category in enumerate(("um", "umm", "uu")):
-            for i in range(count):
-                size = KITTI_SIZES[(i + c) % len(KITTI_SIZES)]
-                jobs.append((write_kitti_frame, (out / "kitti", split, category, i, _seed(spec, split, category, i), size)))
+    jobs = [job for name, family in FAMILIES.items() for job in family.sample_jobs(out / name, spec, lambda *parts: _seed(spec, *parts))]
     say(f"{len(jobs)} scenes on {workers} processes")
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:

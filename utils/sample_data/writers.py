@@ -1,4 +1,4 @@
-"""Writes rendered streets in the exact on-disk layouts of Cityscapes and KITTI road (data_road)."""
+"""Writes rendered streets: the file helpers every family's sample uses, and the Cityscapes and KITTI road (data_road) layouts."""
 
 import json
 from pathlib import Path
@@ -31,6 +31,20 @@ def write_gray(path: Path, image: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), image):
         raise OSError(f"could not write {path}")
+
+
+def write_jpeg(path: Path, rgb: np.ndarray, quality: int = 90) -> None:
+    """An RGB image as a JPEG, as BDD100K and Mapillary Vistas ship theirs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]):
+        raise OSError(f"could not write {path}")
+
+
+def render_frame(rng, size, style: str = "cityscapes") -> tuple:
+    """One street at ``size`` (H, W): (H, W, 3) uint8 RGB and (H, W) uint8 Cityscapes label ids."""
+    street = make_street(rng, size[0], size[1], style)
+    canvas = render(street, size[0], size[1])
+    return canvas.finish(*street["lighting"]), canvas.label_ids
 
 
 def coarse_labels(label_ids: np.ndarray, margin: int = 3) -> np.ndarray:

@@ -8,8 +8,9 @@ from models import build_model_from_config, count_parameters
 from utils.checkpoint import load_checkpoint, transfer_weights
 from utils.config import config_to_dict
 from utils.data import build_dataset, build_loader
+from utils.data.families import dataset_family
 from utils.distributed import get_rank, get_world_size
-from utils.labels import LabelSet, build_labels
+from utils.labels import LabelSet
 from utils.losses import build_loss
 from utils.runtime import amp_dtype, memory_format, seed_everything
 
@@ -32,7 +33,8 @@ def checkpoint_meta(cfg, labels: LabelSet) -> dict:
         "config": config_to_dict(cfg),
         "class_names": list(labels.names),
         "palette": [list(c) for c in labels.colors],
-        "format_version": 1,
+        "labels": labels.to_dict(),  # the classes without the dataset: eval.input and export on another machine
+        "format_version": 2,
     }
 
 
@@ -40,7 +42,7 @@ def build_training_parts(cfg, device: torch.device, log, items: dict, resume: bo
     """``items``: the checked files per split; ``resume``: last.pth will overwrite the weights, so init_from is not read."""
     t = cfg.training
     seed_everything(t.seed, t.deterministic, t.cudnn_benchmark)
-    labels = build_labels(cfg.target, cfg.dataset.labels, cfg.dataset.unlabeled_class)
+    labels = dataset_family(cfg).labels()
     # A resume overwrites every weight: no ImageNet download, so an offline machine can continue its run.
     model = build_model_from_config(replace(cfg.model, encoder_weights=None) if resume else cfg.model, labels.num_classes)
     if t.init_from and not resume:

@@ -1,0 +1,195 @@
+"""What every dataset family provides, and the helpers most families share.
+
+A family is constructed from the run's Config and checks its own config keys (``dataset.labels`` above
+all) right then, so a wrong value stops a run when it first asks for items or labels, before any work.
+"""
+
+import difflib
+from pathlib import Path
+from typing import Optional
+
+import cv2
+import numpy as np
+
+from utils.config.errors import UserError
+from utils.data.segmentation import Item
+from utils.labels import IGNORE_INDEX, LabelSet
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+class DatasetFamily:
+    """One dataset layout: its splits' files, its label encoding, its data-check rules and its eval results.
+
+    Subclasses set the class attributes and implement :meth:`build_labels` and :meth:`split_items`; the
+    other methods have defaults that suit a single-channel 8-bit label PNG per image.
+
+    Attributes:
+        name: the ``target`` that selects the family.
+        label_modes: the ``dataset.labels`` values it takes; the first is the default (``null``).
+        download_help: where the data comes from and how ``paths.root`` must look.
+        splits: the splits it has besides ``all`` (every labelled image: train + val).
+    """
+
+    name = ""
+    label_modes: tuple = ()
+    download_help = ""
+    splits = ("train", "val", "test")
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.root = Path(cfg.paths.root)
+        self.mode = cfg.dataset.labels if cfg.dataset.labels is not None else self.label_modes[0]
+        self.check_config()
+        self._labels = None
+
+    # -- config -------------------------------------------------------------------------------------------
+    def check_config(self) -> None:
+        """Raises a UserError naming the key when ``dataset.labels`` is not one of :attr:`label_modes`."""
+        if not isinstance(self.mode, str) or self.mode not in self.label_modes:
+            modes = list(self.label_modes)
+            allowed = modes[0] if len(modes) == 1 else f"{', '.join(modes[:-1])} or {modes[-1]}"
+            raise UserError(f"Config key 'dataset.labels' is {self.mode!r}; with target {self.name} it must be {allowed}.")
+
+    # -- labels -------------------------------------------------------------------------------------------
+    def labels(self) -> LabelSet:
+        """The run's classes (built once)."""
+        if self._labels is None:
+            self._labels = self.build_labels()
+        return self._labels
+
+    def build_labels(self) -> LabelSet:
+        raise NotImplementedError
+
+    # -- files --------------------------------------------------------------------------------------------
+    def items(self, split: str, labelled: bool = True) -> list:
+        """Items of ``split``: train, val, test (never labelled) or all (train + val)."""
+        if split == "all":
+            return self.items("train", labelled) + self.items("val", labelled)
+        if split not in self.splits:
+            raise UserError(f"{self.name} has no split '{split}'; it has {', '.join(self.splits)} and all.")
+        self.check_root()
+        items = self.split_items(split, labelled and split != "test")
+        if not items:
+            raise UserError(f"No {split} images found for target {self.name} under '{self.root}' (paths.root). {self.download_help}")
+        return items
+
+    def check_root(self) -> None:
+        if not self.root.is_dir():
+            raise UserError(f"Dataset folder '{self.root}' (paths.root) does not exist. {self.download_help}")
+
+    def split_items(self, split: str, labelled: bool) -> list:
+        raise NotImplementedError
+
+    def read_label(self, path: Path) -> np.ndarray:
+        """A label file -> (H, W) uint8 codes for ``labels().lut``; an unreadable one is a UserError."""
+        return read_single_channel(path)
+
+    def label_problem(self, codes: np.ndarray, path: Path) -> Optional[str]:
+        """The data check's rule for one decoded label file: why it cannot be used, or None."""
+        return unknown_values_problem(codes, path, self.known_values(), self.values_text())
+
+    def known_values(self) -> np.ndarray:
+        """Every label value a file may hold: the classes' values and the ignored ones."""
+        lut = self.labels().lut
+        return np.nonzero(lut != IGNORE_INDEX)[0].astype(np.uint8)
+
+    def values_text(self) -> str:
+        return f"the {self.name} label values"
+
+    def check_key(self) -> str:
+        """What the data check's memory of passed files depends on besides the files (the allowed values)."""
+        return f"{self.name}|{self.mode}"
+
+    def orphans(self, items: list) -> list:
+        """Label files in the folders ``items`` use whose image does not exist (they would be skipped silently)."""
+        return []
+
+    # -- evaluation and painting --------------------------------------------------------------------------
+    def results(self, setup, log, split):
+        """The writer of eval's results in this family's own encoding (``add``, ``close``, ``metrics``), or None.
+
+        ``split`` is None for a folder of images or a video.
+        """
+        from utils.evaluation.label_results import LabelValueResults
+
+        labels = self.labels()
+        if labels.to_label_id is None:
+            return None
+        return LabelValueResults(setup.output_dir / "results", self.root, labels, self.write_result)
+
+    def write_result(self, path: Path, values: np.ndarray) -> None:
+        """One result file holding label values, as the family's label files hold them."""
+        write_gray_png(path, values)
+
+    def official_evaluation(self, setup):
+        """A callable (metrics, log) that adds the dataset's own evaluator's figures, or None."""
+        return None
+
+    def point_truth_table(self, labels: LabelSet) -> Optional[np.ndarray]:
+        """(256,) uint8 from Cityscapes label ids (the sample's true LiDAR point labels) to class index, or None."""
+        return None
+
+    # -- sample data --------------------------------------------------------------------------------------
+    @classmethod
+    def sample_jobs(cls, out: Path, spec, seed) -> list:
+        """(function, args) pairs that write this family's part of the built-in sample into ``out``."""
+        return []
+
+
+def read_single_channel(path: Path) -> np.ndarray:
+    """A single-channel 8-bit label PNG (label ids, train ids or class values)."""
+    label = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if label is None:
+        raise UserError(f"Cannot read label file '{path}': the file is missing or not a PNG.")
+    if label.ndim != 2 or label.dtype != np.uint8:
+        raise UserError(f"Label file '{path}' must be a single-channel 8-bit PNG of label ids, got shape {label.shape} {label.dtype}.")
+    return label
+
+
+def few(values) -> str:
+    values = [int(v) for v in values]
+    return ", ".join(map(str, values[:6])) + (", ..." if len(values) > 6 else "")
+
+
+def unknown_values_problem(codes: np.ndarray, path: Path, known: np.ndarray, table: str) -> Optional[str]:
+    """Why ``codes`` holds values outside ``known`` (the family's table), or None."""
+    values = np.unique(codes)
+    outside = np.setdiff1d(values, known)
+    if len(outside) == len(values):
+        return f"every pixel of its label '{path}' is outside {table} (values {few(outside)}; allowed {few(known)})"
+    if len(outside):
+        return f"its label '{path}' holds values outside {table} ({few(outside)}; allowed {few(known)})"
+    return None
+
+
+def write_gray_png(path: Path, image: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), image):
+        raise OSError(f"could not write {path}")
+
+
+def images_under(folder: Path, suffixes=IMAGE_SUFFIXES) -> list:
+    """Every image below ``folder`` (recursively), sorted, so an ordered frame folder stays ordered."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
+
+
+def paired_items(images: list, image_root: Path, label_of, labelled: bool, missing_help: str) -> list:
+    """Items named by their path under ``image_root``; ``label_of(image)`` is its label file."""
+    items = []
+    for image in images:
+        label = label_of(image) if labelled else None
+        if label is not None and not label.is_file():
+            raise UserError(f"Label file '{label}' for image '{image}' is missing. {missing_help}")
+        items.append(Item(image, label, image.relative_to(image_root).with_suffix("").as_posix().replace("/", "__")))
+    return items
+
+
+def orphan_files(label_dirs, pattern: str, has_image) -> list:
+    """Files matching ``pattern`` under each folder of ``label_dirs`` for which ``has_image(label)`` is False."""
+    return [label for folder in sorted(set(label_dirs)) for label in sorted(folder.glob(pattern)) if not has_image(label)]
+
+
+def closest(name: str, valid) -> str:
+    match = difflib.get_close_matches(name, list(valid), n=1)
+    return f" Did you mean '{match[0]}'?" if match else ""

@@ -1,0 +1,173 @@
+"""A team's own data in a generic folder layout, its classes described by ``classes.yaml``.
+
+Layout (``paths.root``)::
+
+    classes.yaml
+    images/<split>/**/<name>.{png,jpg,jpeg}
+    labels/<split>/**/<name>.png          the same relative path, single-channel 8-bit values
+
+``classes.yaml``::
+
+    ignore: [0]            # label pixel values that count for nothing
+    classes:               # in class-index order
+      - {name: drivable, value: 10, color: [128, 64, 128]}   # color optional
+      - {name: agent, value: 50}
+
+The only label mode is ``classes``: the classes of classes.yaml. A label value that is neither a class's
+value nor ignored is a bad file in the data check. Eval's ``results/`` holds the classes' values.
+"""
+
+import colorsys
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from utils.config.errors import UserError
+from utils.data.families.base import IMAGE_SUFFIXES, DatasetFamily, images_under, orphan_files, paired_items
+from utils.labels import IGNORE_INDEX, LabelSet
+
+FORMAT = "expected e.g. 'ignore: [0]' and 'classes: [{name: drivable, value: 10, color: [128, 64, 128]}, {name: agent, value: 50}]' (values 0-255, color optional)"
+DOWNLOAD_HELP = (
+    "Put your images in paths.root/images/<split>/ (any subfolders; .png or .jpg), each label at the same relative path under "
+    "paths.root/labels/<split>/ as a single-channel 8-bit .png, and describe the label values in paths.root/classes.yaml. "
+    "An example: python -m utils.sample_data --out data/sample writes one in data/sample/folder"
+)
+ENTRY_KEYS = ("name", "value", "color")
+
+
+def default_color(index: int) -> tuple:
+    """Well-separated hues for classes without a colour (golden-ratio steps round the hue circle)."""
+    r, g, b = colorsys.hsv_to_rgb((0.61803398875 * index) % 1.0, 0.65, 0.95)
+    return (round(255 * r), round(255 * g), round(255 * b))
+
+
+def _value(raw, where: str, path: Path) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= 255:
+        raise UserError(f"{path}: {where} is {raw!r}; it must be a label pixel value 0-255; {FORMAT}.")
+    return raw
+
+
+def read_classes_yaml(path: Path) -> tuple:
+    """(names, values, colors, ignore values) from ``classes.yaml``; each mistake is one line showing the format."""
+    if not path.is_file():
+        raise UserError(f"No '{path}': target folder reads its classes from paths.root/classes.yaml; {FORMAT}.")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path} is not valid YAML ({str(exc).splitlines()[0]}); {FORMAT}.") from None
+    if not isinstance(data, dict) or not isinstance(data.get("classes"), list) or not data["classes"]:
+        raise UserError(f"{path} must be a mapping with a non-empty list 'classes'; {FORMAT}.")
+    unknown = sorted(set(data) - {"classes", "ignore"})
+    if unknown:
+        raise UserError(f"{path} has unknown key(s) {unknown}; it takes classes and ignore; {FORMAT}.")
+    ignore = data.get("ignore") or []
+    if not isinstance(ignore, list):
+        raise UserError(f"{path}: ignore is {ignore!r}; it must be a list of label values; {FORMAT}.")
+    ignore = [_value(v, f"ignore[{i}]", path) for i, v in enumerate(ignore)]
+    if len(data["classes"]) > IGNORE_INDEX:
+        raise UserError(f"{path} lists {len(data['classes'])} classes; at most 255 fit an 8-bit class map.")
+    names, values, colors = [], [], []
+    for i, entry in enumerate(data["classes"]):
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or "value" not in entry or set(entry) - set(ENTRY_KEYS):
+            raise UserError(f"{path}: classes[{i}] is {entry!r}; each class is a mapping of name, value and optional color; {FORMAT}.")
+        name, value = entry["name"], _value(entry["value"], f"classes[{i}].value", path)
+        if name in names:
+            raise UserError(f"{path}: the class name '{name}' appears twice (classes[{names.index(name)}] and classes[{i}]); each class once; {FORMAT}.")
+        if value in values or value in ignore:
+            other = f"classes[{values.index(value)}]" if value in values else "ignore"
+            raise UserError(f"{path}: the value {value} of classes[{i}] ('{name}') is also in {other}; each value belongs to one class or to ignore; {FORMAT}.")
+        color = entry.get("color")
+        if color is None:
+            color = default_color(i)
+        elif not isinstance(color, list) or len(color) != 3 or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in color):
+            raise UserError(f"{path}: classes[{i}].color is {color!r}; it must be [R, G, B] with 0-255 each; {FORMAT}.")
+        names.append(name)
+        values.append(value)
+        colors.append(tuple(color))
+    return names, values, colors, ignore
+
+
+class Folder(DatasetFamily):
+    name = "folder"
+    label_modes = ("classes",)
+    download_help = DOWNLOAD_HELP
+
+    def build_labels(self) -> LabelSet:
+        self.check_root()
+        names, values, colors, ignore = read_classes_yaml(self.root / "classes.yaml")
+        lut = np.full(256, IGNORE_INDEX, np.uint8)
+        lut[values] = np.arange(len(values))
+        self.ignore = ignore
+        return LabelSet(tuple(names), tuple(colors), lut, tuple(values), ignore_value=ignore[0] if ignore else IGNORE_INDEX)
+
+    def split_items(self, split: str, labelled: bool) -> list:
+        folder = self.root / "images" / split
+        images = images_under(folder) if folder.is_dir() else []
+        labels = self.root / "labels" / split
+        return paired_items(
+            images, self.root / "images", lambda image: (labels / image.relative_to(folder)).with_suffix(".png"), labelled, f"Each image needs its label at the same relative path under {labels}."
+        )
+
+    def known_values(self) -> np.ndarray:
+        labels = self.labels()
+        return np.array(sorted(set(labels.to_label_id) | set(self.ignore)), np.uint8)
+
+    def values_text(self) -> str:
+        return f"the classes and ignore values of {self.root / 'classes.yaml'}"
+
+    def check_key(self) -> str:
+        return f"{self.name}|{self.known_values().tolist()}"
+
+    def orphans(self, items: list) -> list:
+        def has_image(label: Path) -> bool:
+            split = next(p for p in label.parents if p.parent == self.root / "labels")
+            relative = label.relative_to(split).with_suffix("")
+            return any((self.root / "images" / split.name / relative).with_suffix(s).is_file() for s in IMAGE_SUFFIXES + tuple(s.upper() for s in IMAGE_SUFFIXES))
+
+        folders = {next(p for p in item.label.parents if p.parent == self.root / "labels") for item in items if item.label is not None}
+        return orphan_files(folders, "**/*.png", has_image)
+
+    @classmethod
+    def sample_jobs(cls, out: Path, spec, seed) -> list:
+        jobs = [(write_folder_classes, (out,))]
+        for split, count in spec.folder_splits.items():
+            jobs += [(write_folder_frame, (out, split, i, seed("folder", split, i), spec.folder_size)) for i in range(count)]
+        return jobs
+
+
+# The sample's classes.yaml: what a fleet team might label, over the Cityscapes labels the renderer draws.
+SAMPLE_CLASSES = [
+    ("drivable", 10, [128, 64, 128], ["road"]),
+    ("sidewalk", 20, [244, 35, 232], ["sidewalk"]),
+    ("agent", 50, None, ["person", "rider", "car", "truck", "bus", "train", "bicycle"]),
+    ("scenery", 100, None, None),  # every other labelled pixel
+]
+SAMPLE_IGNORE = ["unlabeled", "ego vehicle", "rectification border"]
+
+
+def write_folder_classes(root: Path) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    lines = ["# The built-in sample's classes: label pixel values, in class-index order.", "ignore: [0]            # void: unlabeled, the ego vehicle, the rectification border", "classes:"]
+    for name, value, color, _ in SAMPLE_CLASSES:
+        lines.append(f"  - {{name: {name}, value: {value}" + (f", color: [{', '.join(map(str, color))}]" if color else "") + "}")
+    (root / "classes.yaml").write_text("\n".join(lines) + "\n")
+
+
+def write_folder_frame(root: Path, split: str, index: int, rng, size) -> None:
+    """images/<split>/<sequence>/<frame>.{png,jpg} (two sequences, one of each format) and its value label."""
+    from cityscapesscripts.helpers.labels import name2label
+
+    from utils.sample_data.writers import render_frame, write_gray, write_jpeg, write_rgb
+
+    image, label_ids = render_frame(rng, size, "cityscapes")
+    lut = np.full(256, SAMPLE_CLASSES[-1][1], np.uint8)
+    for _, value, _, names in SAMPLE_CLASSES[:-1]:
+        lut[[name2label[n].id for n in names]] = value
+    lut[[name2label[n].id for n in SAMPLE_IGNORE]] = 0
+    sequence, ext = ("drive_a", ".png") if index % 2 == 0 else ("drive_b", ".jpg")
+    relative = Path(sequence) / f"frame_{index:06d}"
+    path = (root / "images" / split / relative).with_suffix(ext)
+    write_rgb(path, image) if ext == ".png" else write_jpeg(path, image)
+    if split != "test":
+        write_gray((root / "labels" / split / relative).with_suffix(".png"), lut[label_ids])

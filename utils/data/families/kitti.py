@@ -1,0 +1,150 @@
+"""KITTI road (data_road): file lists and ground-truth decoding as the devkit reads them, and its label modes.
+
+Label modes: ``road`` (road / rest) and ``lane`` (the ego lane of um / rest); black gt pixels (outside
+the valid area) are ignored. Eval writes the devkit's confidence PNGs (utils/evaluation/kitti_results.py).
+"""
+
+import re
+from pathlib import Path
+from typing import Optional
+
+import cv2
+import numpy as np
+from cityscapesscripts.helpers.labels import name2label
+
+from utils.config.errors import UserError
+from utils.data.families.base import DatasetFamily, orphan_files
+from utils.data.segmentation import Item
+from utils.labels import IGNORE_INDEX, LabelSet
+
+DOWNLOAD_HELP = (
+    "Download data_road.zip from https://www.cvlibs.net/datasets/kitti/eval_road.php, unzip it and set paths.root to "
+    "the folder that holds data_road/ (training/image_2, training/gt_image_2, testing/image_2). "
+    "No dataset yet? The built-in sample has a KITTI part: python -m utils.sample_data --out data/sample, then paths.root: data/sample/kitti"
+)
+
+# data_road's image and ground-truth names: um_000012.png, um_road_000012.png, um_lane_000012.png.
+NAME = re.compile(r"(um|umm|uu)_(\d+)")
+GT_NAME = re.compile(r"(um|umm|uu)_(road|lane)_(\d+)")
+SAMPLE_SIZES = [(375, 1242), (370, 1224), (374, 1238), (376, 1241)]  # data_road's images differ by a few pixels
+
+
+def decode_kitti_gt(path: Path) -> np.ndarray:
+    """Road gt PNG -> (H, W) uint8: 0 road (or lane), 1 not road, IGNORE_INDEX outside the valid area.
+
+    Like the devkit, reads BGR and takes road = B > 0 and valid = R > 0.
+    """
+    gt = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if gt is None:
+        raise UserError(f"Cannot read KITTI ground truth '{path}'.")
+    road, valid = gt[:, :, 0] > 0, gt[:, :, 2] > 0
+    out = np.full(gt.shape[:2], IGNORE_INDEX, np.uint8)
+    out[valid] = 1
+    out[valid & road] = 0
+    return out
+
+
+def data_road_base(root, split: str = "training") -> Optional[Path]:
+    """The folder holding ``split``/image_2: ``root``/data_road or ``root`` itself; None when neither does."""
+    root = Path(root)
+    return next((b for b in (root / "data_road", root) if (b / split / "image_2").is_dir()), None)
+
+
+def kitti_items(root, split: str, mode: str, val_fraction: float, labelled: bool = True) -> list:
+    """Items of train, val (a fixed, seeded share of training/), all (the whole of training/, what the devkit's
+    evaluateRoad.py scores) or test (testing/image_2, no labels)."""
+    base = data_road_base(root)
+    if base is None:
+        raise UserError(f"No KITTI data_road layout under '{root}' (paths.root). {DOWNLOAD_HELP}")
+    if split == "test":
+        images = sorted((base / "testing" / "image_2").glob("*.png"))
+        if mode == "lane":
+            images = [p for p in images if p.name.startswith("um_")]  # the ego-lane benchmark is um only
+        if not images:
+            raise UserError(f"No test images in '{base / 'testing' / 'image_2'}'. {DOWNLOAD_HELP}")
+        return [Item(p, None, p.stem) for p in images]
+    images = sorted((base / "training" / "image_2").glob("*.png"))
+    if mode == "lane":
+        images = [p for p in images if p.name.startswith("um_")]  # the ego-lane gt exists for um only
+    items = []
+    for path in images:
+        match = NAME.fullmatch(path.stem)
+        if match is None:
+            raise UserError(f"KITTI image '{path}' is not named like data_road's <um|umm|uu>_<index>.png, so its ground truth cannot be found. Rename it or move it out of {path.parent}.")
+        category, index = match.groups()
+        label = base / "training" / "gt_image_2" / f"{category}_{mode}_{index}.png"
+        if not label.is_file():
+            raise UserError(f"Ground truth '{label}' for '{path}' is missing. {DOWNLOAD_HELP}")
+        items.append(Item(path, label if labelled else None, path.stem))
+    if split == "all":
+        return items
+    if len(items) < 2:
+        raise UserError(f"Found {len(items)} labelled KITTI images under '{base}'; at least 2 are needed to split train/val.")
+    order = np.random.default_rng(0).permutation(len(items))
+    n_val = min(len(items) - 1, max(1, round(val_fraction * len(items))))
+    chosen = sorted(order[:n_val]) if split == "val" else sorted(order[n_val:])
+    return [items[i] for i in chosen]
+
+
+def orphan_kitti_labels(root, items: list) -> list:
+    """Ground-truth files in gt_image_2 whose image_2 image does not exist (they would be skipped silently)."""
+
+    def has_image(label: Path) -> bool:
+        match = GT_NAME.fullmatch(label.stem)  # files named otherwise are not data_road's: not orphans either
+        return match is None or (label.parent.parent / "image_2" / f"{match.group(1)}_{match.group(3)}.png").is_file()
+
+    return orphan_files({item.label.parent for item in items if item.label is not None}, "*.png", has_image)
+
+
+def kitti_labels(mode: str) -> LabelSet:
+    # KITTI gt is decoded to 0 (road or lane), 1 (not road) and IGNORE_INDEX before the lookup.
+    lut = np.full(256, IGNORE_INDEX, np.uint8)
+    lut[0], lut[1] = 0, 1
+    return LabelSet((mode, "rest"), ((128, 64, 128) if mode == "road" else (255, 0, 255), (0, 0, 0)), lut)
+
+
+class Kitti(DatasetFamily):
+    name = "kitti"
+    label_modes = ("road", "lane")
+    download_help = DOWNLOAD_HELP
+
+    def build_labels(self) -> LabelSet:
+        return kitti_labels(self.mode)
+
+    def items(self, split: str, labelled: bool = True) -> list:
+        return kitti_items(self.root, split, self.mode, self.cfg.dataset.val_fraction, labelled)
+
+    def read_label(self, path: Path) -> np.ndarray:
+        return decode_kitti_gt(path)
+
+    def label_problem(self, codes: np.ndarray, path: Path):
+        if (codes == IGNORE_INDEX).all():  # the devkit's valid area is R > 0
+            return f"its ground truth '{path}' is black everywhere (outside the valid area): nothing to learn or score"
+        return None
+
+    def orphans(self, items: list) -> list:
+        return orphan_kitti_labels(self.root, items)
+
+    def results(self, setup, log, split):
+        from utils.evaluation.kitti_results import KittiResults
+
+        return KittiResults(setup, log, split, self.mode)
+
+    def point_truth_table(self, labels: LabelSet):
+        if self.mode != "road":
+            return None  # label ids cannot tell the ego lane
+        lut = np.ones(256, np.uint8)
+        lut[name2label["road"].id] = 0
+        return lut
+
+    @classmethod
+    def sample_jobs(cls, out: Path, spec, seed) -> list:
+        from utils.sample_data.writers import write_kitti_frame
+
+        jobs = []
+        for split, count in (("training", spec.kitti_train_per_category), ("testing", spec.kitti_test_per_category)):
+            for c, category in enumerate(("um", "umm", "uu")):
+                for i in range(count):
+                    size = SAMPLE_SIZES[(i + c) % len(SAMPLE_SIZES)]
+                    jobs.append((write_kitti_frame, (out, split, category, i, seed(split, category, i), size)))
+        return jobs

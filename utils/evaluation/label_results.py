@@ -1,0 +1,65 @@
+"""Eval's results in a dataset's own label encoding: one file per evaluated image, at the ground truth's resolution.
+
+Any other tool can score them against the dataset's label files, file by file. The dataset family picks
+the writer (utils/data/families): BDD100K, Vistas and folder datasets get :class:`LabelValueResults`,
+Cityscapes (classes mode) :class:`CityscapesResults` for its official evaluator, KITTI its devkit's files
+(kitti_results.py). Every writer takes ``add(item, probs, pred, gt)`` per image, then ``close()``.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+
+class LabelValueResults:
+    """``<folder>/<the gt label file's path under paths.root>`` holding each pixel's predicted label value.
+
+    Args:
+        folder: ``<eval.output_dir>/results``.
+        root: the dataset root the label paths are taken relative to.
+        labels: the run's LabelSet; ``to_label_id`` gives each class's value, ``ignore_value`` a dropped pixel's.
+        write: ``write(path, values)``, the family's own file format (grey or palette PNG).
+    """
+
+    def __init__(self, folder: Path, root: Path, labels, write):
+        self.folder, self.root, self.write = Path(folder), Path(root), write
+        self.values = labels.value_table()
+        self.count = 0
+
+    def path_for(self, item) -> Path:
+        """The label's path under the root; an image without one (a test split, a folder) gets ``<name>.png``."""
+        if item.label is not None:
+            try:
+                return self.folder / Path(item.label).resolve().relative_to(self.root.resolve())
+            except ValueError:
+                pass
+        return self.folder / f"{item.name}.png"
+
+    def add(self, item, probs, pred: np.ndarray, gt=None) -> None:
+        self.write(self.path_for(item), self.values[pred])
+        self.count += 1
+
+    def close(self) -> None:
+        pass
+
+    def metrics(self) -> dict:
+        return {}
+
+    def report(self, metrics: dict, split, log) -> None:
+        log.info(f"results/: {self.count} label files in the dataset's own encoding, at the ground truth's paths and resolution, in {self.folder}")
+
+
+class CityscapesResults(LabelValueResults):
+    """``cityscapes_results/<city>_<seq>_<frame>_pred_labelIds.png``: label ids at full resolution, what
+    cityscapesscripts' evaluator and the benchmark server read (dropped pixels become 'unlabeled')."""
+
+    def __init__(self, folder: Path, labels):
+        from utils.data.families.base import write_gray_png
+
+        super().__init__(folder, folder, labels, write_gray_png)
+
+    def path_for(self, item) -> Path:
+        return self.folder / f"{item.name}_pred_labelIds.png"
+
+    def report(self, metrics: dict, split, log) -> None:
+        pass
