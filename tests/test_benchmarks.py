@@ -3,7 +3,6 @@
 import json
 
 import numpy as np
-import pytest
 import torch
 
 from benchmarks.__main__ import main as bench_main
@@ -36,7 +35,6 @@ def test_table_shows_every_contender_and_the_headline_ratio():
 
 
 def test_drop_clusters_peer_gives_our_map_with_fill_ignore():
-    pytest.importorskip("skimage")
     from benchmarks.drop_clusters import skimage_drop
 
     rng = np.random.default_rng(0)
