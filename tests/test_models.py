@@ -63,6 +63,7 @@ def test_offline_imagenet_weights_error_says_how_to_fix(monkeypatch):
         build_model("fpn", "resnet18", 2, encoder_weights="imagenet")
     message = str(err.value)
     assert "https://download.pytorch.org/models/resnet18" in message and "hub/checkpoints/resnet18" in message and "encoder_weights: null" in message
+    assert "set model.encoder_weights to the downloaded file's path" in message
 
 
 TIMM_ENCODERS = ["tu-resnet18", "tu-convnext_atto", "tu-efficientnet_b0", "tu-pvt_v2_b0"]
@@ -128,3 +129,4 @@ def test_offline_timm_weights_error_says_how_to_fix(monkeypatch):
     message = str(err.value)
     assert "huggingface-cli download timm/convnext_atto.d2_in1k" in message and "models--timm--convnext_atto.d2_in1k" in message
     assert "encoder_weights: null" in message and "LocalEntryNotFoundError" in message
+    assert "point model.encoder_weights at the model.safetensors it fetches" in message

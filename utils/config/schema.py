@@ -48,7 +48,10 @@ class DatasetConfig:
 class ModelConfig:
     arch: Literal["fpn", "unet"] = opt("fpn", "fpn (Panoptic-FPN semantic head) or unet")
     encoder: str = opt("resnext50_32x4d", "torchvision resnet18/34/50/101, resnext50_32x4d (alias resnext50), resnext101_32x8d, or tu-<timm name>, e.g. tu-convnext_tiny")
-    encoder_weights: Optional[Literal["imagenet"]] = opt("imagenet", "imagenet (torchvision weights API, or timm's default pretrained weights for tu- encoders) or null for random init")
+    encoder_weights: Optional[str] = opt(
+        "imagenet",
+        "imagenet (torchvision weights API, or timm's default pretrained weights for tu- encoders), the path of a local .pth/.pt/.bin/.safetensors file of the classification model's state dict, or null for random init",
+    )
     dropout: float = opt(0.2, "Dropout2d probability (FPN: before the head; UNET original preset: on encoder stages)")
     fpn_merge: Literal["add", "cat"] = opt("add", "fpn: how the four upsampled pyramid levels are merged")
     fpn_pyramid_channels: int = opt(256, "fpn: channels of the feature pyramid")
