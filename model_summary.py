@@ -12,12 +12,13 @@ original's UNET (--unet_preset original) unless --unet_preset light is given.
 import argparse
 import re
 import sys
+from dataclasses import replace
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 from torchinfo import summary
 
-from models import build_model, canonical_encoder_name, count_parameters
+from models import build_model, build_model_from_config, canonical_encoder_name, count_parameters
 from utils.config import load_config
 from utils.config.cli import add_debug_argument, run_main
 from utils.config.errors import UserError
@@ -54,20 +55,7 @@ def _model_from_args(args):
         cfg = load_config(args.config_path)
         labels = dataset_family(cfg).labels()
         m = cfg.model
-        model = build_model(
-            m.arch,
-            m.encoder,
-            labels.num_classes,
-            None,
-            m.dropout,
-            m.fpn_merge,
-            m.fpn_pyramid_channels,
-            m.fpn_segmentation_channels,
-            m.unet_preset,
-            m.unet_decoder_channels,
-            m.unet_num_filters,
-            m.unet_res_blocks,
-        )
+        model = build_model_from_config(replace(m, encoder_weights=None), labels.num_classes)  # counting needs no weights
         # The training input: the crop when crops are taken, else the last stage's size.
         size = cfg.dataset.crop_size or (cfg.training.stages[-1].size if cfg.training.stages and cfg.training.stages[-1].size else None) or cfg.dataset.size
         shape = _input_size(args.input_size) if args.input_size else (3, *size)

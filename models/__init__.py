@@ -1,5 +1,9 @@
 """Model factory: ``build_model(arch=..., encoder=..., num_classes=..., encoder_weights=...)``."""
 
+import dataclasses
+from collections.abc import Sequence
+from typing import Optional
+
 from torch import nn
 
 from models.base import SegmentationModel
@@ -9,32 +13,39 @@ from models.timm_encoder import is_timm_encoder
 from models.unet import UnetDecoder
 from models.unet_original import OriginalUnetDecoder, OriginalUnetEncoder
 from utils.config.errors import UserError
+from utils.config.schema import ModelConfig
 
 ARCHS = ("fpn", "unet")
+_DEFAULT = ModelConfig()  # the defaults are the config's, declared once in the schema
 
 
 def build_model(
-    arch: str = "fpn",
-    encoder: str = "resnext50_32x4d",
+    arch: str = _DEFAULT.arch,
+    encoder: str = _DEFAULT.encoder,
     num_classes: int = 8,
-    encoder_weights: str = None,
-    dropout: float = 0.2,
-    fpn_merge: str = "add",
-    fpn_pyramid_channels: int = 256,
-    fpn_segmentation_channels: int = 128,
-    unet_preset: str = "light",
-    unet_decoder_channels=(256, 128, 64, 32, 16),
-    unet_num_filters: int = 32,
-    unet_res_blocks: bool = False,
+    encoder_weights: Optional[str] = None,  # not the config's imagenet: a library call downloads nothing unless asked
+    *,
+    dropout: float = _DEFAULT.dropout,
+    fpn_merge: str = _DEFAULT.fpn_merge,
+    fpn_pyramid_channels: int = _DEFAULT.fpn_pyramid_channels,
+    fpn_segmentation_channels: int = _DEFAULT.fpn_segmentation_channels,
+    unet_preset: str = _DEFAULT.unet_preset,
+    unet_decoder_channels: Sequence[int] = tuple(_DEFAULT.unet_decoder_channels),
+    unet_num_filters: int = _DEFAULT.unet_num_filters,
+    unet_res_blocks: bool = _DEFAULT.unet_res_blocks,
 ) -> SegmentationModel:
     """A segmentation model returning (N, num_classes, H, W) logits for (N, 3, H, W) inputs of any size.
+
+    The keywords are exactly ``ModelConfig``'s fields plus ``num_classes`` (a test checks it), so
+    :func:`build_model_from_config` passes every ``model`` config key.
 
     Args:
         arch: fpn or unet.
         encoder: a torchvision ResNet/ResNeXt name (``resnext50`` is accepted as the original's), or
             ``tu-<timm model name>`` for any timm model with ``features_only`` maps at strides 4..32.
         num_classes: output channels.
-        encoder_weights: imagenet (torchvision weights API, or timm's default pretrained tag) or None.
+        encoder_weights: imagenet (torchvision weights API, or timm's default pretrained tag), the path of a
+            local ``.pth``/``.pt``/``.bin``/``.safetensors`` file of the classification model's state dict, or None.
         unet_preset: light (smp-style decoder) or original (the original project's TernausNet decoder; 58.1M parameters with resnext50).
         The other arguments mirror the ``model`` config keys.
     """
@@ -59,22 +70,9 @@ def build_model(
     return SegmentationModel(enc, decoder, head, pad_multiple=32)
 
 
-def build_model_from_config(model_cfg, num_classes: int) -> SegmentationModel:
+def build_model_from_config(model_cfg: ModelConfig, num_classes: int) -> SegmentationModel:
     """``build_model`` with every ``model`` config key."""
-    return build_model(
-        arch=model_cfg.arch,
-        encoder=model_cfg.encoder,
-        num_classes=num_classes,
-        encoder_weights=model_cfg.encoder_weights,
-        dropout=model_cfg.dropout,
-        fpn_merge=model_cfg.fpn_merge,
-        fpn_pyramid_channels=model_cfg.fpn_pyramid_channels,
-        fpn_segmentation_channels=model_cfg.fpn_segmentation_channels,
-        unet_preset=model_cfg.unet_preset,
-        unet_decoder_channels=model_cfg.unet_decoder_channels,
-        unet_num_filters=model_cfg.unet_num_filters,
-        unet_res_blocks=model_cfg.unet_res_blocks,
-    )
+    return build_model(num_classes=num_classes, **dataclasses.asdict(model_cfg))
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:

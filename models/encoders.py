@@ -6,6 +6,7 @@ import torch
 import torchvision
 from torch import nn
 
+from models.local_weights import is_weights_file, load_encoder_weights
 from models.timm_encoder import TimmEncoder, is_timm_encoder
 from utils.config.errors import UserError
 
@@ -46,25 +47,28 @@ def _load_pretrained(name: str) -> nn.Module:
         raise UserError(
             f"Could not load ImageNet weights {weights} for encoder '{name}' ({type(exc).__name__}: {exc}). "
             f"On a machine without internet, download {weights.url} elsewhere and copy it to {target} "
-            f"(or set TORCH_HOME), or set model.encoder_weights: null to train from scratch."
+            f"(or set TORCH_HOME), or set model.encoder_weights to the downloaded file's path, or set model.encoder_weights: null to train from scratch."
         ) from None
 
 
 class ResNetEncoder(nn.Module):
-    """Features at strides 2, 4, 8, 16 and 32 with ``out_channels`` channels; the classifier is dropped."""
+    """Features at strides 2, 4, 8, 16 and 32 with ``out_channels`` channels; the classifier is dropped.
+
+    Args:
+        name: a torchvision ResNet/ResNeXt name.
+        weights: imagenet (torchvision's weights API), a local file of torchvision's state dict for ``name``, or None.
+    """
 
     def __init__(self, name: str, weights: str = None):
         super().__init__()
         name = canonical_encoder_name(name)
-        if weights == "imagenet":
-            net = _load_pretrained(name)
-        elif weights is None:
-            net = torchvision.models.get_model(name, weights=None)
-        else:
-            raise UserError(f"model.encoder_weights is {weights!r}; allowed: imagenet | null.")
+        net = _load_pretrained(name) if weights == "imagenet" else torchvision.models.get_model(name, weights=None)
         self.name, self.out_channels = name, ENCODERS[name]
         self.conv1, self.bn1, self.relu, self.maxpool = net.conv1, net.bn1, net.relu, net.maxpool
         self.layer1, self.layer2, self.layer3, self.layer4 = net.layer1, net.layer2, net.layer3, net.layer4
+        if is_weights_file(weights):  # the encoder's keys are the classification model's, less fc.*
+            source = f"torchvision's file for it, {_imagenet_weights(name).url}"
+            load_encoder_weights(self, weights, net.state_dict(), {k: k for k in self.state_dict()}, f"torchvision's {name}", source)
 
     def forward(self, x: torch.Tensor) -> list:
         c1 = self.relu(self.bn1(self.conv1(x)))

@@ -12,6 +12,7 @@ import timm
 import torch
 from torch import nn
 
+from models.local_weights import is_weights_file, load_encoder_weights
 from utils.config.errors import UserError
 
 PREFIX = "tu-"
@@ -39,12 +40,36 @@ def _offline_message(name: str, model_name: str, exc: Exception) -> str:
     ways = []
     if cfg and cfg.hf_hub_id:
         folder = f"{huggingface_hub.constants.HF_HUB_CACHE}/models--{cfg.hf_hub_id.replace('/', '--')}"
-        ways.append(f"run `huggingface-cli download {cfg.hf_hub_id}` where there is internet and copy the folder it fills, {folder}, to the same path here (or point HF_HOME at a copy)")
+        ways.append(
+            f"run `huggingface-cli download {cfg.hf_hub_id}` where there is internet and copy the folder it fills, {folder}, to the same path here (or point HF_HOME at a copy), or point model.encoder_weights at the model.safetensors it fetches"
+        )
     if cfg and cfg.url:
         ways.append(f"download {cfg.url} into {torch.hub.get_dir()}/checkpoints/ and set TIMM_USE_OLD_CACHE=1")
     reason = str(exc).splitlines()[0] if str(exc) else ""
     how = "; or ".join(ways) if ways else f"timm has no pretrained weights for '{model_name}'"
     return f"Could not load ImageNet weights for encoder '{name}' from timm ({type(exc).__name__}: {reason}). Offline, {how}; or set model.encoder_weights: null to train from scratch."
+
+
+def _full_names(features, full) -> dict:
+    """Each features_only key -> the whole model's key for that tensor.
+
+    timm's feature wrappers rename what they keep: FeatureListNet flattens ``stages.0`` to ``stages_0``,
+    FeatureGetterNet nests the model under ``model.``; with dots as underscores both name the same tensor.
+    """
+    by_flat = {k.replace(".", "_"): k for k in full}
+    out = {}
+    for key in features:
+        flat = key.replace(".", "_")
+        out[key] = by_flat.get(flat) or by_flat.get(flat.removeprefix("model_"), key)
+    return out
+
+
+def _load_file(model_name: str, features: nn.Module, path: str) -> None:
+    """A local file of the whole model's state dict; what features_only lacks (head, classifier) is skipped."""
+    full = timm.create_model(model_name, pretrained=False).state_dict()
+    cfg = timm.models.get_pretrained_cfg(model_name)
+    source = f"the model.safetensors of {cfg.hf_hub_id} (`hf download {cfg.hf_hub_id} model.safetensors`)" if cfg and cfg.hf_hub_id else f"a state dict of timm.create_model('{model_name}')"
+    load_encoder_weights(features, path, full, _full_names(features.state_dict(), full), f"timm's {model_name}", source)
 
 
 def _create(name: str, model_name: str, pretrained: bool) -> nn.Module:
@@ -66,15 +91,15 @@ class TimmEncoder(nn.Module):
 
     Args:
         name: ``tu-<timm model name>``.
-        weights: imagenet (timm's default pretrained tag) or None.
+        weights: imagenet (timm's default pretrained tag), a local file of the whole timm model's state dict, or None.
     """
 
     def __init__(self, name: str, weights: str = None):
         super().__init__()
-        if weights not in (None, "imagenet"):
-            raise UserError(f"model.encoder_weights is {weights!r}; allowed: imagenet | null.")
         model_name = _timm_name(name)
         self.model = _create(name, model_name, weights == "imagenet")
+        if is_weights_file(weights):
+            _load_file(model_name, self.model, weights)
         info = self.model.feature_info
         reductions, channels = info.reduction(), info.channels()
         # The last map at each stride is the deepest one there; earlier maps at that stride are skipped.

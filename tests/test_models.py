@@ -63,6 +63,7 @@ def test_offline_imagenet_weights_error_says_how_to_fix(monkeypatch):
         build_model("fpn", "resnet18", 2, encoder_weights="imagenet")
     message = str(err.value)
     assert "https://download.pytorch.org/models/resnet18" in message and "hub/checkpoints/resnet18" in message and "encoder_weights: null" in message
+    assert "set model.encoder_weights to the downloaded file's path" in message
 
 
 TIMM_ENCODERS = ["tu-resnet18", "tu-convnext_atto", "tu-efficientnet_b0", "tu-pvt_v2_b0"]
@@ -128,3 +129,19 @@ def test_offline_timm_weights_error_says_how_to_fix(monkeypatch):
     message = str(err.value)
     assert "huggingface-cli download timm/convnext_atto.d2_in1k" in message and "models--timm--convnext_atto.d2_in1k" in message
     assert "encoder_weights: null" in message and "LocalEntryNotFoundError" in message
+    assert "point model.encoder_weights at the model.safetensors it fetches" in message
+
+
+def test_build_model_takes_exactly_the_model_config_keys():
+    """A ModelConfig field that build_model does not take (or the reverse) fails here, not in a user's run."""
+    import dataclasses
+    import inspect
+
+    from utils.config.schema import ModelConfig
+
+    params = inspect.signature(build_model).parameters
+    assert set(params) == {f.name for f in dataclasses.fields(ModelConfig)} | {"num_classes"}
+    # The defaults are the config's, but for encoder_weights: a library call downloads nothing unless asked.
+    defaults = {name: p.default for name, p in params.items() if name not in ("num_classes", "encoder_weights")}
+    assert {**defaults, "unet_decoder_channels": list(defaults["unet_decoder_channels"])} == {k: v for k, v in dataclasses.asdict(ModelConfig()).items() if k in defaults}
+    assert params["encoder_weights"].default is None

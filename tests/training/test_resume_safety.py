@@ -1,5 +1,7 @@
 """--resume never damages the run it resumes, and the run's own config.yaml is always enough to resume it."""
 
+from dataclasses import fields
+
 import pytest
 import yaml
 from conftest import tiny_overrides
@@ -7,6 +9,8 @@ from conftest import tiny_overrides
 import train
 from utils.checkpoint import load_checkpoint
 from utils.config.errors import EXIT_USER_ERROR
+from utils.config.schema import ModelConfig
+from utils.training.resume import config_differences
 
 
 def argv_for(sample_root, out, *extra, config="configs/quickstart.yaml", resume=False):
@@ -89,3 +93,36 @@ def test_advice_for_list_values_is_one_shell_word_each(finished_run, sample_root
     err = capsys.readouterr().err
     # The run was moved: its own config.yaml still points at the old folder, so the advice names the new one.
     assert f"--config_path {run / 'config.yaml'} --resume --set paths.output_dir={run}" in err
+
+
+# A value other than the quickstart run's for every model key that decides the architecture.
+ARCHITECTURE_CHANGES = {
+    "arch": "unet",
+    "encoder": "resnet34",
+    "fpn_merge": "cat",
+    "fpn_pyramid_channels": "128",
+    "fpn_segmentation_channels": "64",
+    "unet_preset": "original",
+    "unet_decoder_channels": "[128,64,32,16,8]",
+    "unet_num_filters": "16",
+    "unet_res_blocks": "true",
+}
+
+
+@pytest.mark.parametrize("name", [f.name for f in fields(ModelConfig) if not f.metadata["free_on_resume"]])
+def test_every_architecture_key_is_checked_on_resume(finished_run, sample_root, capsys, name):
+    """A new ModelConfig field is checked without being listed anywhere: it must be given a changed value here."""
+    if name not in ARCHITECTURE_CHANGES:
+        pytest.fail(f"add a changed value of model.{name} to ARCHITECTURE_CHANGES")
+    before = snapshot(finished_run)
+    code = train.run_main(train.main, argv_for(sample_root, finished_run, f"model.{name}={ARCHITECTURE_CHANGES[name]}", resume=True))
+    err = capsys.readouterr().err.strip()
+    assert code == EXIT_USER_ERROR and len(err.splitlines()) == 1
+    assert err.startswith(f"error: Cannot resume '{finished_run}': model.{name} is ") and "Nothing in the run folder was changed" in err
+    assert snapshot(finished_run) == before
+
+
+def test_dropout_and_encoder_weights_may_change_on_resume():
+    saved = {"model": {"arch": "fpn", "dropout": 0.2, "encoder_weights": "imagenet"}}
+    assert config_differences(saved, {"model": {"arch": "fpn", "dropout": 0.0, "encoder_weights": "/weights/resnet18.pth"}}) == []
+    assert config_differences(saved, {"model": {"arch": "unet", "dropout": 0.2, "encoder_weights": "imagenet"}}) == [("model.arch", "fpn", "unet")]

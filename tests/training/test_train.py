@@ -37,6 +37,20 @@ def test_two_iteration_smoke_run(sample_root, tmp_path):
     assert [e.step for e in events.Scalars("train/loss")] == [1, 2]
 
 
+def test_training_starts_from_a_local_encoder_weights_file(sample_root, tmp_path):
+    """model.encoder_weights: <file> for an offline machine; a frozen encoder keeps the file's weights to the end."""
+    import torchvision
+
+    weights = torchvision.models.resnet18(weights=None).state_dict()
+    path = tmp_path / "resnet18.pth"
+    torch.save(weights, path)
+    out = tmp_path / "run"
+    assert run_train(sample_root, out, f"model.encoder_weights={path}", "training.freeze_encoder_iters=2") == 0
+    assert f"encoder weights from {path}: loaded 120 tensors; skipped 2 classifier tensors" in (out / "train.log").read_text()
+    model = load_checkpoint(out / "last.pth")["model"]
+    assert torch.equal(model["encoder.layer4.1.conv2.weight"], weights["layer4.1.conv2.weight"])
+
+
 def test_refuses_to_overwrite_a_run(sample_root, tmp_path, capsys):
     out = tmp_path / "run"
     assert run_train(sample_root, out) == 0

@@ -8,11 +8,15 @@ from dataclasses import dataclass, field
 from typing import Literal, Optional, Union
 
 
-def opt(default, help_text: str):
-    """Declares a config key: its default and the one-line help shown in the README reference."""
+def opt(default, help_text: str, free_on_resume: bool = False):
+    """Declares a config key: its default and the one-line help shown in the README reference.
+
+    ``free_on_resume`` marks a model key that ``--resume`` may change; every other model key must match last.pth.
+    """
+    metadata = {"help": help_text, "free_on_resume": free_on_resume}
     if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: list(default), metadata={"help": help_text})
-    return field(default=default, metadata={"help": help_text})
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -54,8 +58,12 @@ class DatasetConfig:
 class ModelConfig:
     arch: Literal["fpn", "unet"] = opt("fpn", "fpn (Panoptic-FPN semantic head) or unet")
     encoder: str = opt("resnext50_32x4d", "torchvision resnet18/34/50/101, resnext50_32x4d (alias resnext50), resnext101_32x8d, or tu-<timm name>, e.g. tu-convnext_tiny")
-    encoder_weights: Optional[Literal["imagenet"]] = opt("imagenet", "imagenet (torchvision weights API, or timm's default pretrained weights for tu- encoders) or null for random init")
-    dropout: float = opt(0.2, "Dropout2d probability (FPN: before the head; UNET original preset: on encoder stages)")
+    encoder_weights: Optional[str] = opt(
+        "imagenet",
+        "imagenet (torchvision weights API, or timm's default pretrained weights for tu- encoders), the path of a local .pth/.pt/.bin/.safetensors file of the classification model's state dict, or null for random init",
+        free_on_resume=True,
+    )
+    dropout: float = opt(0.2, "Dropout2d probability (FPN: before the head; UNET original preset: on encoder stages)", free_on_resume=True)
     fpn_merge: Literal["add", "cat"] = opt("add", "fpn: how the four upsampled pyramid levels are merged")
     fpn_pyramid_channels: int = opt(256, "fpn: channels of the feature pyramid")
     fpn_segmentation_channels: int = opt(128, "fpn: channels of the segmentation branches")

@@ -6,6 +6,7 @@ while the run folder, its config.yaml included, is exactly as it was.
 """
 
 import shlex
+from dataclasses import fields
 from pathlib import Path
 
 import yaml
@@ -13,22 +14,15 @@ import yaml
 from utils.checkpoint import load_checkpoint
 from utils.config import config_to_dict, load_config
 from utils.config.errors import UserError
+from utils.config.schema import ModelConfig
 
-# Keys whose change makes last.pth meaningless for the new config (other keys may change on a resume,
-# e.g. epochs to train longer, or the lr).
+# Keys whose change makes last.pth meaningless for the new config: the model's, except those the schema marks
+# free_on_resume (dropout, encoder_weights), and these (other keys may change, e.g. epochs to train longer, or the lr).
 MUST_MATCH = (
     "target",
     "dataset.labels",
     "dataset.unlabeled_class",
-    "model.arch",
-    "model.encoder",
-    "model.fpn_merge",
-    "model.fpn_pyramid_channels",
-    "model.fpn_segmentation_channels",
-    "model.unet_preset",
-    "model.unet_decoder_channels",
-    "model.unet_num_filters",
-    "model.unet_res_blocks",
+    *(f"model.{f.name}" for f in fields(ModelConfig) if not f.metadata["free_on_resume"]),
     "training.optimizer",
 )
 _MISSING = object()
