@@ -113,12 +113,12 @@ class DatasetFamily:
         """
         from utils.evaluation.label_results import LabelValueResults
 
-        labels = self.labels()
+        labels = setup.labels  # the checkpoint's classes, which may come without the dataset
         if labels.to_label_id is None:
             return None
-        return LabelValueResults(setup.output_dir / "results", self.root, labels, self.write_result)
+        return LabelValueResults(setup.output_dir / "results", self.root, labels, lambda path, values: self.write_result(path, values, labels))
 
-    def write_result(self, path: Path, values: np.ndarray) -> None:
+    def write_result(self, path: Path, values: np.ndarray, labels: LabelSet) -> None:
         """One result file holding label values, as the family's label files hold them."""
         write_gray_png(path, values)
 

@@ -184,14 +184,14 @@ class Cityscapes(DatasetFamily):
         """``cityscapes_results/<city>_<seq>_<frame>_pred_labelIds.png`` in classes mode, for the official evaluator."""
         from utils.evaluation.label_results import CityscapesResults
 
-        labels = self.labels()
+        labels = setup.labels
         return CityscapesResults(setup.output_dir / "cityscapes_results", labels) if labels.to_label_id is not None and split is not None else None
 
     def official_evaluation(self, setup):
         from utils.evaluation.cityscapes_official import official_check
 
         cfg = self.cfg
-        if cfg.eval.official and self.labels().to_label_id is not None and cfg.eval.split == "val" and not cfg.dataset.val_cities:
+        if cfg.eval.official and setup.labels.to_label_id is not None and cfg.eval.split == "val" and not cfg.dataset.val_cities:
             return lambda metrics, log: official_check(setup, metrics, log)
         return None
 

@@ -61,7 +61,8 @@ def read_classes_yaml(path: Path) -> tuple:
     unknown = sorted(set(data) - {"classes", "ignore"})
     if unknown:
         raise UserError(f"{path} has unknown key(s) {unknown}; it takes classes and ignore; {FORMAT}.")
-    ignore = data.get("ignore") or []
+    ignore = data.get("ignore")
+    ignore = [] if ignore is None else ignore
     if not isinstance(ignore, list):
         raise UserError(f"{path}: ignore is {ignore!r}; it must be a list of label values; {FORMAT}.")
     ignore = [_value(v, f"ignore[{i}]", path) for i, v in enumerate(ignore)]

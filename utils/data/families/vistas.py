@@ -9,7 +9,7 @@ Layout (``paths.root``)::
 Older releases (v1.0, v1.1) have ``config.json`` and ``{split}/labels/``; ``dataset.labels: v1.2`` reads
 those when no ``config_v1.2.json`` is there. Classes, colours and the void classes (``"evaluate": false``,
 left out of ``miou_no_void``, as Vistas' evaluation does) come from the config file. Eval's ``results/``
-holds config indices in palette PNGs, like the labels.
+holds config indices in palette PNGs, like the labels (255, outside the config, where DropClusters' fill ignore dropped a pixel).
 """
 
 import json
@@ -95,8 +95,8 @@ class Vistas(DatasetFamily):
         lut[:n] = np.arange(n)
         names = tuple(e["name"] for e in entries)
         void = tuple(i for i, e in enumerate(entries) if e.get("evaluate") is False)
-        unlabeled = next((i for i, e in enumerate(entries) if e["name"].endswith("unlabeled")), IGNORE_INDEX)
-        return LabelSet(names, tuple(tuple(e["color"]) for e in entries), lut, tuple(range(n)), void, ignore_value=unlabeled)
+        # A pixel predicted as ignored gets 255, an index outside the config: no class, as the metrics count it.
+        return LabelSet(names, tuple(tuple(e["color"]) for e in entries), lut, tuple(range(n)), void)
 
     def split_items(self, split: str, labelled: bool) -> list:
         folder = self.root / SPLITS[split] / "images"
@@ -120,8 +120,8 @@ class Vistas(DatasetFamily):
 
         return orphan_files({item.label.parent for item in items if item.label is not None}, "*.png", has_image)
 
-    def write_result(self, path: Path, values: np.ndarray) -> None:
-        write_palette_png(path, values, self.labels().colors)
+    def write_result(self, path: Path, values: np.ndarray, labels: LabelSet) -> None:
+        write_palette_png(path, values, labels.colors)
 
     @classmethod
     def sample_jobs(cls, out: Path, spec, seed) -> list:
