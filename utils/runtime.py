@@ -3,8 +3,10 @@
 import logging
 import os
 import random
+import signal
 import sys
-from contextlib import nullcontext
+import threading
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 import torch
@@ -66,3 +68,25 @@ def setup_console_logging() -> logging.Logger:
         log.propagate = False
     log.setLevel(logging.INFO if is_main_process() else logging.WARNING)
     return log
+
+
+@contextmanager
+def sigterm_as_interrupt():
+    """SIGTERM (scancel, a SLURM preemption or time limit, docker stop, torchrun ending a job) unwinds like Ctrl-C.
+
+    Python's default is to die at once; this way every ``finally`` runs (the run folder's lock is removed)
+    and the exit is 130. A second SIGTERM during that clean-up is ignored; SIGKILL follows it anyway.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
