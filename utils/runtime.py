@@ -12,16 +12,19 @@ import numpy as np
 import torch
 
 from utils.config import resolve_device
-from utils.distributed import init_distributed, is_main_process
+from utils.distributed import init_distributed, is_main_process, process_group_spec
 
 LOGGER_NAME = "segtool"
 
 
 def setup_device(device_name: str) -> torch.device:
-    """Resolves auto/cpu/cuda and joins the torchrun process group if there is one."""
+    """Resolves auto/cpu/cuda and joins the torchrun or SLURM process group if there is one."""
     device = resolve_device(device_name)
-    local_rank = init_distributed(device.type)
-    return torch.device("cuda", local_rank) if device.type == "cuda" else device
+    spec = process_group_spec()
+    if spec is not None and spec["rank"] == 0:  # said before joining: a job that waits for a missing task shows why
+        setup_console_logging().info(f"joining a process group of {spec['world_size']} processes ({spec['launcher']}, rendezvous {spec['init_method']})")
+    index = init_distributed(device.type)
+    return torch.device("cuda", index) if device.type == "cuda" else device
 
 
 def seed_everything(seed: int, deterministic: bool, cudnn_benchmark: bool) -> None:
