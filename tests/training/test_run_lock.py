@@ -19,7 +19,7 @@ import eval as eval_script
 import train
 from utils.checkpoint import load_checkpoint
 from utils.config.errors import EXIT_USER_ERROR, UserError
-from utils.runtime import get_logger
+from utils.runtime import get_logger, setup_console_logging
 from utils.training.run_lock import LOCK_NAME, RunLock, stale_reason, this_process
 
 
@@ -58,6 +58,7 @@ def dead_pid() -> int:
 @pytest.fixture
 def log_text(caplog):
     """What the toolkit's logger wrote (it does not propagate to pytest's root handler)."""
+    setup_console_logging()  # first: the logger makes its console handler only while it has no handler
     get_logger().addHandler(caplog.handler)
     yield lambda: caplog.text
     get_logger().removeHandler(caplog.handler)
