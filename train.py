@@ -1,6 +1,7 @@
 """Train a segmentation model: python train.py --config_path train_config.yaml [--resume] [--set key=value ...]
 
 Multi-GPU: torchrun --nproc_per_node=N train.py --config_path ...
+SLURM: srun python train.py --config_path ... (one task per GPU), or srun torchrun ... (one task per node)
 """
 
 import argparse
@@ -10,11 +11,11 @@ from utils.config import load_config
 from utils.config.cli import add_config_arguments, run_main
 from utils.data import dataset_items
 from utils.data.checks import checked_items
-from utils.distributed import cleanup_distributed, is_main_process
-from utils.files import ensure_writable_folder
-from utils.runtime import setup_console_logging, setup_device
+from utils.distributed import cleanup_distributed
+from utils.runtime import setup_console_logging, setup_device, sigterm_as_interrupt
 from utils.training.resume import prepare_run_folder
 from utils.training.run_dir import RunDir
+from utils.training.run_lock import check_not_locked, lock_run_folder, on_main_process
 from utils.training.setup import build_training_parts
 from utils.training.trainer import Trainer
 
@@ -29,24 +30,34 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     cfg = load_config(args.config_path, args.set)
-    device = setup_device(cfg.training.device)
-    run = None
+    with sigterm_as_interrupt():
+        device = setup_device(cfg.training.device)
+        return run_training(cfg, args.resume, device)
+
+
+def run_training(cfg, resume: bool, device) -> int:
+    run = lock = None
     try:
-        # A mistaken --resume, a missing dataset or bad files stop the run here, with the run folder untouched.
-        ckpt = prepare_run_folder(cfg, args.resume)
+        # Another training in the folder, a mistaken --resume, a missing dataset or bad files stop the run here, with the run folder untouched.
+        on_main_process(lambda: check_not_locked(cfg.paths.output_dir))
+        ckpt = prepare_run_folder(cfg, resume)
         dataset_items(cfg, "train"), dataset_items(cfg, "val")
-        if is_main_process():  # before the data check, which can take minutes on a large dataset
-            ensure_writable_folder(cfg.paths.output_dir, "the run folder (paths.output_dir)")
+        # Rank 0 creates the folder and holds its lock from here to the end; before the data check, which can take minutes.
+        lock = lock_run_folder(cfg, ckpt is None, setup_console_logging())
         items = checked_items(cfg, ("train", "val"), setup_console_logging())
-        run = RunDir(cfg.paths.output_dir)  # proves the folder writable and removes what a killed save left
+        run = RunDir(cfg.paths.output_dir)  # removes what a killed save left
         if ckpt is None:
             run.save_config(cfg)
         parts = build_training_parts(cfg, device, run.log, items, resume=ckpt is not None)
         Trainer(cfg, run, parts).fit(ckpt)
     finally:
-        if run is not None:
-            run.close()
-        cleanup_distributed()
+        try:
+            if run is not None:
+                run.close()
+        finally:
+            if lock is not None:
+                lock.release()
+            cleanup_distributed()
     return 0
 
 

@@ -88,3 +88,81 @@ def test_zero_class_weight_on_an_all_zero_weight_crop_is_not_nan():
     target[0, 0] = IGNORE_INDEX
     loss = CEDiceLoss(3, 0.8, class_weights=[0.0, 1.0, 1.0])(logits, target)
     assert torch.isfinite(loss)
+
+
+def ce_logits(pixels):
+    """(true class, p) per pixel -> (1, 2, 1, W) logits whose softmax gives the true class exactly p, and the target."""
+    logits = torch.tensor([[math.log(p), math.log(1 - p)] if k == 0 else [math.log(1 - p), math.log(p)] for k, p in pixels]).T
+    return logits.reshape(1, 2, 1, len(pixels)), torch.tensor([[[k for k, _ in pixels]]])
+
+
+# True-class probabilities 0.9, 0.6, 0.3, 0.8 and one ignored pixel (its logits say 0.01: it must not count).
+CE_PIXELS = [(0, 0.9), (0, 0.6), (1, 0.3), (1, 0.8), (0, 0.01)]
+
+
+@pytest.mark.parametrize(
+    "min_kept, kept",
+    [
+        # sorted 0.3, 0.6, 0.8, 0.9; position min(1, 3): 0.6; threshold max(0.6, 0.7) = 0.7: keeps 0.3 and 0.6
+        (1, [(1, 0.3), (0, 0.6)]),
+        # position 3: 0.9 > 0.7 is the threshold: keeps 0.3, 0.6 and 0.8
+        (3, [(1, 0.3), (0, 0.6), (1, 0.8)]),
+        # more than the 4 labelled pixels: position n - 1 = 3, the same as above (PIDNet's crash case)
+        (10, [(1, 0.3), (0, 0.6), (1, 0.8)]),
+    ],
+)
+def test_ohem_ce_matches_hand_computation(min_kept, kept):
+    logits, target = ce_logits(CE_PIXELS)
+    target[0, 0, 4] = IGNORE_INDEX
+    weights = [2.0, 1.0]
+    loss = build_loss("ce_dice", 2, 1.0, weights, ohem_thresh=0.7, ohem_min_kept=min_kept)(logits, target)
+    hand = sum(weights[k] * -math.log(p) for k, p in kept) / sum(weights[k] for k, _ in kept)
+    assert loss.item() == pytest.approx(hand, rel=1e-6)
+
+
+def bce_logits(pixels):
+    """(true class, (r0, r1)) per pixel, r_c the probability that class c's binary answer is right -> (1, 2, 1, W) logits, target."""
+    logit = lambda q: math.log(q / (1 - q))  # noqa: E731
+    cols = [[logit(r[c]) if c == k else logit(1 - r[c]) for c in range(2)] for k, r in pixels]
+    return torch.tensor(cols).T.reshape(1, 2, 1, len(pixels)), torch.tensor([[[k for k, _ in pixels]]])
+
+
+def test_ohem_bce_keeps_the_pixels_with_the_largest_summed_bce():
+    # Summed BCE = -log(r0 * r1): products 0.72, 0.45, 0.9405, 0.3. Sorted 0.3, 0.45, ...; position 1: 0.45;
+    # threshold max(0.45, 0.7) = 0.7: keeps the pixels with 0.45 and 0.3 (the last pixel is ignored).
+    pixels = [(0, (0.9, 0.8)), (1, (0.5, 0.9)), (0, (0.95, 0.99)), (1, (0.6, 0.5)), (0, (0.01, 0.01))]
+    logits, target = bce_logits(pixels)
+    target[0, 0, 4] = IGNORE_INDEX
+    loss = build_loss("bce_dice", 2, 1.0, [2.0, 1.0], ohem_thresh=0.7, ohem_min_kept=1)(logits, target)
+    # class weights 2 and 1 on each kept pixel's two BCE terms; divided by kept pixels x mean weight x classes = 2 x 1.5 x 2
+    hand = (2 * -math.log(0.5) + 1 * -math.log(0.9) + 2 * -math.log(0.6) + 1 * -math.log(0.5)) / 6
+    assert loss.item() == pytest.approx(hand, rel=1e-6)
+
+
+@pytest.mark.parametrize("name", ["ce_dice", "bce_dice"])
+def test_ohem_changes_only_the_pixel_term_and_thresh_1_keeps_every_uncertain_pixel(name):
+    torch.manual_seed(3)
+    logits = torch.randn(2, 3, 4, 4)
+    target = torch.randint(0, 3, (2, 4, 4))
+    plain = build_loss(name, 3, 0.6)(logits, target)
+    # Every probability is below 1 and min_kept is small: OHEM keeps all the labelled pixels.
+    assert build_loss(name, 3, 0.6, ohem_thresh=1.0, ohem_min_kept=1)(logits, target).item() == pytest.approx(plain.item(), rel=1e-6)
+    dice_only = build_loss(name, 3, 0.0, ohem_thresh=0.1, ohem_min_kept=1)(logits, target)
+    assert dice_only.item() == pytest.approx(build_loss(name, 3, 0.0)(logits, target).item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("name", ["ce_dice", "bce_dice"])
+def test_ohem_on_a_batch_without_labelled_pixels_is_zero_with_a_zero_gradient(name):
+    logits = torch.randn(2, 3, 4, 4, requires_grad=True)
+    loss = build_loss(name, 3, 0.8, ohem_thresh=0.7)(logits, torch.full((2, 4, 4), IGNORE_INDEX))  # min_kept 100000 > 0 pixels
+    loss.backward()
+    assert loss.item() == 0.0 and torch.equal(logits.grad, torch.zeros_like(logits))
+
+
+def test_ohem_with_one_labelled_pixel_keeps_it_only_when_it_is_hard():
+    # n - 1 = 0: the threshold is max(0.7, its own probability), and only pixels below the threshold count.
+    one = torch.zeros(1, 1, 1, dtype=torch.long)
+    easy = torch.tensor([5.0, 0.0]).view(1, 2, 1, 1)  # p = 0.993
+    assert build_loss("ce_dice", 2, 1.0, ohem_thresh=0.7)(easy, one).item() == 0.0
+    hard = -easy  # p = 0.0067
+    assert build_loss("ce_dice", 2, 1.0, ohem_thresh=0.7)(hard, one).item() == pytest.approx(F.cross_entropy(hard, one).item(), rel=1e-6)

@@ -1,11 +1,14 @@
 """Process-group helpers that return single-process defaults when torch.distributed is not in use.
 
-torchrun sets RANK, WORLD_SIZE and LOCAL_RANK; everything else in the toolkit asks these helpers
-instead of branching on "am I distributed".
+torchrun sets RANK, WORLD_SIZE and LOCAL_RANK; without them, ``srun`` (one task per GPU) sets SLURM_PROCID,
+SLURM_NTASKS and SLURM_LOCALID. Everything else in the toolkit asks these helpers instead of branching on
+"am I distributed".
 """
 
 import os
+import re
 from datetime import timedelta
+from typing import Optional
 
 import torch
 import torch.distributed as dist
@@ -46,20 +49,48 @@ def all_reduce_min(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
+def first_slurm_host(nodelist: str) -> str:
+    """The first host of a compressed SLURM node list: ``gpu[07-08,11],cpu01`` -> ``gpu07`` (as ``scontrol show hostnames | head -1``)."""
+    first = re.split(r",(?![^\[]*\])", nodelist.strip())[0]  # a comma outside brackets separates hosts
+    return re.sub(r"\[([^\]-]+)[^\]]*\]", r"\1", first)  # each bracket's first index, zero padding kept
+
+
+def slurm_master_port(job_id: str) -> int:
+    """A port per job, so two jobs sharing a node do not collide; below Linux's ephemeral range (32768+)."""
+    return 20000 + int(job_id) % 10000 if job_id.isdigit() else 29500
+
+
+def process_group_spec() -> Optional[dict]:
+    """rank, world_size, local_rank and the rendezvous address from torchrun or, without it, SLURM; None for one process."""
+    env = os.environ
+    if "RANK" in env and "WORLD_SIZE" in env:  # torchrun, also under `srun torchrun` (one task per node)
+        spec = {"rank": int(env["RANK"]), "world_size": int(env["WORLD_SIZE"]), "local_rank": int(env.get("LOCAL_RANK", 0)), "init_method": "env://", "launcher": "torchrun"}
+    elif "SLURM_PROCID" in env and "SLURM_NTASKS" in env:  # `srun python train.py`, one task per GPU
+        host = env.get("MASTER_ADDR") or first_slurm_host(env.get("SLURM_JOB_NODELIST", "127.0.0.1"))
+        port = int(env.get("MASTER_PORT") or slurm_master_port(env.get("SLURM_JOB_ID", "")))
+        spec = {"rank": int(env["SLURM_PROCID"]), "world_size": int(env["SLURM_NTASKS"]), "local_rank": int(env.get("SLURM_LOCALID", 0)), "init_method": f"tcp://{host}:{port}", "launcher": "SLURM"}
+    else:
+        return None
+    return spec if spec["world_size"] > 1 else None
+
+
 def init_distributed(device_type: str) -> int:
-    """Joins the process group torchrun describes; returns the local rank (0 when not launched by torchrun).
+    """Joins the process group torchrun or SLURM describes; returns the CUDA device index (0 for one process).
 
     NCCL on CUDA, gloo on CPU. A generous timeout keeps a slow rank-0 checkpoint write from
     killing the job, while a real hang still ends with an error instead of forever.
     """
-    if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) < 2:
+    spec = process_group_spec()
+    if spec is None:
         return 0
-    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    device_index = spec["local_rank"]
     backend = "nccl" if device_type == "cuda" else "gloo"
     if device_type == "cuda":
-        torch.cuda.set_device(local_rank)
-    dist.init_process_group(backend=backend, timeout=timedelta(minutes=30))
-    return local_rank
+        # srun --gpus-per-task=1 shows each task only its own GPU: the local rank then counts past them.
+        device_index %= max(torch.cuda.device_count(), 1)
+        torch.cuda.set_device(device_index)
+    dist.init_process_group(backend=backend, init_method=spec["init_method"], rank=spec["rank"], world_size=spec["world_size"], timeout=timedelta(minutes=30))
+    return device_index
 
 
 def cleanup_distributed() -> None:

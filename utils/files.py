@@ -118,7 +118,7 @@ def atomic_write_text(path, text: str) -> None:
     atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -137,7 +137,7 @@ def remove_stale_temporaries(folder) -> list:
     removed = []
     for tmp in Path(folder).glob(f".*{TMP_MARK}*"):
         pid = tmp.name.rsplit(TMP_MARK, 1)[-1]
-        if pid.isdigit() and (int(pid) == os.getpid() or not _pid_alive(int(pid))):
+        if pid.isdigit() and (int(pid) == os.getpid() or not pid_alive(int(pid))):
             try:
                 tmp.unlink()
                 removed.append(tmp.name)

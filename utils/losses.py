@@ -6,6 +6,9 @@ Shapes, for every loss here:
     returns: a scalar tensor.
 
 One-hot targets are built on the logits' device, never on the CPU, and only as a boolean mask.
+
+OHEM (``ohem_thresh``) keeps only the hard pixels in the pixel term (CE or BCE); the dice term always
+sees every labelled pixel.
 """
 
 from collections.abc import Sequence
@@ -40,12 +43,41 @@ def soft_dice_loss(probs: torch.Tensor, one_hot: torch.Tensor, valid: torch.Tens
     return 1.0 - (dice * weights).sum() / weights.sum()
 
 
+def ohem_keep(p_true: torch.Tensor, valid: torch.Tensor, thresh: float, min_kept: int) -> torch.Tensor:
+    """The hard pixels, by HRNet's ``OhemCrossEntropy`` rule; no host-device sync, any number of labelled pixels.
+
+    Among the n labelled pixels, sorted by ``p_true`` ascending, the threshold is the larger of ``thresh``
+    and the value at position min(min_kept, n - 1); the pixels below it are kept. With no labelled pixel
+    nothing is kept (HRNet's and PIDNet's implementations index an empty tensor there).
+
+    Args:
+        p_true: (N, H, W) the probability of each pixel's true class (any value where not ``valid``).
+        valid: (N, H, W) bool, the labelled pixels.
+    Returns:
+        (N, H, W) bool: the labelled pixels the pixel term averages over.
+    """
+    p = torch.where(valid, p_true.detach().float(), torch.full_like(p_true, 2.0, dtype=torch.float32)).flatten()
+    ranked = torch.sort(p).values  # unlabelled pixels (2.0) sort after every probability
+    position = (valid.sum().clamp_max(min_kept + 1) - 1).clamp_min(0)
+    threshold = ranked[position].clamp_min(thresh)
+    return valid & (p_true.detach() < threshold)
+
+
 class _PixelPlusDice(nn.Module):
     """``bce_weight`` * a pixel term + (1 - ``bce_weight``) * soft dice; ``class_weights`` scale both."""
 
-    def __init__(self, num_classes: int, bce_weight: float = 0.8, class_weights: Optional[Sequence[float]] = None, ignore_index: int = IGNORE_INDEX):
+    def __init__(
+        self,
+        num_classes: int,
+        bce_weight: float = 0.8,
+        class_weights: Optional[Sequence[float]] = None,
+        ignore_index: int = IGNORE_INDEX,
+        ohem_thresh: Optional[float] = None,
+        ohem_min_kept: int = 100000,
+    ):
         super().__init__()
         self.num_classes, self.bce_weight, self.ignore_index = num_classes, bce_weight, ignore_index
+        self.ohem_thresh, self.ohem_min_kept = ohem_thresh, ohem_min_kept
         w = torch.ones(num_classes) if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
         self.register_buffer("class_weights", w, persistent=False)
 
@@ -54,7 +86,8 @@ class BCEDiceLoss(_PixelPlusDice):
     """``bce_weight`` * per-class BCE-with-logits + (1 - ``bce_weight``) * soft dice on sigmoid probabilities.
 
     The original's default loss: each class is an independent binary problem. ``class_weights``
-    scale both terms per class; the BCE is averaged over valid pixels.
+    scale both terms per class; the BCE is averaged over valid pixels. With ``ohem_thresh`` the BCE
+    keeps the hardest pixels by their summed per-class BCE, by :func:`ohem_keep` on exp(-summed BCE).
     """
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -62,7 +95,12 @@ class BCEDiceLoss(_PixelPlusDice):
         one_hot, valid = _one_hot(target, self.num_classes, self.ignore_index)
         w = self.class_weights.view(1, -1, 1, 1)
         bce = F.binary_cross_entropy_with_logits(logits, one_hot, reduction="none")
-        bce = (bce * w * valid).sum() / (valid.sum() * w.mean() * self.num_classes).clamp_min(1e-12)
+        keep = valid
+        if self.ohem_thresh is not None:
+            # A pixel's summed BCE is -log of the probability that every class's binary answer is right.
+            p_right = torch.exp(-bce.detach().sum(1))
+            keep = ohem_keep(p_right, valid[:, 0] > 0, self.ohem_thresh, self.ohem_min_kept).unsqueeze(1).float()
+        bce = (bce * w * keep).sum() / (keep.sum() * w.mean() * self.num_classes).clamp_min(1e-12)
         dice = soft_dice_loss(torch.sigmoid(logits), one_hot, valid, self.class_weights)
         return self.bce_weight * bce + (1.0 - self.bce_weight) * dice
 
@@ -71,7 +109,9 @@ class CEDiceLoss(_PixelPlusDice):
     """``bce_weight`` * softmax cross-entropy + (1 - ``bce_weight``) * soft dice on softmax probabilities.
 
     For mutually exclusive classes. The CE is the class-weighted mean over valid pixels, as in
-    ``F.cross_entropy(weight=..., ignore_index=...)``.
+    ``F.cross_entropy(weight=..., ignore_index=...)``. With ``ohem_thresh`` it is the same mean over the
+    pixels :func:`ohem_keep` picks by the softmax probability of their true class (HRNet's OHEM; HRNet
+    divides by the pixel count instead of the weights, the same when the weights are 1).
     """
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -81,8 +121,13 @@ class CEDiceLoss(_PixelPlusDice):
         # only zero-weight classes. The same mean, with a floor under the denominator.
         per_pixel = F.cross_entropy(logits, target, weight=self.class_weights, ignore_index=self.ignore_index, reduction="none")
         valid = target != self.ignore_index
-        pixel_weights = self.class_weights[torch.where(valid, target, torch.zeros_like(target))] * valid
-        ce = per_pixel.sum() / pixel_weights.sum().clamp_min(1e-12)
+        safe = torch.where(valid, target, torch.zeros_like(target))
+        keep = valid
+        if self.ohem_thresh is not None:
+            p_true = torch.softmax(logits.detach(), dim=1).gather(1, safe.unsqueeze(1))[:, 0]
+            keep = ohem_keep(p_true, valid, self.ohem_thresh, self.ohem_min_kept)
+        pixel_weights = self.class_weights[safe] * keep
+        ce = (per_pixel * keep).sum() / pixel_weights.sum().clamp_min(1e-12)
         one_hot, valid = _one_hot(target, self.num_classes, self.ignore_index)
         dice = soft_dice_loss(torch.softmax(logits, dim=1), one_hot, valid, self.class_weights)
         return self.bce_weight * ce + (1.0 - self.bce_weight) * dice
@@ -91,13 +136,13 @@ class CEDiceLoss(_PixelPlusDice):
 LOSSES = {"bce_dice": BCEDiceLoss, "ce_dice": CEDiceLoss}
 
 
-def build_loss(name: str, num_classes: int, bce_weight: float = 0.8, class_weights=None) -> nn.Module:
-    """The loss for ``training.loss``; ``class_weights`` must have one entry per class."""
+def build_loss(name: str, num_classes: int, bce_weight: float = 0.8, class_weights=None, ohem_thresh: Optional[float] = None, ohem_min_kept: int = 100000) -> nn.Module:
+    """The loss for ``training.loss``; ``class_weights`` must have one entry per class; ``ohem_thresh`` None turns OHEM off."""
     if name not in LOSSES:
         raise UserError(f"Unknown training.loss '{name}'; allowed: {' | '.join(LOSSES)}.")
     if class_weights is not None and len(class_weights) != num_classes:
         raise UserError(f"training.class_weights has {len(class_weights)} entries but the labels have {num_classes} classes.")
-    return LOSSES[name](num_classes, bce_weight, class_weights)
+    return LOSSES[name](num_classes, bce_weight, class_weights, ohem_thresh=ohem_thresh, ohem_min_kept=ohem_min_kept)
 
 
 def probabilities(logits: torch.Tensor, loss_name: str) -> torch.Tensor:

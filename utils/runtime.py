@@ -3,23 +3,28 @@
 import logging
 import os
 import random
+import signal
 import sys
-from contextlib import nullcontext
+import threading
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 import torch
 
 from utils.config import resolve_device
-from utils.distributed import init_distributed, is_main_process
+from utils.distributed import init_distributed, is_main_process, process_group_spec
 
 LOGGER_NAME = "segtool"
 
 
 def setup_device(device_name: str) -> torch.device:
-    """Resolves auto/cpu/cuda and joins the torchrun process group if there is one."""
+    """Resolves auto/cpu/cuda and joins the torchrun or SLURM process group if there is one."""
     device = resolve_device(device_name)
-    local_rank = init_distributed(device.type)
-    return torch.device("cuda", local_rank) if device.type == "cuda" else device
+    spec = process_group_spec()
+    if spec is not None and spec["rank"] == 0:  # said before joining: a job that waits for a missing task shows why
+        setup_console_logging().info(f"joining a process group of {spec['world_size']} processes ({spec['launcher']}, rendezvous {spec['init_method']})")
+    index = init_distributed(device.type)
+    return torch.device("cuda", index) if device.type == "cuda" else device
 
 
 def seed_everything(seed: int, deterministic: bool, cudnn_benchmark: bool) -> None:
@@ -66,3 +71,25 @@ def setup_console_logging() -> logging.Logger:
         log.propagate = False
     log.setLevel(logging.INFO if is_main_process() else logging.WARNING)
     return log
+
+
+@contextmanager
+def sigterm_as_interrupt():
+    """SIGTERM (scancel, a SLURM preemption or time limit, docker stop, torchrun ending a job) unwinds like Ctrl-C.
+
+    Python's default is to die at once; this way every ``finally`` runs (the run folder's lock is removed)
+    and the exit is 130. A second SIGTERM during that clean-up is ignored; SIGKILL follows it anyway.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -84,6 +84,9 @@ def test_every_key_in_train_config_has_a_comment():
         ("training.stages=[{epochs: 1, batch_size: 0}]", "training.stages[0].batch_size"),
         ("training.plateau_factor=1.0", "training.plateau_factor"),
         ("eval.video_fps=0", "eval.video_fps"),
+        ("training.ohem_thresh=0", "training.ohem_thresh"),
+        ("training.ohem_thresh=1.5", "training.ohem_thresh"),
+        ("training.ohem_min_kept=0", "training.ohem_min_kept"),
     ],
 )
 def test_out_of_range_values_are_rejected_up_front(override, key):

@@ -117,3 +117,14 @@ def test_missing_dataset_is_a_clear_error(tmp_path, capsys):
     assert train.run_main(train.main, argv) == EXIT_USER_ERROR
     err = capsys.readouterr().err
     assert "cityscapes-dataset.com" in err and "quickstart" in err and "Traceback" not in err
+
+
+def test_the_ohem_recipe_trains(sample_root, tmp_path):
+    # The 19-class OHEM recipe at the tiny scale: min_kept 100000 is more than the 2 x 64 x 128 pixels of a batch.
+    out = tmp_path / "ohem"
+    tiny = tiny_overrides(sample_root, out, "dataset.crop_size=null", "training.max_iters=2")
+    assert train.main(["--config_path", "configs/cityscapes_classes19_fpn_r50_80k_ohem.yaml", "--set", *tiny]) == 0
+    assert "loss ce_dice with OHEM (thresh 0.7, min_kept 100000 per process)" in (out / "train.log").read_text()
+    record = json.loads((out / "metrics.json").read_text())[-1]
+    assert record["iteration"] == 2 and 0 < record["loss"] < 10 and 0 < record["val_loss"] < 10
+    assert load_checkpoint(out / "last.pth")["config"]["training"]["ohem_thresh"] == 0.7

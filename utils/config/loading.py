@@ -183,6 +183,8 @@ def _validate(cfg: Config) -> None:
         ("training.poly_power", t.poly_power > 0, "must be positive"),
         ("training.plateau_factor", 0 < t.plateau_factor < 1, "must lie strictly between 0 and 1"),
         ("training.plateau_patience", t.plateau_patience >= 0, "must not be negative"),
+        ("training.ohem_thresh", t.ohem_thresh is None or 0 < t.ohem_thresh <= 1, "must lie in (0, 1], or null to turn OHEM off"),
+        ("training.ohem_min_kept", t.ohem_min_kept >= 1, "must be at least 1"),
         ("training.class_weights", t.class_weights is None or (min(t.class_weights, default=0) >= 0 and max(t.class_weights, default=0) > 0), "must hold non-negative weights, at least one positive"),
         ("eval.num_workers", cfg.eval.num_workers >= 0, "must not be negative"),
         ("eval.tsharpen_t", cfg.eval.tsharpen_t > 0, "must be positive"),

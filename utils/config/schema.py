@@ -115,6 +115,8 @@ class TrainingConfig:
     loss: Literal["bce_dice", "ce_dice"] = opt("bce_dice", "bce_dice (per-class BCE + soft dice, the original's) or ce_dice (softmax CE + soft dice)")
     bce_weight: float = opt(0.8, "weight of the pixel term (BCE or CE); the dice term gets 1 - bce_weight")
     class_weights: Optional[list[float]] = opt(None, "one weight per class for both loss terms; null weighs classes equally")
+    ohem_thresh: Optional[float] = opt(None, "OHEM on the pixel term, e.g. 0.7: only pixels whose true-class probability is below max(this, the min_kept-th lowest) count; null: off")
+    ohem_min_kept: int = opt(100000, "OHEM: at least this many of the hardest pixels of each process's batch are kept, when it has more (HRNet's rule; mmseg counts per image)")
     key_metric: Literal["miou", "mean_dice", "loss"] = opt("miou", "validation metric that picks best.pth and drives the plateau scheduler")
     val_every_iters: int = opt(0, "validate every N optimizer steps as well; 0 validates once per epoch only")
     iters_per_epoch: int = opt(0, "cap on training steps per epoch; 0 runs the whole training set")

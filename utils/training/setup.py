@@ -57,11 +57,12 @@ def build_training_parts(cfg, device: torch.device, log, items: dict, resume: bo
     if get_world_size() > 1 and t.sync_bn and device.type == "cuda":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model = model.to(device, memory_format=memory_format(device, t.channels_last))
-    criterion = build_loss(t.loss, labels.num_classes, t.bce_weight, t.class_weights).to(device)
+    criterion = build_loss(t.loss, labels.num_classes, t.bce_weight, t.class_weights, t.ohem_thresh, t.ohem_min_kept).to(device)
     dtype = amp_dtype(device, t.amp)
     log.info(
         f"model {cfg.model.arch} / {cfg.model.encoder} ({cfg.model.encoder_weights or 'random init'}): {count_parameters(model):,} parameters, "
         f"{labels.num_classes} classes ({', '.join(labels.names)}); device {device}, amp {dtype or 'off'}, loss {t.loss}"
+        + (f" with OHEM (thresh {t.ohem_thresh:g}, min_kept {t.ohem_min_kept} per process)" if t.ohem_thresh is not None else "")
     )
     if t.freeze_encoder_iters and cfg.model.encoder_weights is None:
         log.warning(f"warning: training.freeze_encoder_iters={t.freeze_encoder_iters} with model.encoder_weights: null freezes random weights; set freeze_encoder_iters: 0 or use imagenet weights.")
