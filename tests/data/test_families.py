@@ -177,3 +177,32 @@ def test_a_missing_dataset_names_the_family_download(tmp_path):
     (tmp_path / "classes.yaml").write_text(json.dumps({"classes": [{"name": "a", "value": 1}]}))
     with pytest.raises(UserError, match=r"No train images found for target folder .*paths.root/images/<split>/"):
         family(tmp_path, "folder").items("train")
+
+
+def test_the_add_your_own_family_example_of_the_docs_works(tmp_path, monkeypatch, caplog):
+    """docs/datasets.md's example, run as written: one module (here exec'd from the docs) and one registry line."""
+    import re
+    from pathlib import Path
+
+    from utils.data import families
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "datasets.md").read_text()
+    code = re.search(r"```python\n# utils/data/families/acme.py\n(.*?)```", text, re.S).group(1)
+    namespace = {}
+    exec(compile(code, "acme.py", "exec"), namespace)
+    monkeypatch.setitem(families.FAMILIES, "acme", namespace["Acme"])
+    rng = np.random.default_rng(0)
+    for split, drive in (("train", "d1"), ("train", "d2"), ("val", "d3")):
+        for k in range(2):
+            (tmp_path / split / drive / "cam_front").mkdir(parents=True, exist_ok=True)
+            (tmp_path / split / drive / "seg").mkdir(exist_ok=True)
+            cv2.imwrite(str(tmp_path / split / drive / "cam_front" / f"{k}.jpg"), rng.integers(0, 255, (32, 48, 3), np.uint8))
+            cv2.imwrite(str(tmp_path / split / drive / "seg" / f"{k}.png"), rng.integers(0, 5, (32, 48), np.uint8))
+    bad = tmp_path / "val" / "d3" / "seg" / "1.png"
+    cv2.imwrite(str(bad), np.full((32, 48), 9, np.uint8))
+    cfg = config_from_dict({}, ["target=acme", f"paths.root={tmp_path}", "dataset.on_bad_file=skip"])
+    fam = dataset_family(cfg)
+    assert fam.mode == "classes" and fam.labels().num_classes == 5 and len(fam.items("train")) == 4
+    with caplog.at_level(logging.INFO, logger="test-families"):
+        items = checked_items(cfg, ("train", "val"), LOG)
+    assert len(items["val"]) == 1 and f"every pixel of its label '{bad}' is outside the acme label values (values 9" in caplog.text

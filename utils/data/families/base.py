@@ -90,9 +90,9 @@ class DatasetFamily:
         return unknown_values_problem(codes, path, self.known_values(), self.values_text())
 
     def known_values(self) -> np.ndarray:
-        """Every label value a file may hold: the classes' values and the ignored ones."""
-        lut = self.labels().lut
-        return np.nonzero(lut != IGNORE_INDEX)[0].astype(np.uint8)
+        """Every label value a file may hold: those the lookup maps to a class, and the ignore value."""
+        labels = self.labels()
+        return np.union1d(np.nonzero(labels.lut != IGNORE_INDEX)[0], [labels.ignore_value]).astype(np.uint8)
 
     def values_text(self) -> str:
         return f"the {self.name} label values"
