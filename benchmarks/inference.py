@@ -1,8 +1,9 @@
 """inference: images per second of eval.py's path on 1024x2048 images, whole and sliding, beside the bare forward.
 
-eval.py's path is the Predictor (autocast, memory format, probabilities as the loss defines them), the
-upsampling to the label's resolution, the argmax and the copy of the class map to the host: everything
-eval.py does per image before DropClusters and the pictures. "whole" runs the model on the full
+eval.py's path is its prediction step (utils/evaluation/predict.py): the model runner (autocast, memory
+format, probabilities as the loss defines them), the upsampling to the label's resolution and the argmax on
+the device, and the copy of the uint8 class map to the host: everything eval.py does per image before the
+metrics and the pictures (DropClusters, off here, runs on a worker thread). "whole" runs the model on the full
 1024x2048 image (as mmseg's 13.5 fps for Semantic FPN R50 on a V100); "slide" runs 512x1024 windows
 overlapping by a third (eval.inference: slide). The bare forward is ``model(x)`` alone.
 """
@@ -11,12 +12,13 @@ import torch
 
 from benchmarks.common import device_name, result, side_by_side
 from models import build_model
-from utils.evaluation.inference import Predictor, upsample_to
+from utils.evaluation.inference import ModelRunner
+from utils.evaluation.predict import PredictionStep
+from utils.evaluation.tta import tta_views
 
 
-def eval_path(predictor: Predictor, images: torch.Tensor, size) -> list:
-    probs = predictor(images)
-    return [upsample_to(p, size).argmax(0).byte().cpu().numpy() for p in probs]
+def eval_path(step: PredictionStep, images: torch.Tensor, size) -> list:
+    return [p.final for p in step(images, [size] * len(images))]
 
 
 def run(device: str = "cpu", quick: bool = False) -> dict:
@@ -30,8 +32,9 @@ def run(device: str = "cpu", quick: bool = False) -> dict:
     amp = torch.bfloat16 if cuda else None
     mem_format = torch.channels_last if cuda else torch.contiguous_format
     model = build_model("fpn", encoder, classes, encoder_weights=None).to(dev, memory_format=mem_format).eval()
-    whole = Predictor(model, "bce_dice", classes, dev, amp, mem_format, "resize", full)
-    slide = Predictor(model, "bce_dice", classes, dev, amp, mem_format, "slide", window, 0.33)
+    runner = {"amp_dtype": amp, "mem_format": mem_format}
+    whole = PredictionStep(ModelRunner(model, "bce_dice", classes, dev, mode="resize", window=full, **runner), tta_views("none"), classes)
+    slide = PredictionStep(ModelRunner(model, "bce_dice", classes, dev, mode="slide", window=window, overlap=0.33, **runner), tta_views("none"), classes)
     x = torch.randn(1, 3, *full, generator=torch.Generator().manual_seed(0))  # on the host, as the loader delivers it
     x_dev = x.to(dev).contiguous(memory_format=mem_format)
 

@@ -8,7 +8,7 @@ import torch
 
 from benchmarks.common import device_name, result, side_by_side
 from models import build_model
-from utils.evaluation.inference import Predictor
+from utils.evaluation.inference import ModelRunner
 from utils.evaluation.tta import predict_with_tta, tta_views
 
 
@@ -25,7 +25,7 @@ def run(device: str = "cpu", quick: bool = False) -> dict:
     amp = torch.bfloat16 if cuda else None
     mem_format = torch.channels_last if cuda else torch.contiguous_format
     model = model.to(memory_format=mem_format)
-    predictor = Predictor(model, "bce_dice", classes, torch.device(device), amp, mem_format)
+    predictor = ModelRunner(model, "bce_dice", classes, torch.device(device), amp_dtype=amp, mem_format=mem_format)
     views = tta_views("hflip")
     x = torch.randn(batch, 3, *size, generator=torch.Generator().manual_seed(0)).to(device).contiguous(memory_format=mem_format)
     wrapper = ttach.SegmentationTTAWrapper(model, ttach.aliases.hflip_transform(), merge_mode="mean")

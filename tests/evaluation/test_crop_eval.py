@@ -13,7 +13,7 @@ import eval as eval_script
 import train
 from models.base import SegmentationModel
 from utils.config import config_from_dict
-from utils.evaluation.inference import Predictor
+from utils.evaluation.inference import ModelRunner
 from utils.evaluation.setup import scale_warnings
 
 
@@ -76,7 +76,7 @@ def test_sliding_windows_cover_the_image_and_average_overlaps():
             calls.append(tuple(x.shape[-2:]))
             return torch.ones(x.shape[0], 2, *x.shape[-2:])
 
-    predictor = Predictor(Flat(), "ce_dice", 2, torch.device("cpu"), mode="slide", window=(128, 256), overlap=0.5)
+    predictor = ModelRunner(Flat(), "ce_dice", 2, torch.device("cpu"), mode="slide", window=(128, 256), overlap=0.5)
     probs = predictor(torch.zeros(1, 3, 256, 512))
     assert probs.shape == (1, 2, 256, 512) and set(calls) == {(128, 256)}
     assert torch.allclose(probs, torch.full_like(probs, 0.5))  # equal logits everywhere: every pixel was covered

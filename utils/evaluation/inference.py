@@ -38,11 +38,18 @@ def slide_logits(model, images: torch.Tensor, window, overlap: float, num_classe
     return total / count
 
 
-class Predictor:
+class ModelRunner:
     """images (N, 3, H, W) normalised -> (N, C, H, W) probabilities, as the training loss defines them.
 
-    ``model`` is the PyTorch model or anything called the same way (an onnxruntime graph); ``outputs``
-    says whether it returns logits (the activation is applied here) or probabilities already.
+    Args:
+        model: the PyTorch model or anything called the same way (an onnxruntime graph).
+        loss_name: bce_dice (sigmoid) or ce_dice (softmax).
+        num_classes: C.
+        device: where the images go.
+        amp_dtype: autocast dtype, or None.
+        mem_format: the memory format the model runs in.
+        mode: resize (the whole image) or slide (``window``-sized crops overlapping by ``overlap``).
+        outputs: logits (the activation is applied here) or probabilities already.
     """
 
     def __init__(
@@ -51,6 +58,7 @@ class Predictor:
         loss_name: str,
         num_classes: int,
         device,
+        *,
         amp_dtype=None,
         mem_format=torch.contiguous_format,
         mode: str = "resize",

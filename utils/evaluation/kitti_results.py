@@ -46,10 +46,14 @@ class KittiResults:
         self.perspective, self.bev = CategoryScores(), CategoryScores()
         self.labelled, self.without_calib, self.bev_files, self.pictures = 0, [], [], 0
 
-    def add(self, item, probs, pred: np.ndarray, gt=None) -> None:
-        """One frame of eval's loop: ``probs`` (C, H, W) at the image's resolution; class 0 is road (or lane)."""
-        confidence = (probs[0].clamp(0, 1) * 255).round().byte().cpu().numpy()
-        self.add_frame(item.name, item.image, confidence, gt)
+    @staticmethod
+    def reduce(probs):
+        """On the device: (C, H, W) probabilities -> the (H, W) uint8 road confidence (class 0 is road or lane)."""
+        return (probs[0].clamp(0, 1) * 255).round().byte()
+
+    def add(self, item, pred: np.ndarray, gt=None, extra=None) -> None:
+        """One frame of eval's loop; ``extra`` is :meth:`reduce`'s confidence at the image's resolution."""
+        self.add_frame(item.name, item.image, extra, gt)
 
     def add_frame(self, name: str, image_path, confidence: np.ndarray, gt=None) -> None:
         """One frame.

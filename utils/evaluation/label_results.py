@@ -3,7 +3,8 @@
 Any other tool can score them against the dataset's label files, file by file. The dataset family picks
 the writer (utils/data/families): BDD100K, Vistas and folder datasets get :class:`LabelValueResults`,
 Cityscapes (classes mode) :class:`CityscapesResults` for its official evaluator, KITTI its devkit's files
-(kitti_results.py). Every writer takes ``add(item, probs, pred, gt)`` per image, then ``close()``.
+(kitti_results.py). Every writer takes ``add(item, pred, gt, extra)`` per image, then ``close()``; a writer with a
+``reduce`` attribute gets, as ``extra``, what it makes of the image's probabilities on the device.
 """
 
 from pathlib import Path
@@ -35,7 +36,7 @@ class LabelValueResults:
                 pass
         return self.folder / f"{item.name}.png"
 
-    def add(self, item, probs, pred: np.ndarray, gt=None) -> None:
+    def add(self, item, pred: np.ndarray, gt=None, extra=None) -> None:
         self.write(self.path_for(item), self.values[pred])
         self.count += 1
 

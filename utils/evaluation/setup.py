@@ -14,7 +14,8 @@ from utils.config.schema import DatasetConfig
 from utils.data.families import DatasetFamily, dataset_family
 from utils.deployment.runtime import OnnxModel
 from utils.deployment.sidecar import resolve_onnx_path
-from utils.evaluation.inference import Predictor
+from utils.evaluation.inference import ModelRunner
+from utils.evaluation.predict import PredictionStep
 from utils.evaluation.tta import tta_views
 from utils.files import ensure_writable_folder
 from utils.labels import LabelSet
@@ -30,13 +31,14 @@ USER_DATASET_KEYS = ("val_cities", "val_fraction", "cache", "cache_dir")
 class EvalSetup:
     cfg: object
     labels: LabelSet
-    predictor: Predictor
+    predictor: ModelRunner  # the model call: images -> probabilities
     views: list
     checkpoint: Path
     output_dir: Path
     device: torch.device
     drop_fill: object  # eval.drop_clusters_fill resolved: "majority", "ignore" or a class index
     family: DatasetFamily  # the dataset family: its files, label encoding and results
+    step: PredictionStep  # TTA, upsampling, argmax and DropClusters: what eval, videos and painting predict with
 
 
 def _checkpoint_path(raw: dict, cli_checkpoint) -> Path:
@@ -138,15 +140,19 @@ def load_eval_model(cfg, ckpt: dict, path, labels: LabelSet) -> torch.nn.Module:
     return model.eval()
 
 
-def _pytorch_predictor(cfg, ckpt, path, labels, device) -> Predictor:
+def _windows(cfg) -> dict:
+    return {"mode": cfg.eval.inference, "window": cfg.dataset.crop_size or cfg.dataset.size, "overlap": cfg.eval.slide_overlap}
+
+
+def _pytorch_predictor(cfg, ckpt, path, labels, device) -> ModelRunner:
     model = load_eval_model(cfg, ckpt, path, labels)
     mem_format = memory_format(device, cfg.training.channels_last)
     model = model.to(device, memory_format=mem_format)
     amp = amp_dtype(device, "bf16" if cfg.eval.amp else "none")
-    return Predictor(model, cfg.training.loss, labels.num_classes, device, amp, mem_format, cfg.eval.inference, cfg.dataset.crop_size or cfg.dataset.size, cfg.eval.slide_overlap)
+    return ModelRunner(model, cfg.training.loss, labels.num_classes, device, amp_dtype=amp, mem_format=mem_format, **_windows(cfg))
 
 
-def _onnxruntime_predictor(cfg, path, labels, device, log) -> Predictor:
+def _onnxruntime_predictor(cfg, path, labels, device, log) -> ModelRunner:
     """eval.onnx through onnxruntime; its sidecar must name the checkpoint's classes and loss."""
     onnx_path = resolve_onnx_path(cfg.eval.onnx, path)
     model = OnnxModel(onnx_path, labels.num_classes, device.type)
@@ -167,21 +173,12 @@ def _onnxruntime_predictor(cfg, path, labels, device, log) -> Predictor:
         )
     providers = ", ".join(p.replace("ExecutionProvider", "") for p in model.providers)
     log.info(f"backend onnxruntime: {onnx_path} ({exported['output']['kind']}, {'fp16' if exported.get('fp16') else 'fp32'}, opset {exported.get('opset')}), providers {providers}")
-    return Predictor(
-        model,
-        cfg.training.loss,
-        labels.num_classes,
-        device,
-        None,
-        torch.contiguous_format,
-        cfg.eval.inference,
-        cfg.dataset.crop_size or cfg.dataset.size,
-        cfg.eval.slide_overlap,
-        outputs=model.outputs,
-    )
+    return ModelRunner(model, cfg.training.loss, labels.num_classes, device, outputs=model.outputs, **_windows(cfg))
 
 
-def build_eval_setup(config_path, cli_checkpoint, overrides, log, paint_frames: bool = False) -> EvalSetup:
+def build_eval_setup(config_path, cli_checkpoint, overrides, log, paint_frames: bool = False, make_output: bool = True) -> EvalSetup:
+    """The checkpoint's model and everything eval needs around it; ``make_output`` creates eval.output_dir (the
+    Python API's Predictor writes nothing)."""
     cfg, ckpt, path = merged_config(config_path, cli_checkpoint, overrides, paint_frames)
     family = dataset_family(cfg)
     labels = eval_labels(family, ckpt, log)
@@ -194,7 +191,8 @@ def build_eval_setup(config_path, cli_checkpoint, overrides, log, paint_frames: 
         predictor = _pytorch_predictor(cfg, ckpt, path, labels, device)
     views = tta_views(cfg.eval.tta, cfg.eval.tta_scales, cfg.eval.tta_flip)
     out = Path(cfg.eval.output_dir) if cfg.eval.output_dir else Path(cfg.paths.output_dir) / "eval"
-    ensure_writable_folder(out, "the eval output folder (eval.output_dir)")
+    if make_output:
+        ensure_writable_folder(out, "the eval output folder (eval.output_dir)")
     fill = cfg.eval.drop_clusters_fill
     if fill not in ("majority", "ignore"):
         if fill not in labels.names:
@@ -208,4 +206,5 @@ def build_eval_setup(config_path, cli_checkpoint, overrides, log, paint_frames: 
     log.info(
         f"inference {cfg.eval.inference}: {how} {cfg.dataset.size[0]}x{cfg.dataset.size[1]}, TTA {cfg.eval.tta} ({len(views)} views, merge {cfg.eval.merge}), DropClusters {cfg.eval.drop_clusters or 'off'}, device {device}"
     )
-    return EvalSetup(cfg, labels, predictor, views, path, out, device, fill, family)
+    step = PredictionStep(predictor, views, labels.num_classes, cfg.eval.merge, cfg.eval.tsharpen_t, cfg.eval.drop_clusters, fill)
+    return EvalSetup(cfg, labels, predictor, views, path, out, device, fill, family, step)

@@ -5,11 +5,20 @@ import torch
 from tqdm import tqdm
 
 from utils.data.transforms import resize_transform, to_tensor
-from utils.evaluation.drop_clusters import drop_clusters
-from utils.evaluation.inference import upsample_to
-from utils.evaluation.tta import predict_with_tta
+from utils.evaluation.predict import pipelined
 from utils.evaluation.video import VideoWriter, read_video, video_info
 from utils.visualize import overlay
+
+
+def _batches(frames, size: int):
+    batch = []
+    for frame in frames:
+        batch.append(frame)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def run_video(setup, log, path) -> str:
@@ -20,25 +29,16 @@ def run_video(setup, log, path) -> str:
     writer = VideoWriter(out_path, info["size"], info["fps"])
     resize = resize_transform(cfg.dataset.size)  # the training scale, for whole-image and sliding-window inference alike
     palette = labels.palette()
-    frames = []
 
-    def flush():
+    def submit(frames):
         images = torch.stack([to_tensor(resize(image=f)["image"]) for f in frames])
-        probs = predict_with_tta(setup.predictor, images, setup.views, cfg.eval.merge, cfg.eval.tsharpen_t)
-        for frame, p in zip(frames, probs):
-            pred = upsample_to(p, frame.shape[:2]).argmax(0).byte().cpu().numpy()
-            if cfg.eval.drop_clusters > 0:
-                pred = drop_clusters(pred, cfg.eval.drop_clusters, setup.drop_fill, labels.num_classes)
-            writer.write(overlay(np.ascontiguousarray(frame), pred, palette, cfg.eval.overlay_alpha))
-        frames.clear()
+        return setup.step.submit(images, [f.shape[:2] for f in frames])
 
     try:
-        for frame in tqdm(read_video(path), total=info["frames"], desc="video", dynamic_ncols=True):
-            frames.append(frame)
-            if len(frames) == cfg.eval.batch_size:
-                flush()
-        if frames:
-            flush()
+        frames = tqdm(read_video(path), total=info["frames"], desc="video", dynamic_ncols=True)
+        for batch, predictions in pipelined(setup.step, _batches(frames, cfg.eval.batch_size), submit):
+            for frame, prediction in zip(batch, predictions):
+                writer.write(overlay(np.ascontiguousarray(frame), prediction.final, palette, cfg.eval.overlay_alpha))
     finally:
         writer.close()
     log.info(f"wrote {out_path} ({writer.count} frames, {info['fps']:.1f} fps)")

@@ -13,8 +13,6 @@ from utils.config.errors import UserError
 from utils.data import build_dataset, build_loader
 from utils.data.kitti_calib import read_calib
 from utils.data.segmentation import Item, read_rgb
-from utils.evaluation.inference import upsample_to
-from utils.evaluation.tta import predict_with_tta
 from utils.evaluation.video import VideoWriter
 from utils.files import atomic_write_text, to_json
 from utils.painting.clusters import cluster_objects, ground_count, object_class_indices
@@ -75,13 +73,12 @@ def run_painting(setup, log) -> dict:
     log.info(f"painting {len(frames)} frames of {cfg.paint.split} into {out}")
     for batch in tqdm(_loader(setup, frames, log), desc="paint", dynamic_ncols=True):
         start = time.perf_counter()
-        probs = predict_with_tta(setup.predictor, batch["image"], setup.views, cfg.eval.merge, cfg.eval.tsharpen_t)
-        batch_ms = 1000 * (time.perf_counter() - start) / len(batch["name"])
+        # The eval step: TTA, upsampling to the frame's size; the full probabilities come back for painting.
+        predictions = setup.step(batch["image"], batch["original_size"].tolist(), reduce=lambda p: p.float(), clean=False)
+        inference_ms = 1000 * (time.perf_counter() - start) / len(batch["name"])
         for k, name in enumerate(batch["name"]):
             frame = frames[int(batch["index"][k])]
-            start = time.perf_counter()
-            scores = upsample_to(probs[k], batch["original_size"][k].tolist()).float().cpu().numpy()
-            inference_ms = batch_ms + 1000 * (time.perf_counter() - start)
+            scores = predictions[k].extra
             scan, calib = read_scan(frame.velodyne), read_calib(frame.calib)
             with threadpool_limits(1):  # painting runs on one core; its CPU time is what a free core would take
                 start = time.thread_time()
