@@ -1,8 +1,9 @@
 """Evaluate and predict: python eval.py --config_path FILE [--checkpoint PATH] [--set section.key=value ...]
 
 With labels (eval.split val or train): metrics at ground-truth resolution, with and without DropClusters,
-the per-class table, metrics.json, a confusion-matrix picture, prediction pictures, and results in the
-dataset's own encoding (official-format exports, KITTI devkit files, label files beside the ground truth's).
+the per-class table, metrics.json, per_image.csv, report.html, a confusion-matrix picture, prediction
+pictures, and results in the dataset's own encoding (official-format exports, KITTI devkit files, label
+files at the ground truth's paths).
 Without (eval.split test, or eval.input = a folder of images or a video file): predictions, overlays, videos.
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from utils.config.cli import add_config_arguments, run_main
 from utils.config.errors import UserError
 from utils.evaluation.loop import run_evaluation
+from utils.evaluation.report import write_report
 from utils.evaluation.setup import build_eval_setup
 from utils.evaluation.video import VIDEO_SUFFIXES, is_video
 from utils.evaluation.video_eval import run_video
@@ -35,12 +37,9 @@ def main(argv=None) -> int:
     if source and is_video(source):
         run_video(setup, log, Path(source))
         return 0
-    if source:
-        if Path(source).is_file():
-            raise UserError(f"eval.input '{source}' is a file but not a video ({', '.join(VIDEO_SUFFIXES)}). Give a video, or the folder that holds your images.")
-        run_evaluation(setup, log, folder=Path(source))
-        return 0
-    metrics = run_evaluation(setup, log)
+    if source and Path(source).is_file():
+        raise UserError(f"eval.input '{source}' is a file but not a video ({', '.join(VIDEO_SUFFIXES)}). Give a video, or the folder that holds your images.")
+    metrics = run_evaluation(setup, log, folder=Path(source) if source else None)
     if metrics:
         path = setup.output_dir / "metrics.json"
         atomic_write_text(path, to_json(metrics))  # saved before the official evaluator runs, in case it fails
@@ -48,6 +47,7 @@ def main(argv=None) -> int:
         if official is not None:
             official(metrics, log)
             atomic_write_text(path, to_json(metrics))
+    log.info(f"report: {write_report(setup, metrics)} (open it in a browser; it needs no server)")
     return 0
 
 

@@ -25,15 +25,20 @@ class ConfusionMatrix:
         self.num_classes, self.ignore_index = num_classes, ignore_index
         self.matrix = torch.zeros(num_classes, num_classes + 1, dtype=torch.int64, device=device)
 
-    def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
-        """Adds a batch. ``pred`` and ``target`` are integer tensors of the same shape, e.g. (N, H, W)."""
+    def update(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Adds a batch (or one image) and returns its own (C, C + 1) counts, on the matrix's device.
+
+        ``pred`` and ``target`` are integer tensors of the same shape, e.g. (N, H, W).
+        """
         n = self.num_classes
         target = target.to(self.matrix.device).reshape(-1).long()
         pred = pred.to(self.matrix.device).reshape(-1).long()
         keep = (target >= 0) & (target < n)
         pred = torch.where((pred >= 0) & (pred < n), pred, torch.full_like(pred, n))
         idx = target[keep] * (n + 1) + pred[keep]
-        self.matrix += torch.bincount(idx, minlength=n * (n + 1)).reshape(n, n + 1)
+        counts = torch.bincount(idx, minlength=n * (n + 1)).reshape(n, n + 1)
+        self.matrix += counts
+        return counts
 
     def reduce(self) -> "ConfusionMatrix":
         """Sums the matrix over all processes (a no-op without torch.distributed)."""

@@ -1,45 +1,24 @@
 """BDD100K, Vistas and folder datasets end to end on the sample's files: train, eval with results in the dataset's
 own encoding (scored here by hand against the ground-truth files), inspect, the prepared cache, export, painting."""
 
+import csv
 import json
 import logging
 
 import cv2
 import numpy as np
 import pytest
-from conftest import tiny_overrides
+from conftest import FAMILY_CONFIGS as CONFIGS
 
 import eval as eval_script
 import export
 import paint_points
-import train
 from utils.config import config_from_dict
 from utils.data import build_dataset
 from utils.data.families import dataset_family
 from utils.data.inspect import main as inspect_main
 from utils.data.prepare import build_cache
 from utils.labels import IGNORE_INDEX
-
-CONFIGS = {"bdd100k": "configs/bdd100k_classes_fpn.yaml", "vistas": "configs/vistas_v20_fpn.yaml", "folder": "configs/folder_fpn.yaml"}
-# The recipes' crops, slide inference and schedules are for GPUs; the tiny runs take whole images at 64x128.
-TINY = [
-    "dataset.crop_size=null",
-    "dataset.cat_max_ratio=1.0",
-    "training.warmup_iters=0",
-    "training.max_iters=0",
-    "training.val_every_iters=0",
-    "training.checkpoint_every_iters=0",
-    "eval.inference=resize",
-]
-
-
-@pytest.fixture(scope="module", params=sorted(CONFIGS))
-def family_run(request, sample_root, tmp_path_factory):
-    target = request.param
-    out = tmp_path_factory.mktemp(f"{target}_run")
-    extra = [*TINY, f"paths.root={sample_root / target}", "training.optimizer=adam", "training.lr=0.003"]
-    assert train.main(["--config_path", CONFIGS[target], "--set", *tiny_overrides(sample_root, out, *extra)]) == 0
-    return target, out, sample_root / target
 
 
 def run_eval(run, root, *extra):
@@ -147,3 +126,54 @@ def test_export_and_painting_work_for_a_family_model(family_run, sample_root, tm
     metrics = json.loads((out / "paint_metrics.json").read_text())
     # BDD100K's classes are the Cityscapes train ids: the true point labels (label ids) score through them.
     assert metrics["frames"] == 3 and 0 <= metrics["point_accuracy"] <= 1 and set(metrics["per_class"]) == set(sidecar["classes"])
+
+
+def test_per_image_csv_scores_each_image_as_its_files_do(family_run):
+    target, run, root = family_run
+    out = run / "eval_per_image"
+    assert run_eval(run, root, f"eval.output_dir={out}", "eval.drop_clusters=8") == 0
+    fam = dataset_family(config_from_dict({}, [f"target={target}", f"paths.root={root}"]))
+    labels = fam.labels()
+    with open(out / "per_image.csv", newline="") as f:
+        rows = {r["image"]: r for r in csv.DictReader(f)}
+    items = fam.items("val")
+    assert set(rows) == {i.name for i in items} and list(next(iter(rows.values())))[:3] == ["image", "pixel_acc", "miou"]
+    for item in items:
+        ious = score_files(fam, [(out / "results" / item.label.relative_to(root), item.label)])
+        row = rows[item.name]
+        for name, iou in ious.items():  # empty where the class is in neither the gt nor the prediction
+            cell = row[f"iou_{name}"]
+            assert cell == "" if iou is None else float(cell) == pytest.approx(iou, abs=1e-6), (item.name, name)
+        occurring = [v for v in ious.values() if v is not None]
+        assert float(row["miou"]) == pytest.approx(sum(occurring) / len(occurring), abs=1e-6)
+        pred = labels.encode(fam.read_label(out / "results" / item.label.relative_to(root)))
+        gt = labels.encode(fam.read_label(item.label))
+        assert float(row["pixel_acc"]) == pytest.approx(((pred == gt) & (gt != IGNORE_INDEX)).sum() / (gt != IGNORE_INDEX).sum(), abs=1e-6)
+    worst = sorted((out / "worst").glob("*.png"))
+    lowest = sorted(rows.values(), key=lambda r: float(r["miou"]))[0]["image"]
+    assert len(worst) == len(items) and worst[0].name == f"01_{lowest}.png"  # fewer images than eval.report_worst: all drawn
+
+
+@pytest.mark.parametrize("family_run", ["folder"], indirect=True)
+def test_the_python_predictor_gives_evals_class_maps(family_run):
+    """Predictor.from_checkpoint, as the README shows it, predicts exactly what eval.py wrote (same TTA and DropClusters)."""
+    from utils.evaluation.predict import Predictor
+
+    target, run, root = family_run
+    out = run / "eval_predictor"
+    assert run_eval(run, root, f"eval.output_dir={out}", "eval.tta=hflip", "eval.drop_clusters=8") == 0
+    predictor = Predictor.from_checkpoint(run / "best.pth", device="cpu", tta="hflip", drop_clusters=8)
+    fam = dataset_family(config_from_dict({}, [f"target={target}", f"paths.root={root}"]))
+    items = fam.items("val")
+    images = [cv2.cvtColor(cv2.imread(str(i.image)), cv2.COLOR_BGR2RGB) for i in items]
+    maps = predictor(images)
+    assert predictor.names == list(fam.labels().names) and predictor.size == [64, 128]
+    for item, image, classes in zip(items, images, maps):
+        assert classes.shape == image.shape[:2] and classes.dtype == np.uint8
+        written = fam.read_label(out / "results" / item.label.relative_to(root))
+        assert (fam.labels().value_table()[classes] == written).all(), item.name
+    probs = predictor.probabilities(images[0])
+    assert probs.shape == (4, *images[0].shape[:2]) and probs.dtype == np.float32 and predictor(images[0]).shape == images[0].shape[:2]
+    assert predictor.colorize(maps[0]).shape == (*images[0].shape[:2], 3)
+    with pytest.raises(ValueError, match=r"RGB uint8 images of shape \(H, W, 3\).*image 0 is ndarray \(4, 4\) float64"):
+        predictor(np.zeros((4, 4)))

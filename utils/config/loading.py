@@ -187,6 +187,7 @@ def _validate(cfg: Config) -> None:
         ("training.ohem_min_kept", t.ohem_min_kept >= 1, "must be at least 1"),
         ("training.class_weights", t.class_weights is None or (min(t.class_weights, default=0) >= 0 and max(t.class_weights, default=0) > 0), "must hold non-negative weights, at least one positive"),
         ("eval.num_workers", cfg.eval.num_workers >= 0, "must not be negative"),
+        ("eval.report_worst", cfg.eval.report_worst >= 0, "must be 0 (no panels) or a number of images"),
         ("eval.tsharpen_t", cfg.eval.tsharpen_t > 0, "must be positive"),
         ("eval.overlay_alpha", 0 <= cfg.eval.overlay_alpha <= 1, "must lie in [0, 1]"),
     ]

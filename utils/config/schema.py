@@ -153,6 +153,7 @@ class EvalConfig:
     overlay: bool = opt(True, "save prediction overlays on the input (the original's images_morphing)")
     overlay_alpha: float = opt(0.5, "opacity of the colorized prediction in overlays")
     max_images: int = opt(20, "prediction pictures saved; -1 saves all (official-format PNGs are always all)")
+    report_worst: int = opt(12, "report.html and worst/: the images with the lowest per-image mIoU, drawn as input | ground truth | prediction | error map; 0 draws none")
     video_fps: float = opt(17.0, "frame rate of videos made from frame folders")
     official: bool = opt(True, "cityscapes classes mode on val: also run cityscapesscripts' official evaluator on the exports and print its mIoU")
 

@@ -6,12 +6,11 @@ from tqdm import tqdm
 from utils.data import build_dataset, build_loader, folder_items
 from utils.data.checks import checked_items
 from utils.data.transforms import denormalize
-from utils.evaluation.drop_clusters import drop_clusters
-from utils.evaluation.inference import upsample_to
 from utils.evaluation.outputs import PredictionWriter
-from utils.evaluation.tta import predict_with_tta
+from utils.evaluation.per_image import PerImage
+from utils.evaluation.predict import pipelined
 from utils.metrics import ConfusionMatrix, format_table
-from utils.visualize import plot_confusion_matrix
+from utils.visualize import plot_confusion_matrix, save_rgb
 
 
 def _loader(setup, split: str, items: list, folder: bool):
@@ -24,50 +23,54 @@ def _loader(setup, split: str, items: list, folder: bool):
 
 def run_evaluation(setup, log, split: str = None, folder=None) -> dict:
     """Predicts every image of ``split`` (or of ``folder``) and writes pictures, the results in the dataset
-    family's own encoding and the confusion-matrix plot.
+    family's own encoding, per_image.csv, the worst images' panels and the confusion-matrix plot.
 
-    Returns the metrics dict (empty without labels); eval.py adds the official check and writes it.
+    The device predicts batch i + 1 while DropClusters runs on batch i (utils/evaluation/predict.py); only
+    uint8 class maps come back to the CPU. Returns the metrics dict (empty without labels); eval.py adds
+    the official check, writes metrics.json and the report.
     """
     cfg, labels = setup.cfg, setup.labels
     split = split or cfg.eval.split
     items = folder_items(folder) if folder is not None else checked_items(cfg, (split,), log)[split]
     loader = _loader(setup, split, items, folder is not None)
     n = labels.num_classes
-    dropping = cfg.eval.drop_clusters > 0
-    cm_raw = ConfusionMatrix(n, device=setup.device) if dropping else None
+    cm_raw = ConfusionMatrix(n, device=setup.device) if cfg.eval.drop_clusters > 0 else None
     cm_final = ConfusionMatrix(n, device=setup.device)
     results = setup.family.results(setup, log, None if folder is not None else split)
+    reduce = getattr(results, "reduce", None)
     writer = PredictionWriter(setup, video=folder is not None)
+    per_image = PerImage(labels.names, labels.palette(), cfg.eval.report_worst)
     labelled = False
-    for batch in tqdm(loader, desc="eval", dynamic_ncols=True):
-        probs = predict_with_tta(setup.predictor, batch["image"], setup.views, cfg.eval.merge, cfg.eval.tsharpen_t)
+
+    def submit(batch):
+        return setup.step.submit(batch["image"], batch["original_size"].tolist(), reduce)
+
+    for batch, predictions in pipelined(setup.step, tqdm(loader, desc="eval", dynamic_ncols=True), submit):
         pictures = denormalize(batch["image"])
-        for k, name in enumerate(batch["name"]):
+        for k, (name, prediction) in enumerate(zip(batch["name"], predictions)):
             item = loader.dataset.items[int(batch["index"][k])]
-            size = batch["original_size"][k].tolist()
-            p = upsample_to(probs[k], size)
-            pred = p.argmax(0).byte().cpu().numpy()
-            final = drop_clusters(pred, cfg.eval.drop_clusters, setup.drop_fill, n) if dropping else pred
             gt = None
             if "mask" in batch:
                 labelled = True
                 gt = batch["mask"][k]
-                if dropping:
-                    cm_raw.update(torch.from_numpy(pred), gt)
-                cm_final.update(torch.from_numpy(final), gt)
+                if cm_raw is not None:
+                    cm_raw.update(torch.from_numpy(prediction.raw), gt)
+                per_image.add(name, cm_final.update(torch.from_numpy(prediction.final), gt), pictures[k], prediction.final, gt.numpy())
+                gt = gt.numpy()
             if results is not None:
-                results.add(item, p, final, None if gt is None else gt.numpy())
-            writer.write(name, pictures[k], final, None if gt is None else gt.numpy())
+                results.add(item, prediction.final, gt, prediction.extra)
+            writer.write(name, pictures[k], prediction.final, gt)
+        per_image.flush()
     writer.close()
     if results is not None:
         results.close()
     if not labelled:
         log.info(f"wrote predictions for {writer.count} images to {setup.output_dir}")
         return {}
-    return _report(setup, log, split, cm_raw, cm_final, results, writer)
+    return _report(setup, log, split, cm_raw, cm_final, results, writer, per_image)
 
 
-def _report(setup, log, split, cm_raw, cm_final, results, writer) -> dict:
+def _report(setup, log, split, cm_raw, cm_final, results, writer, per_image) -> dict:
     cfg, labels = setup.cfg, setup.labels
     metrics = cm_final.compute(labels.names, labels.void_classes)
     metrics.update(
@@ -75,12 +78,15 @@ def _report(setup, log, split, cm_raw, cm_final, results, writer) -> dict:
             "split": split,
             "images": writer.count,
             "checkpoint": str(setup.checkpoint),
+            "target": cfg.target,
             "tta": cfg.eval.tta,
             "merge": cfg.eval.merge,
             "inference": cfg.eval.inference,
             "input_size": list(cfg.dataset.size),
             "window": list(cfg.dataset.crop_size or cfg.dataset.size) if cfg.eval.inference == "slide" else None,
             "drop_clusters": cfg.eval.drop_clusters,
+            "drop_clusters_fill": cfg.eval.drop_clusters_fill,
+            "backend": cfg.eval.backend,
         }
     )
     if cm_raw is not None:
@@ -89,11 +95,25 @@ def _report(setup, log, split, cm_raw, cm_final, results, writer) -> dict:
         metrics.update(results.metrics())
     metrics["confusion_matrix"] = cm_final.matrix.cpu().tolist()
     plot_confusion_matrix(cm_final.matrix.cpu().numpy(), labels.names, setup.output_dir / "confusion_matrix.png")
+    per_image.write_csv(setup.output_dir / "per_image.csv")
     log.info(f"\n{split} split, {writer.count} images, at ground-truth resolution" + (f", DropClusters {cfg.eval.drop_clusters}" if cfg.eval.drop_clusters else "") + ":\n" + format_table(metrics))
     if "without_drop_clusters" in metrics:
         raw = metrics["without_drop_clusters"]
         log.info(f"without DropClusters: mIoU {raw['miou']:.4f}, mean dice {raw['mean_dice']:.4f}, pixel acc {raw['pixel_acc']:.4f}")
     if results is not None:
         results.report(metrics, split, log)
-    log.info(f"metrics.json, confusion_matrix.png and pictures in {setup.output_dir}")
+    worst = per_image.lowest(5)
+    if worst:
+        log.info("lowest per-image mIoU (per_image.csv has every image): " + ", ".join(f"{name} {miou:.4f}" for name, miou in worst))
+    _write_worst(setup.output_dir / "worst", per_image.worst_images())
+    log.info(f"metrics.json, per_image.csv, confusion_matrix.png and pictures in {setup.output_dir}")
     return metrics
+
+
+def _write_worst(folder, worst: list) -> None:
+    """``worst/<rank>_<name>.png``: input | ground truth | prediction | error map, lowest per-image mIoU first."""
+    if folder.is_dir():
+        for old in folder.glob("*.png"):  # an earlier eval's panels would be read as this one's
+            old.unlink()
+    for rank, (name, _, panel) in enumerate(worst, 1):
+        save_rgb(folder / f"{rank:02d}_{name}.png", panel)
