@@ -1,7 +1,13 @@
-"""Prints the README's configuration reference from the schema: python -m utils.config.reference"""
+"""The configuration reference, docs/configuration.md, generated from the schema.
+
+python -m utils.config.reference            prints it
+python -m utils.config.reference --write    rewrites docs/configuration.md (a test checks it is current)
+"""
 
 import dataclasses
+import sys
 import typing
+from pathlib import Path
 
 from utils.config.loading import _describe
 from utils.config.schema import Config, StageConfig
@@ -21,12 +27,12 @@ def reference() -> str:
     lines = []
     for section in dataclasses.fields(Config):
         if not dataclasses.is_dataclass(section.type):
-            lines += [f"### `{section.name}`", "", "| key | default | allowed | meaning |", "|---|---|---|---|"]
+            lines += [f"## `{section.name}`", "", "| key | default | allowed | meaning |", "|---|---|---|---|"]
             allowed = _describe(section.type).replace("|", PIPE)
             lines.append(f"| `{section.name}` | `{_default(section.default)}` | {allowed} | {section.metadata['help'].replace('|', PIPE)} |")
             lines.append("")
             continue
-        lines += [f"### `{section.name}`", "", "| key | default | allowed | meaning |", "|---|---|---|---|"]
+        lines += [f"## `{section.name}`", "", "| key | default | allowed | meaning |", "|---|---|---|---|"]
         hints = typing.get_type_hints(section.type)
         for f in dataclasses.fields(section.type):
             default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
@@ -40,5 +46,21 @@ def reference() -> str:
     return "\n".join(lines) + "\n"
 
 
+INTRO = (
+    "# Configuration reference\n\n"
+    "Every key, its default and meaning, generated from `utils/config/schema.py` by `python -m utils.config.reference --write`.\n"
+    "Unknown keys are errors that name the closest valid key; `--set section.key=value` overrides any key from the command line.\n\n"
+)
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+
+
+def page() -> str:
+    return INTRO + reference()
+
+
 if __name__ == "__main__":
-    print(reference(), end="")
+    if "--write" in sys.argv[1:]:
+        PAGE.write_text(page())
+        print(f"wrote {PAGE}")
+    else:
+        print(page(), end="")
