@@ -24,7 +24,7 @@ from utils.labels import IGNORE_INDEX
 
 def _one_hot(target: torch.Tensor, num_classes: int, ignore_index: int):
     """(N, H, W) -> (N, C, H, W) float one-hot and (N, 1, H, W) float validity mask."""
-    valid = target != ignore_index
+    valid = target.ne(ignore_index)
     safe = torch.where(valid, target, torch.zeros_like(target)).long()
     one_hot = F.one_hot(safe, num_classes).permute(0, 3, 1, 2).float()
     return one_hot * valid.unsqueeze(1), valid.unsqueeze(1).float()
@@ -120,7 +120,7 @@ class CEDiceLoss(_PixelPlusDice):
         # F.cross_entropy(weight=...) divides by the weights of the valid pixels: 0/0 when a crop holds
         # only zero-weight classes. The same mean, with a floor under the denominator.
         per_pixel = F.cross_entropy(logits, target, weight=self.class_weights, ignore_index=self.ignore_index, reduction="none")
-        valid = target != self.ignore_index
+        valid = target.ne(self.ignore_index)
         safe = torch.where(valid, target, torch.zeros_like(target))
         keep = valid
         if self.ohem_thresh is not None:

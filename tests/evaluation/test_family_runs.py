@@ -63,6 +63,30 @@ def test_eval_results_in_the_family_encoding_score_as_metrics_json(family_run):
     assert metrics["without_drop_clusters"]["miou"] > 0 and (out / "examples.png").is_file()
     values = set(np.unique(fam.read_label(pairs[0][0])).tolist())
     assert values <= set(fam.labels().to_label_id) | {fam.labels().ignore_value}  # label values, not class indices
+    check_per_image_csv(fam, root, out)
+
+
+def check_per_image_csv(fam, root, out):
+    """per_image.csv against each image's files, scored here; the worst/ panels in its order."""
+    labels = fam.labels()
+    with open(out / "per_image.csv", newline="") as f:
+        rows = {r["image"]: r for r in csv.DictReader(f)}
+    items = fam.items("val")
+    assert set(rows) == {i.name for i in items} and list(next(iter(rows.values())))[:3] == ["image", "pixel_acc", "miou"]
+    for item in items:
+        ious = score_files(fam, [(out / "results" / item.label.relative_to(root), item.label)])
+        row = rows[item.name]
+        for name, iou in ious.items():  # empty where the class is in neither the gt nor the prediction
+            cell = row[f"iou_{name}"]
+            assert cell == "" if iou is None else float(cell) == pytest.approx(iou, abs=1e-6), (item.name, name)
+        occurring = [v for v in ious.values() if v is not None]
+        assert float(row["miou"]) == pytest.approx(sum(occurring) / len(occurring), abs=1e-6)
+        pred = labels.encode(fam.read_label(out / "results" / item.label.relative_to(root)))
+        gt = labels.encode(fam.read_label(item.label))
+        assert float(row["pixel_acc"]) == pytest.approx(((pred == gt) & (gt != IGNORE_INDEX)).sum() / (gt != IGNORE_INDEX).sum(), abs=1e-6)
+    worst = sorted((out / "worst").glob("*.png"))
+    lowest = sorted(rows.values(), key=lambda r: float(r["miou"]))[0]["image"]
+    assert len(worst) == len(items) and worst[0].name == f"01_{lowest}.png"  # fewer images than eval.report_worst: all drawn
 
 
 def test_predicting_a_folder_without_the_dataset_takes_the_classes_from_the_checkpoint(family_run, tmp_path, caplog):
@@ -126,32 +150,6 @@ def test_export_and_painting_work_for_a_family_model(family_run, sample_root, tm
     metrics = json.loads((out / "paint_metrics.json").read_text())
     # BDD100K's classes are the Cityscapes train ids: the true point labels (label ids) score through them.
     assert metrics["frames"] == 3 and 0 <= metrics["point_accuracy"] <= 1 and set(metrics["per_class"]) == set(sidecar["classes"])
-
-
-def test_per_image_csv_scores_each_image_as_its_files_do(family_run):
-    target, run, root = family_run
-    out = run / "eval_per_image"
-    assert run_eval(run, root, f"eval.output_dir={out}", "eval.drop_clusters=8") == 0
-    fam = dataset_family(config_from_dict({}, [f"target={target}", f"paths.root={root}"]))
-    labels = fam.labels()
-    with open(out / "per_image.csv", newline="") as f:
-        rows = {r["image"]: r for r in csv.DictReader(f)}
-    items = fam.items("val")
-    assert set(rows) == {i.name for i in items} and list(next(iter(rows.values())))[:3] == ["image", "pixel_acc", "miou"]
-    for item in items:
-        ious = score_files(fam, [(out / "results" / item.label.relative_to(root), item.label)])
-        row = rows[item.name]
-        for name, iou in ious.items():  # empty where the class is in neither the gt nor the prediction
-            cell = row[f"iou_{name}"]
-            assert cell == "" if iou is None else float(cell) == pytest.approx(iou, abs=1e-6), (item.name, name)
-        occurring = [v for v in ious.values() if v is not None]
-        assert float(row["miou"]) == pytest.approx(sum(occurring) / len(occurring), abs=1e-6)
-        pred = labels.encode(fam.read_label(out / "results" / item.label.relative_to(root)))
-        gt = labels.encode(fam.read_label(item.label))
-        assert float(row["pixel_acc"]) == pytest.approx(((pred == gt) & (gt != IGNORE_INDEX)).sum() / (gt != IGNORE_INDEX).sum(), abs=1e-6)
-    worst = sorted((out / "worst").glob("*.png"))
-    lowest = sorted(rows.values(), key=lambda r: float(r["miou"]))[0]["image"]
-    assert len(worst) == len(items) and worst[0].name == f"01_{lowest}.png"  # fewer images than eval.report_worst: all drawn
 
 
 @pytest.mark.parametrize("family_run", ["folder"], indirect=True)
