@@ -83,7 +83,7 @@ def test_vistas_older_releases_config_json_and_split_labels(sample_root, tmp_pat
         (root / split / "v1.2" / "labels").rename(root / split / "labels")
     old = family(root, "vistas", "dataset.labels=v1.2")
     assert len(old.items("train")) == SMALL.vistas_splits["train"] and old.items("val")[0].label.parent == root / "validation" / "labels"
-    with pytest.raises(UserError, match=r"No Vistas config .*config_v2.0.json' for dataset.labels: v2.0\. The folder has config.json: set dataset.labels to its version"):
+    with pytest.raises(UserError, match=r"No Vistas config .*config_v2.0.json' for dataset.labels: v2.0\. The folder has config.json \(dataset.labels: v1.2"):
         family(root, "vistas").labels()
 
 
@@ -206,3 +206,44 @@ def test_the_add_your_own_family_example_of_the_docs_works(tmp_path, monkeypatch
     with caplog.at_level(logging.INFO, logger="test-families"):
         items = checked_items(cfg, ("train", "val"), LOG)
     assert len(items["val"]) == 1 and f"every pixel of its label '{bad}' is outside the acme label values (values 9" in caplog.text
+
+
+def test_keys_of_another_family_are_refused_and_null_labels_resume_as_the_default(sample_root):
+    with pytest.raises(UserError, match=r"'dataset.coarse' is True, but only target cityscapes reads it; with target bdd100k remove it"):
+        family(sample_root / "bdd100k", "bdd100k", "dataset.coarse=true")
+    with pytest.raises(UserError, match=r"'dataset.val_fraction' is 0.5, but only target kitti reads it"):
+        family(sample_root / "folder", "folder", "dataset.val_fraction=0.5")
+    with pytest.raises(UserError, match=r"lists 'persn', which is not a Cityscapes label name"):  # when the family is asked, before any work
+        family(sample_root / "cityscapes", "cityscapes", "dataset.labels=[persn]")
+    from utils.config import config_to_dict
+    from utils.training.resume import config_differences
+
+    explicit = config_to_dict(config_from_dict({}, ["dataset.labels=categories"]))
+    default = config_to_dict(config_from_dict({}))
+    assert default["dataset"]["labels"] is None and config_differences(explicit, default) == config_differences(default, explicit) == []
+    assert config_differences(explicit, config_to_dict(config_from_dict({}, ["dataset.labels=road"])))[0][:2] == ("dataset.labels", "categories")
+
+
+def test_folder_names_with_dots_twin_suffixes_and_a_class_at_255(tmp_path, caplog):
+    (tmp_path / "classes.yaml").write_text("classes:\n  - {name: road, value: 255}\n  - {name: rest, value: 1}\n")
+    for split in ("train", "val"):
+        (tmp_path / "images" / split).mkdir(parents=True)
+        (tmp_path / "labels" / split).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / "images" / split / "1583.123.png"), np.zeros((8, 8, 3), np.uint8))
+        cv2.imwrite(str(tmp_path / "labels" / split / "1583.123.png"), np.full((8, 8), 255, np.uint8))
+    fam = family(tmp_path, "folder")
+    assert fam.items("val")[0].name == "val__1583.123" and fam.labels().ignore_value == 254  # no class holds 254
+    with caplog.at_level(logging.INFO, logger="test-families"):
+        checked_items(config_from_dict({}, ["target=folder", f"paths.root={tmp_path}"]), ("val",), LOG)
+    assert "have no image" not in caplog.text  # 1583.123.png's image is 1583.123.png, not 1583.png
+    cv2.imwrite(str(tmp_path / "images" / "val" / "1583.123.jpg"), np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(UserError, match=r"have the same name apart from the suffix, so they share a label file"):
+        fam.items("val")
+
+
+def test_a_cityscapes_colour_label_keeps_its_data_check_sentence(sample_root, tmp_path):
+    root = _copy(sample_root, tmp_path, "cityscapes")
+    label = sorted((root / "gtFine" / "val").glob("*/*_gtFine_labelIds.png"))[0]
+    cv2.imwrite(str(label), np.zeros((128, 256, 3), np.uint8))
+    with pytest.raises(UserError, match=rf"{label}' is not a single-channel 8-bit PNG of label ids \(got shape \(128, 256, 3\), uint8\)"):
+        checked_items(config_from_dict({}, [f"paths.root={root}"]), ("val",), LOG)

@@ -64,7 +64,7 @@ def test_the_report_holds_the_official_and_kitti_figures(sample_root, tmp_path):
     """What eval adds for Cityscapes' official evaluator and KITTI's devkit reaches the page."""
     cfg = config_from_dict({}, [f"paths.root={sample_root / 'cityscapes'}", "dataset.labels=road"])
     labels = dataset_family(cfg).labels()
-    setup = SimpleNamespace(cfg=cfg, labels=labels, checkpoint=tmp_path / "run" / "best.pth", output_dir=tmp_path)
+    setup = SimpleNamespace(cfg=cfg, labels=labels, checkpoint=tmp_path / "run" / "best.pth", output_dir=tmp_path, pictures=[])
     per_class = {"road": {"iou": 0.9123, "dice": 0.95}, "rest": {"iou": float("nan"), "dice": float("nan")}}
     kitti = {"um_road": {"max_f": 0.8765, "average_precision": 0.81, "precision": 0.8, "recall": 0.9, "threshold": 0.5}}
     metrics = {"miou": 0.9123, "mean_dice": 0.95, "pixel_acc": 0.97, "per_class": per_class, "split": "val", "official": {"averageScoreClasses": 0.4321}}

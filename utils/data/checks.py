@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from utils.config.errors import UserError
 from utils.data.families import dataset_family
+from utils.data.families.base import LabelFileError
 from utils.distributed import barrier, is_main_process
 from utils.files import WriteError, atomic_write_text
 
@@ -32,8 +33,8 @@ def check_item(item, family):
         return None
     try:
         codes = family.read_label(item.label)
-    except UserError as exc:
-        return f"its label '{item.label}' does not decode ({str(exc).rstrip('.')})"
+    except LabelFileError as exc:
+        return f"its label '{item.label}' {exc.reason}"
     if codes.shape[:2] != image.shape[:2]:
         return f"its label '{item.label}' is {codes.shape[1]}x{codes.shape[0]} but the image is {image.shape[1]}x{image.shape[0]}"
     return family.label_problem(codes, item.label)

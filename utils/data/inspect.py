@@ -49,12 +49,17 @@ def split_stats(family, items: list, workers: int) -> dict:
     labels = family.labels()
     n = labels.num_classes
 
+    known = np.zeros(256, bool)
+    known[family.known_values()] = True
+
     def one(item):
         size = image_size(item.image)
         if item.label is None:
             return size, None
-        counts = np.bincount(labels.encode(family.read_label(item.label)).ravel(), minlength=256)
-        return size, counts
+        codes = family.read_label(item.label)
+        counts = np.bincount(labels.encode(codes).ravel(), minlength=256)
+        counts[IGNORE_INDEX] -= int((~known[codes]).sum())  # values outside the table are counted apart, not as ignored
+        return size, np.append(counts, (~known[codes]).sum())
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         rows = list(pool.map(one, items))
@@ -62,7 +67,7 @@ def split_stats(family, items: list, workers: int) -> dict:
     stats = {"images": len(items), "sizes": Counter(sizes), "labelled": False}
     counted = [c for _, c in rows if c is not None]
     if counted:
-        counts = np.stack(counted).astype(np.int64)  # (images, 256)
+        counts = np.stack(counted).astype(np.int64)  # (images, 257): class indices, ignored at 255, unknown values last
         per_class, ignored = counts[:, :n], counts[:, IGNORE_INDEX]
         labelled = per_class.sum(1)
         present = per_class > 0
@@ -70,6 +75,7 @@ def split_stats(family, items: list, workers: int) -> dict:
             labelled=True,
             pixels=per_class.sum(0),
             ignored=int(ignored.sum()),
+            unknown=int(counts[:, -1].sum()),
             total=int(counts.sum()),
             present=present.sum(0),
             # labelled pixels of the images where each class occurs, for median-frequency balancing
@@ -99,6 +105,8 @@ def report(labels, split: str, stats: dict) -> tuple:
         return "\n".join(lines + ["  no labels"]), {}
     labelled_pixels = max(int(stats["pixels"].sum()), 1)
     lines.append(f"  ignored: {stats['ignored'] / max(stats['total'], 1):.2%} of all pixels")
+    if stats["unknown"]:
+        lines.append(f"  {stats['unknown'] / max(stats['total'], 1):.2%} of all pixels hold values outside the label table (the data check names the files)")
     entry = {}
     for c, name in enumerate(labels.names):
         entry[name] = {"share": float(stats["pixels"][c] / labelled_pixels), "images": int(stats["present"][c]), "image_share": float(stats["present"][c] / stats["images"])}
@@ -161,8 +169,8 @@ def inspect_dataset(cfg, splits=("train", "val", "test"), workers: int = 8, say=
         try:
             items = family.items(split, labelled=split != "test")
         except UserError:
-            if split == "train":
-                raise
+            if split != "test":
+                raise  # a missing label or a misnamed file in train or val is the user's to hear about
             say(f"{split}: not in this dataset")
             continue
         stats = split_stats(family, items, workers)
@@ -179,6 +187,7 @@ def inspect_dataset(cfg, splits=("train", "val", "test"), workers: int = 8, say=
         }
         if stats["labelled"]:
             summary[split]["ignored_share"] = stats["ignored"] / max(stats["total"], 1)
+            summary[split]["unknown_share"] = stats["unknown"] / max(stats["total"], 1)
     weights = class_weights(stats_by_split["train"])
     labelled = {s: e for s, e in out.items() if e}
     say(class_table(labels, labelled, weights))

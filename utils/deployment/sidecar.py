@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from utils.config.errors import UserError
+from utils.data.families import dataset_family
 from utils.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from utils.files import atomic_write_text, to_json
 
@@ -26,7 +27,7 @@ def build_sidecar(cfg, labels, checkpoint, output: str, fp16: bool, opset: int, 
         "format_version": FORMAT_VERSION,
         "classes": list(labels.names),
         "palette": [list(c) for c in labels.colors],
-        "label_mode": {"target": cfg.target, "labels": cfg.dataset.labels, "unlabeled_class": cfg.dataset.unlabeled_class, "void_classes": list(labels.void_classes)},
+        "label_mode": {"target": cfg.target, "labels": dataset_family(cfg).mode, "unlabeled_class": cfg.dataset.unlabeled_class, "void_classes": list(labels.void_classes)},
         "to_label_id": list(labels.to_label_id) if labels.to_label_id is not None else None,
         "input": {
             "name": "image",

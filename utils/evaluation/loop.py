@@ -54,14 +54,16 @@ def run_evaluation(setup, log, split: str = None, folder=None) -> dict:
                 labelled = True
                 gt = batch["mask"][k]
                 if cm_raw is not None:
-                    cm_raw.update(torch.from_numpy(prediction.raw), gt)
-                per_image.add(name, cm_final.update(torch.from_numpy(prediction.final), gt), pictures[k], prediction.final, gt.numpy())
+                    cm_raw.update(prediction.raw_on_device, gt)
+                final = prediction.raw_on_device if prediction.final is prediction.raw else torch.from_numpy(prediction.final)
+                per_image.add(name, cm_final.update(final, gt), pictures[k], prediction.final, gt.numpy())
                 gt = gt.numpy()
             if results is not None:
                 results.add(item, prediction.final, gt, prediction.extra)
             writer.write(name, pictures[k], prediction.final, gt)
         per_image.flush()
     writer.close()
+    setup.pictures = writer.overlays
     if results is not None:
         results.close()
     if not labelled:

@@ -25,21 +25,28 @@ class PredictionWriter:
         self.video_writer = None
         self.video_size = None
         self.grid_rows = []
+        self.overlays = []  # the overlay pictures this eval wrote, for the report
 
     def write(self, name: str, image: np.ndarray, pred: np.ndarray, gt=None) -> None:
         cfg = self.cfg.eval
+        self.count += 1
+        saved = cfg.max_images < 0 or self.count <= cfg.max_images
+        grid = gt is not None and len(self.grid_rows) < GRID_ROWS
+        if not (saved or grid or self.video):
+            return  # past eval.max_images: no picture work at all for this image
         if image.shape[:2] != pred.shape:
             image = cv2.resize(image, (pred.shape[1], pred.shape[0]), interpolation=cv2.INTER_LINEAR)
-        blended = overlay(image, pred, self.palette, cfg.overlay_alpha)
-        if cfg.max_images < 0 or self.count < cfg.max_images:
+        if saved:
             save_rgb(self.out / "pictures" / f"{name}_pred.png", colorize(pred, self.palette))
-            if cfg.overlay:
+        if (saved and cfg.overlay) or self.video:
+            blended = overlay(image, pred, self.palette, cfg.overlay_alpha)
+            if saved and cfg.overlay:
                 save_rgb(self.out / "pictures" / f"{name}_overlay.png", blended)
-        if self.video:
-            self._frame(blended)
-        if gt is not None and len(self.grid_rows) < GRID_ROWS:
+                self.overlays.append(self.out / "pictures" / f"{name}_overlay.png")
+            if self.video:
+                self._frame(blended)
+        if grid:
             self.grid_rows.append(side_by_side(image, colorize(gt, self.palette), colorize(pred, self.palette)))
-        self.count += 1
 
     def _frame(self, frame: np.ndarray) -> None:
         if self.video_writer is None:

@@ -67,6 +67,8 @@ class PerImage:
             if self.worst > 0 and not math.isnan(scores["miou"]):
                 self._kept.append((scores["miou"], len(self.rows), name, picture, pred, gt))
         self._kept = sorted(self._kept, key=lambda e: e[:2])[: self.worst]  # the lowest mIoU so far, first seen first on ties
+        # The pictures are views of the whole batch: copy the kept ones so the batches themselves can go.
+        self._kept = [(m, o, n, np.array(p), np.array(pr), np.array(g)) for m, o, n, p, pr, g in self._kept]
         self._pending.clear()
 
     def worst_images(self) -> list:
@@ -90,8 +92,8 @@ class PerImage:
 
     def lowest(self, count: int = 5) -> list:
         """The ``count`` images with the lowest mIoU, as (name, miou)."""
-        scored = [(r["miou"], r["image"]) for r in self.rows if not math.isnan(r["miou"])]
-        return [(name, miou) for miou, name in sorted(scored)[:count]]
+        scored = [(r["miou"], order, r["image"]) for order, r in enumerate(self.rows) if not math.isnan(r["miou"])]
+        return [(name, miou) for miou, _, name in sorted(scored)[:count]]  # ties: first seen first, as worst/
 
 
 def _cell(value: float) -> str:

@@ -13,6 +13,7 @@ In your own code (a ROS node, a notebook)::
     probs = predictor.probabilities(rgb)      # (C, H, W) float32
 """
 
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -34,21 +35,24 @@ class Prediction:
         raw: (H, W) uint8 argmax of the merged probabilities.
         final: (H, W) uint8 after DropClusters (``raw`` itself when it is off).
         extra: what the step's ``reduce`` made of the (C, H, W) probabilities on the device, copied back (or None).
+        raw_on_device: ``raw`` as it was on the device, for confusion matrices counted there.
     """
 
     raw: np.ndarray
     final: np.ndarray
     extra: object = None
+    raw_on_device: object = None
 
 
 class PendingBatch:
     """A batch whose class maps are on their way (device copy, DropClusters on the worker thread)."""
 
-    def __init__(self, raws: list, extras: list, finals: list):
-        self._raws, self._extras, self._finals = raws, extras, finals
+    def __init__(self, raws: list, extras: list, finals: list, on_device: list):
+        self._raws, self._extras, self._finals, self._on_device = raws, extras, finals, on_device
 
     def result(self) -> list:
-        return [Prediction(raw, final.result() if hasattr(final, "result") else final, extra) for raw, final, extra in zip(self._raws, self._finals, self._extras)]
+        finals = [f.result() if hasattr(f, "result") else f for f in self._finals]
+        return [Prediction(*row) for row in zip(self._raws, finals, self._extras, self._on_device)]
 
 
 class PredictionStep:
@@ -65,26 +69,31 @@ class PredictionStep:
     def __init__(self, model, views: list, num_classes: int, merge: str = "mean", t: float = 0.5, drop_clusters: int = 0, drop_fill="majority"):
         self.model, self.views, self.merge, self.t = model, views, merge, t
         self.num_classes, self.drop_size, self.drop_fill = num_classes, drop_clusters, drop_fill
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drop-clusters") if drop_clusters > 0 else None
+        # A few threads: the labelling and the vote counting run in NumPy and scikit-image, mostly without the GIL.
+        workers = max(1, min(4, (os.cpu_count() or 2) - 1))
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drop-clusters") if drop_clusters > 0 else None
 
     def probabilities(self, images: torch.Tensor) -> torch.Tensor:
-        """(N, C, h, w) merged probabilities on the device."""
-        return predict_with_tta(self.model, images, self.views, self.merge, self.t)
+        """(N, C, h, w) merged probabilities on the device; the TTA views are made there too (one copy of the batch)."""
+        device = getattr(self.model, "device", images.device)
+        return predict_with_tta(self.model, images.to(device, non_blocking=True), self.views, self.merge, self.t)
 
     def submit(self, images: torch.Tensor, sizes: list, reduce: Optional[Callable] = None, clean: bool = True) -> PendingBatch:
         """Starts one batch; ``sizes`` are each image's (H, W); ``reduce`` maps an image's (C, H, W) device
         probabilities to what the caller keeps (e.g. KITTI's uint8 road confidence), computed on the device;
         ``clean=False`` skips DropClusters (``final`` is ``raw``) for callers that use only ``extra``."""
         probs = self.probabilities(images)
-        raws, extras, finals = [], [], []
+        raws, extras, finals, on_device = [], [], [], []
         for k, size in enumerate(sizes):
             p = upsample_to(probs[k], [int(s) for s in size])
-            raw = p.argmax(0).to(torch.uint8).cpu().numpy()
+            device_map = p.argmax(0).to(torch.uint8)
+            raw = device_map.cpu().numpy()
             extra = reduce(p) if reduce is not None else None
             raws.append(raw)
+            on_device.append(device_map)
             extras.append(extra.cpu().numpy() if isinstance(extra, torch.Tensor) else extra)
             finals.append(self._pool.submit(drop_clusters, raw, self.drop_size, self.drop_fill, self.num_classes) if self._pool and clean else raw)
-        return PendingBatch(raws, extras, finals)
+        return PendingBatch(raws, extras, finals, on_device)
 
     def __call__(self, images: torch.Tensor, sizes: list, reduce: Optional[Callable] = None, clean: bool = True) -> list:
         return self.submit(images, sizes, reduce, clean).result()

@@ -14,6 +14,7 @@ import math
 import time
 from pathlib import Path
 
+from utils.deployment.sidecar import resolve_onnx_path
 from utils.files import atomic_write_text
 
 STYLE = """
@@ -88,7 +89,7 @@ def _run_table(setup, metrics: dict) -> str:
         ("input size", f"{cfg.dataset.size[0]}x{cfg.dataset.size[1]} (the training scale), {cfg.eval.inference}{window}"),
         ("TTA", f"{cfg.eval.tta} (merge {cfg.eval.merge})"),
         ("DropClusters", drop),
-        ("backend", cfg.eval.backend + (f" ({cfg.eval.onnx or 'model.onnx beside the checkpoint'})" if cfg.eval.backend == "onnxruntime" else "")),
+        ("backend", cfg.eval.backend + (f" ({resolve_onnx_path(cfg.eval.onnx, setup.checkpoint)})" if cfg.eval.backend == "onnxruntime" else "")),
         ("written", time.strftime("%Y-%m-%d %H:%M")),
     ]
     return '<table class="kv">' + "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in rows) + "</table>"
@@ -148,7 +149,7 @@ def _per_image(path: Path) -> tuple:
 
 
 def _worst(out: Path, rows: list) -> str:
-    panels = sorted((out / "worst").glob("*.png")) if (out / "worst").is_dir() else []
+    panels = sorted((out / "worst").glob("*.png"), key=lambda p: int(p.stem.split("_", 1)[0])) if (out / "worst").is_dir() else []
     if not panels:
         return ""
     miou = {r["image"]: r["miou"] for r in rows}
@@ -178,7 +179,7 @@ def write_report(setup, metrics: dict) -> Path:
         if table:
             parts += [f"<h2>Every image ({len(rows)}; per_image.csv has each class's IoU)</h2>", f"<div class='scroll'>{table}</div>"]
     else:
-        overlays = sorted((out / "pictures").glob("*_overlay.png"))[:6] if (out / "pictures").is_dir() else []
+        overlays = [p for p in setup.pictures[:6] if p.is_file()]  # this eval's own, not an earlier one's
         parts += ["<h2>Predictions (no labels, so no scores)</h2>"] + [f"<figure>{_img(p, p.stem)}<figcaption>{html.escape(p.stem)}</figcaption></figure>" for p in overlays]
     page = f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style></head>"
     page += f"<body><main>{''.join(parts)}</main><script>{SCRIPT}</script></body></html>\n"

@@ -1,7 +1,7 @@
 """Everything eval.py rebuilds from a checkpoint: the merged config, labels, model and predictor."""
 
 import copy
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -12,6 +12,7 @@ from utils.config import apply_overrides, config_from_dict, config_to_dict, read
 from utils.config.errors import UserError
 from utils.config.schema import DatasetConfig
 from utils.data.families import DatasetFamily, dataset_family
+from utils.data.families.base import MissingDescription
 from utils.deployment.runtime import OnnxModel
 from utils.deployment.sidecar import resolve_onnx_path
 from utils.evaluation.inference import ModelRunner
@@ -39,6 +40,7 @@ class EvalSetup:
     drop_fill: object  # eval.drop_clusters_fill resolved: "majority", "ignore" or a class index
     family: DatasetFamily  # the dataset family: its files, label encoding and results
     step: PredictionStep  # TTA, upsampling, argmax and DropClusters: what eval, videos and painting predict with
+    pictures: list = field(default_factory=list)  # the overlay pictures the last run_evaluation wrote (for the report)
 
 
 def _checkpoint_path(raw: dict, cli_checkpoint) -> Path:
@@ -118,7 +120,7 @@ def eval_labels(family: DatasetFamily, ckpt: dict, log) -> LabelSet:
     (Vistas' config or a folder dataset's classes.yaml on a machine with only the checkpoint)."""
     try:
         return family.labels()
-    except UserError as exc:
+    except MissingDescription as exc:  # a broken classes.yaml or config still stops: only an absent one falls back
         if "labels" not in ckpt:
             raise
         log.info(f"note: the classes come from the checkpoint ({str(exc).split(';')[0].rstrip('.')})")

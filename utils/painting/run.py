@@ -55,7 +55,7 @@ def run_painting(setup, log) -> dict:
     cfg, names = setup.cfg, list(setup.labels.names)
     if cfg.paint.root is None and not kitti_layout(cfg.paths.root):
         raise UserError(
-            f"paths.root '{cfg.paths.root}' holds no KITTI data_road/ (this model was trained on {cfg.target}); set paint.root to the folder holding KITTI's data_road/ (e.g. --set paint.root=data/kitti), or point paths.root there."
+            f"paths.root '{cfg.paths.root}' holds no KITTI data_road/ to paint; set paint.root to the folder holding KITTI's data_road/ (e.g. --set paint.root=data/kitti), or point paths.root there."
         )
     frames, missing = kitti_frames(cfg.paint.root or cfg.paths.root, cfg.paint.split)
     if missing:

@@ -15,6 +15,7 @@ from utils.checkpoint import load_checkpoint
 from utils.config import config_to_dict, load_config
 from utils.config.errors import UserError
 from utils.config.schema import ModelConfig
+from utils.data.families import FAMILIES
 
 # Keys whose change makes last.pth meaningless for the new config: the model's, except those the schema marks
 # free_on_resume (dropout, encoder_weights), and these (other keys may change, e.g. epochs to train longer, or the lr).
@@ -37,11 +38,21 @@ def _get(tree: dict, dotted: str):
     return node
 
 
+def _label_mode(tree: dict):
+    """dataset.labels with null resolved to the family's default, so null and the default name one mode."""
+    value, target = _get(tree, "dataset.labels"), _get(tree, "target")
+    if value is None and target in FAMILIES:
+        return FAMILIES[target].label_modes[0]
+    return value
+
+
 def config_differences(saved: dict, current: dict) -> list:
     """(key, value in last.pth, value now) for every MUST_MATCH key that differs."""
     out = []
     for key in MUST_MATCH:
         old, new = _get(saved, key), _get(current, key)
+        if key == "dataset.labels" and old is not _MISSING:
+            old, new = _label_mode(saved), _label_mode(current)
         if old is not _MISSING and old != new:
             out.append((key, old, new))
     return out

@@ -16,6 +16,20 @@ from utils.data.segmentation import Item
 from utils.labels import IGNORE_INDEX, LabelSet
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+# Dataset keys only some families read, and who reads them; another family refuses a value other than the default.
+FAMILY_KEYS = {"unlabeled_class": "cityscapes", "val_cities": "cityscapes", "coarse": "cityscapes", "val_fraction": "kitti"}
+
+
+class LabelFileError(UserError):
+    """A label file that cannot be used; ``reason`` says why without the path, for the data check's list."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+class MissingDescription(UserError):
+    """The files that describe a dataset's classes (Vistas' config, a folder's classes.yaml) are not there."""
 
 
 class DatasetFamily:
@@ -35,6 +49,7 @@ class DatasetFamily:
     label_modes: tuple = ()
     download_help = ""
     splits = ("train", "val", "test")
+    keys: tuple = ()  # the FAMILY_KEYS this family reads
 
     def __init__(self, cfg):
         self.cfg = cfg
@@ -45,11 +60,22 @@ class DatasetFamily:
 
     # -- config -------------------------------------------------------------------------------------------
     def check_config(self) -> None:
-        """Raises a UserError naming the key when ``dataset.labels`` is not one of :attr:`label_modes`."""
+        """Raises a UserError naming the key when ``dataset.labels`` is not one of :attr:`label_modes`, or when
+        a dataset key another family reads (:data:`FAMILY_KEYS`) is set."""
         if not isinstance(self.mode, str) or self.mode not in self.label_modes:
             modes = list(self.label_modes)
             allowed = modes[0] if len(modes) == 1 else f"{', '.join(modes[:-1])} or {modes[-1]}"
             raise UserError(f"Config key 'dataset.labels' is {self.mode!r}; with target {self.name} it must be {allowed}.")
+        self.check_unused_keys()
+
+    def check_unused_keys(self) -> None:
+        from utils.config.schema import DatasetConfig
+
+        default = DatasetConfig()
+        for key, owner in FAMILY_KEYS.items():
+            value = getattr(self.cfg.dataset, key)
+            if key not in self.keys and value != getattr(default, key):
+                raise UserError(f"Config key 'dataset.{key}' is {value!r}, but only target {owner} reads it; with target {self.name} remove it (its default is {getattr(default, key)!r}).")
 
     # -- labels -------------------------------------------------------------------------------------------
     def labels(self) -> LabelSet:
@@ -137,19 +163,28 @@ class DatasetFamily:
         return []
 
 
-def read_single_channel(path: Path) -> np.ndarray:
-    """A single-channel 8-bit label PNG (label ids, train ids or class values)."""
+def read_single_channel(path: Path, what: str = "label values") -> np.ndarray:
+    """A single-channel 8-bit label PNG (Cityscapes label ids, BDD100K train ids, a folder dataset's values)."""
     label = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if label is None:
-        raise UserError(f"Cannot read label file '{path}': the file is missing or not a PNG.")
+        raise LabelFileError(f"Cannot read label file '{path}': the file is missing or not a PNG.", "does not decode (empty, truncated or not a PNG)")
     if label.ndim != 2 or label.dtype != np.uint8:
-        raise UserError(f"Label file '{path}' must be a single-channel 8-bit PNG of label ids, got shape {label.shape} {label.dtype}.")
+        reason = f"is not a single-channel 8-bit PNG of {what} (got shape {label.shape}, {label.dtype})"
+        raise LabelFileError(f"Label file '{path}' {reason}.", reason)
     return label
 
 
 def few(values) -> str:
-    values = [int(v) for v in values]
-    return ", ".join(map(str, values[:6])) + (", ..." if len(values) > 6 else "")
+    """Values as runs: 0-18, 255 (the first 6 runs)."""
+    values = sorted(int(v) for v in values)
+    runs = []
+    for v in values:
+        if runs and v == runs[-1][1] + 1:
+            runs[-1][1] = v
+        else:
+            runs.append([v, v])
+    text = [f"{a}" if a == b else f"{a}, {b}" if b == a + 1 else f"{a}-{b}" for a, b in runs]
+    return ", ".join(text[:6]) + (", ..." if len(text) > 6 else "")
 
 
 def unknown_values_problem(codes: np.ndarray, path: Path, known: np.ndarray, table: str) -> Optional[str]:
@@ -182,6 +217,11 @@ def paired_items(images: list, image_root: Path, label_of, labelled: bool, missi
         if label is not None and not label.is_file():
             raise UserError(f"Label file '{label}' for image '{image}' is missing. {missing_help}")
         items.append(Item(image, label, image.relative_to(image_root).with_suffix("").as_posix().replace("/", "__")))
+    names = {}
+    for item in items:  # x.png beside x.jpg: one label, one name, results and pictures that overwrite each other
+        if item.name in names:
+            raise UserError(f"Images '{names[item.name]}' and '{item.image}' have the same name apart from the suffix, so they share a label file and an output name. Rename or remove one.")
+        names[item.name] = item.image
     return items
 
 

@@ -13,7 +13,7 @@ from cityscapesscripts.helpers.labels import labels as CITYSCAPES_LABELS
 from cityscapesscripts.helpers.labels import name2label
 
 from utils.config.errors import UserError
-from utils.data.families.base import DatasetFamily, orphan_files
+from utils.data.families.base import DatasetFamily, orphan_files, read_single_channel
 from utils.data.segmentation import Item
 from utils.labels import IGNORE_INDEX, LabelSet
 
@@ -133,12 +133,14 @@ class Cityscapes(DatasetFamily):
     name = "cityscapes"
     label_modes = ("categories", "road", "classes")
     download_help = DOWNLOAD_HELP
+    keys = ("unlabeled_class", "val_cities", "coarse")
 
     def check_config(self) -> None:
         if isinstance(self.mode, list):
-            return  # a list of label names is checked against the table when the labels are built
-        if self.mode not in self.label_modes:
+            listed_labels(self.mode)  # each name in the label table, once: checked before any work
+        elif self.mode not in self.label_modes:
             raise UserError(f"Config key 'dataset.labels' is {self.mode!r}; allowed: road | categories | classes | a list of label names.")
+        self.check_unused_keys()
 
     def build_labels(self) -> LabelSet:
         if isinstance(self.mode, list):
@@ -154,6 +156,9 @@ class Cityscapes(DatasetFamily):
             return self.items("train", labelled) + self.items("val", labelled)
         d = self.cfg.dataset
         return cityscapes_items(self.root, split, d.val_cities, d.coarse and split == "train", labelled)
+
+    def read_label(self, path: Path) -> np.ndarray:
+        return read_single_channel(path, "label ids")
 
     def known_values(self) -> np.ndarray:
         return LABEL_IDS

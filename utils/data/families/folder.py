@@ -24,7 +24,7 @@ import numpy as np
 import yaml
 
 from utils.config.errors import UserError
-from utils.data.families.base import IMAGE_SUFFIXES, DatasetFamily, images_under, orphan_files, paired_items
+from utils.data.families.base import IMAGE_SUFFIXES, DatasetFamily, MissingDescription, images_under, orphan_files, paired_items
 from utils.labels import IGNORE_INDEX, LabelSet
 
 FORMAT = "expected e.g. 'ignore: [0]' and 'classes: [{name: drivable, value: 10, color: [128, 64, 128]}, {name: agent, value: 50}]' (values 0-255, color optional)"
@@ -51,7 +51,7 @@ def _value(raw, where: str, path: Path) -> int:
 def read_classes_yaml(path: Path) -> tuple:
     """(names, values, colors, ignore values) from ``classes.yaml``; each mistake is one line showing the format."""
     if not path.is_file():
-        raise UserError(f"No '{path}': target folder reads its classes from paths.root/classes.yaml; {FORMAT}.")
+        raise MissingDescription(f"No '{path}': target folder reads its classes from paths.root/classes.yaml; {FORMAT}.")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -95,12 +95,15 @@ class Folder(DatasetFamily):
     download_help = DOWNLOAD_HELP
 
     def build_labels(self) -> LabelSet:
-        self.check_root()
+        if not self.root.is_dir():
+            raise MissingDescription(f"Dataset folder '{self.root}' (paths.root) does not exist. {DOWNLOAD_HELP}")
         names, values, colors, ignore = read_classes_yaml(self.root / "classes.yaml")
         lut = np.full(256, IGNORE_INDEX, np.uint8)
         lut[values] = np.arange(len(values))
         self.ignore = ignore
-        return LabelSet(tuple(names), tuple(colors), lut, tuple(values), ignore_value=ignore[0] if ignore else IGNORE_INDEX)
+        # What results/ holds where DropClusters dropped a pixel: an ignored value, else one no class has.
+        ignore_value = ignore[0] if ignore else max(set(range(256)) - set(values))
+        return LabelSet(tuple(names), tuple(colors), lut, tuple(values), ignore_value=ignore_value)
 
     def split_items(self, split: str, labelled: bool) -> list:
         folder = self.root / "images" / split
@@ -123,8 +126,8 @@ class Folder(DatasetFamily):
     def orphans(self, items: list) -> list:
         def has_image(label: Path) -> bool:
             split = next(p for p in label.parents if p.parent == self.root / "labels")
-            relative = label.relative_to(split).with_suffix("")
-            return any((self.root / "images" / split.name / relative).with_suffix(s).is_file() for s in IMAGE_SUFFIXES + tuple(s.upper() for s in IMAGE_SUFFIXES))
+            folder = self.root / "images" / split.name / label.parent.relative_to(split)
+            return any((folder / (label.stem + s)).is_file() for s in IMAGE_SUFFIXES + tuple(s.upper() for s in IMAGE_SUFFIXES))
 
         folders = {next(p for p in item.label.parents if p.parent == self.root / "labels") for item in items if item.label is not None}
         return orphan_files(folders, "**/*.png", has_image)

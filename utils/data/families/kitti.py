@@ -13,7 +13,7 @@ import numpy as np
 from cityscapesscripts.helpers.labels import name2label
 
 from utils.config.errors import UserError
-from utils.data.families.base import DatasetFamily, orphan_files
+from utils.data.families.base import DatasetFamily, LabelFileError, orphan_files
 from utils.data.segmentation import Item
 from utils.labels import IGNORE_INDEX, LabelSet
 
@@ -36,7 +36,7 @@ def decode_kitti_gt(path: Path) -> np.ndarray:
     """
     gt = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if gt is None:
-        raise UserError(f"Cannot read KITTI ground truth '{path}'.")
+        raise LabelFileError(f"Cannot read KITTI ground truth '{path}': the file is missing or not a PNG.", "does not decode (empty, truncated or not a PNG)")
     road, valid = gt[:, :, 0] > 0, gt[:, :, 2] > 0
     out = np.full(gt.shape[:2], IGNORE_INDEX, np.uint8)
     out[valid] = 1
@@ -107,6 +107,7 @@ class Kitti(DatasetFamily):
     name = "kitti"
     label_modes = ("road", "lane")
     download_help = DOWNLOAD_HELP
+    keys = ("val_fraction",)
 
     def build_labels(self) -> LabelSet:
         return kitti_labels(self.mode)

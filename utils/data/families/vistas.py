@@ -20,7 +20,7 @@ from cityscapesscripts.helpers.labels import name2label
 from PIL import Image
 
 from utils.config.errors import UserError
-from utils.data.families.base import DatasetFamily, orphan_files, paired_items
+from utils.data.families.base import DatasetFamily, LabelFileError, MissingDescription, orphan_files, paired_items
 from utils.labels import IGNORE_INDEX, LabelSet
 
 DOWNLOAD_HELP = (
@@ -50,10 +50,11 @@ def read_palette_png(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as image:
             if image.mode not in ("P", "L"):
-                raise UserError(f"Label file '{path}' is a {image.mode} picture, not an 8-bit palette PNG of config indices: use the release's labels/ folder, not a colour rendering.")
+                reason = f"is a {image.mode} picture, not an 8-bit palette PNG of config indices: use the release's labels/ folder, not a colour rendering"
+                raise LabelFileError(f"Label file '{path}' {reason}.", reason)
             return np.array(image)
     except OSError:
-        raise UserError(f"Cannot read label file '{path}': the file is missing or not a PNG.") from None
+        raise LabelFileError(f"Cannot read label file '{path}': the file is missing or not a PNG.", "does not decode (empty, truncated or not a PNG)") from None
 
 
 def write_palette_png(path: Path, indices: np.ndarray, colors) -> None:
@@ -83,12 +84,14 @@ class Vistas(DatasetFamily):
         return self.root / SPLITS[split] / self.mode / "labels"
 
     def build_labels(self) -> LabelSet:
-        self.check_root()
+        if not self.root.is_dir():
+            raise MissingDescription(f"Dataset folder '{self.root}' (paths.root) does not exist. {DOWNLOAD_HELP}")
         path = self._config_path()
         if not path.is_file():
-            other = [p.name for p in sorted(self.root.glob("config*.json"))]
-            hint = f" The folder has {', '.join(other)}: set dataset.labels to its version." if other else f" {DOWNLOAD_HELP}"
-            raise UserError(f"No Vistas config '{path}' for dataset.labels: {self.mode}.{hint}")
+            versions = {"config.json": "v1.2 (releases before v1.2)"}
+            other = [f"{p.name} (dataset.labels: {versions.get(p.name, p.stem.removeprefix('config_'))})" for p in sorted(self.root.glob("config*.json"))]
+            hint = f" The folder has {', '.join(other)}." if other else f" {DOWNLOAD_HELP}"
+            raise MissingDescription(f"No Vistas config '{path}' for dataset.labels: {self.mode}.{hint}")
         entries = read_vistas_config(path)
         n = len(entries)
         lut = np.full(256, IGNORE_INDEX, np.uint8)
@@ -102,7 +105,7 @@ class Vistas(DatasetFamily):
         folder = self.root / SPLITS[split] / "images"
         images = sorted(folder.glob("*.jpg")) if folder.is_dir() else []
         labels = self._labels_dir(split)
-        return paired_items(images, folder, lambda image: labels / f"{image.stem}.png", labelled, f"Vistas keeps them in {SPLITS[split]}/{self.mode}/labels/. {DOWNLOAD_HELP}")
+        return paired_items(images, folder, lambda image: labels / f"{image.stem}.png", labelled, f"Vistas keeps them in {labels.relative_to(self.root)}/. {DOWNLOAD_HELP}")
 
     def read_label(self, path: Path) -> np.ndarray:
         return read_palette_png(path)
