@@ -25,7 +25,9 @@ from utils.runtime import setup_console_logging
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_arguments(parser, required=False)
-    parser.add_argument("--checkpoint", help="checkpoint to evaluate (default: eval.checkpoint, else <paths.output_dir>/best.pth)")
+    parser.add_argument(
+        "--checkpoint", help="checkpoint to evaluate (default: eval.checkpoint, else <paths.output_dir>/best.pth)"
+    )
     return parser.parse_args(argv)
 
 
@@ -38,7 +40,10 @@ def main(argv=None) -> int:
         run_video(setup, log, Path(source))
         return 0
     if source and Path(source).is_file():
-        raise UserError(f"eval.input '{source}' is a file but not a video ({', '.join(VIDEO_SUFFIXES)}). Give a video, or the folder that holds your images.")
+        raise UserError(
+            f"eval.input '{source}' is a file but not a video ({', '.join(VIDEO_SUFFIXES)}). Give a video, or the "
+            "folder that holds your images."
+        )
     metrics = run_evaluation(setup, log, folder=Path(source) if source else None)
     if metrics:
         path = setup.output_dir / "metrics.json"

@@ -20,21 +20,57 @@ from utils.runtime import setup_console_logging
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_arguments(parser, required=False)
-    parser.add_argument("--checkpoint", help="checkpoint to export (default: eval.checkpoint, else <paths.output_dir>/best.pth)")
-    parser.add_argument("--onnx", help="the .onnx file to write (default: eval.onnx, else model.onnx beside the checkpoint); the sidecar .json goes beside it")
     parser.add_argument(
-        "--output", default="probabilities", choices=OUTPUT_KINDS, help="what the graph returns: logits, probabilities (the loss's sigmoid or softmax) or labels (argmax class indices)"
+        "--checkpoint", help="checkpoint to export (default: eval.checkpoint, else <paths.output_dir>/best.pth)"
     )
-    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET}, the highest TensorRT 10 reads)")
-    parser.add_argument("--fp16", action="store_true", help="half-precision weights and compute; inputs and outputs stay float32")
-    parser.add_argument("--check_images", type=int, default=4, help="images of eval.split run through both backends in one batch (plus one at an odd size)")
+    parser.add_argument(
+        "--onnx",
+        help=(
+            "the .onnx file to write (default: eval.onnx, else model.onnx beside the checkpoint); the sidecar .json "
+            "goes beside it"
+        ),
+    )
+    parser.add_argument(
+        "--output",
+        default="probabilities",
+        choices=OUTPUT_KINDS,
+        help=(
+            "what the graph returns: logits, probabilities (the loss's sigmoid or softmax) or labels (argmax class "
+            "indices)"
+        ),
+    )
+    parser.add_argument(
+        "--opset",
+        type=int,
+        default=DEFAULT_OPSET,
+        help=f"ONNX opset (default {DEFAULT_OPSET}, the highest TensorRT 10 reads)",
+    )
+    parser.add_argument(
+        "--fp16", action="store_true", help="half-precision weights and compute; inputs and outputs stay float32"
+    )
+    parser.add_argument(
+        "--check_images",
+        type=int,
+        default=4,
+        help="images of eval.split run through both backends in one batch (plus one at an odd size)",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     log = setup_console_logging()
-    export_checkpoint(args.config_path, args.checkpoint, args.set, log, args.onnx, args.output, args.opset, args.fp16, max(1, args.check_images))
+    export_checkpoint(
+        args.config_path,
+        args.checkpoint,
+        args.set,
+        log,
+        args.onnx,
+        args.output,
+        args.opset,
+        args.fp16,
+        max(1, args.check_images),
+    )
     return 0
 
 

@@ -28,12 +28,36 @@ from utils.data.families import dataset_family
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config_path", help="take the model and input size from this training config")
-    p.add_argument("--model_type", default="fpn", type=str.lower, choices=["fpn", "unet"], help="architecture (default fpn)")
-    p.add_argument("--backbone", default="resnext50_32x4d", help="encoder, e.g. resnext50, resnet34, tu-convnext_tiny (default resnext50_32x4d)")
+    p.add_argument(
+        "--model_type", default="fpn", type=str.lower, choices=["fpn", "unet"], help="architecture (default fpn)"
+    )
+    p.add_argument(
+        "--backbone",
+        default="resnext50_32x4d",
+        help="encoder, e.g. resnext50, resnet34, tu-convnext_tiny (default resnext50_32x4d)",
+    )
     p.add_argument("--num_classes", type=int, default=8, help="output classes (default 8)")
-    p.add_argument("--unet_res_blocks", nargs="?", const=1, type=int, choices=[0, 1], help="original UNET: residual decoder blocks, 1 or 0 (the bare flag means 1)")
-    p.add_argument("--unet_preset", choices=["light", "original"], help="UNET decoder: original (default here: the original's flags describe its UNET) or light (train.py's default)")
-    p.add_argument("--input_size", default=None, help="C,H,W (default 3,512,1024, or the config's training input: dataset.crop_size, else the last stage's size)")
+    p.add_argument(
+        "--unet_res_blocks",
+        nargs="?",
+        const=1,
+        type=int,
+        choices=[0, 1],
+        help="original UNET: residual decoder blocks, 1 or 0 (the bare flag means 1)",
+    )
+    p.add_argument(
+        "--unet_preset",
+        choices=["light", "original"],
+        help=(
+            "UNET decoder: original (default here: the original's flags describe its UNET) or light (train.py's "
+            "default)"
+        ),
+    )
+    p.add_argument(
+        "--input_size",
+        default=None,
+        help="C,H,W (default 3,512,1024, or the config's training input: dataset.crop_size, else the last stage's size)",
+    )
     p.add_argument("--batch_size", type=int, default=1, help="batch size for the memory estimate (default 1)")
     p.add_argument("--depth", type=int, default=3, help="layer-table depth (default 3)")
     add_debug_argument(p)
@@ -55,14 +79,26 @@ def _model_from_args(args):
         cfg = load_config(args.config_path)
         labels = dataset_family(cfg).labels()
         m = cfg.model
-        model = build_model_from_config(replace(m, encoder_weights=None), labels.num_classes)  # counting needs no weights
+        model = build_model_from_config(
+            replace(m, encoder_weights=None), labels.num_classes
+        )  # counting needs no weights
         # The training input: the crop when crops are taken, else the last stage's size.
-        size = cfg.dataset.crop_size or (cfg.training.stages[-1].size if cfg.training.stages and cfg.training.stages[-1].size else None) or cfg.dataset.size
+        size = (
+            cfg.dataset.crop_size
+            or (cfg.training.stages[-1].size if cfg.training.stages and cfg.training.stages[-1].size else None)
+            or cfg.dataset.size
+        )
         shape = _input_size(args.input_size) if args.input_size else (3, *size)
         return model, shape, f"{m.arch} / {m.encoder}, {labels.num_classes} classes (from {args.config_path})"
     preset, residual = _unet_preset(args), bool(args.unet_res_blocks)
-    model = build_model(args.model_type, args.backbone, args.num_classes, None, unet_preset=preset, unet_res_blocks=residual)
-    kind = f"unet ({preset}{', residual decoder blocks' if residual and preset == 'original' else ''})" if args.model_type == "unet" else "fpn"
+    model = build_model(
+        args.model_type, args.backbone, args.num_classes, None, unet_preset=preset, unet_res_blocks=residual
+    )
+    kind = (
+        f"unet ({preset}{', residual decoder blocks' if residual and preset == 'original' else ''})"
+        if args.model_type == "unet"
+        else "fpn"
+    )
     return model, _input_size(args.input_size or "3,512,1024"), f"{kind} / {args.backbone}, {args.num_classes} classes"
 
 
@@ -72,7 +108,10 @@ def _unet_preset(args) -> str:
     # The original's UNET is ResNet-only: a timm encoder means the light decoder unless asked otherwise.
     preset = args.unet_preset or ("light" if args.backbone.startswith("tu-") else "original")
     if args.unet_res_blocks and preset == "light":
-        raise UserError("--unet_res_blocks 1 adds residual blocks to the original's UNET decoder; drop --unet_preset light (or use --unet_res_blocks 0).")
+        raise UserError(
+            "--unet_res_blocks 1 adds residual blocks to the original's UNET decoder; drop --unet_preset light (or "
+            "use --unet_res_blocks 0)."
+        )
     return preset
 
 
@@ -93,10 +132,15 @@ def original_note(args, model) -> str:
     encoder = count_parameters(model.encoder)
     if ours + encoder == theirs:
         return (
-            f"The original's README printed Total params: {theirs:,} for these flags: torchsummary counted the {encoder:,}-parameter encoder twice "
-            f"(its model held it as self.encoder and again in its conv1..conv5 wrappers); {ours:,} + {encoder:,} = {theirs:,}."
+            f"The original's README printed Total params: {theirs:,} for these flags: torchsummary counted the "
+            f"{encoder:,}-parameter encoder twice "
+            f"(its model held it as self.encoder and again in its conv1..conv5 wrappers); {ours:,} + {encoder:,} = "
+            f"{theirs:,}."
         )
-    return f"The original's README printed Total params: {theirs:,} for these flags; this model has {ours - theirs:+,} parameters more."
+    return (
+        f"The original's README printed Total params: {theirs:,} for these flags; this model has {ours - theirs:+,} "
+        "parameters more."
+    )
 
 
 def main(argv=None) -> int:
@@ -104,7 +148,9 @@ def main(argv=None) -> int:
     model, size, title = _model_from_args(args)
     model.eval()
     x = torch.zeros(args.batch_size, *size)
-    stats = summary(model, input_data=x, depth=args.depth, col_names=("output_size", "num_params", "mult_adds"), verbose=0)
+    stats = summary(
+        model, input_data=x, depth=args.depth, col_names=("output_size", "num_params", "mult_adds"), verbose=0
+    )
     print(stats)
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(torch.zeros(1, *size))
@@ -116,7 +162,10 @@ def main(argv=None) -> int:
     if note:
         print(note)
     if args.model_type == "fpn" and args.unet_res_blocks and not args.config_path:
-        print("--unet_res_blocks describes the UNET decoder; FPN has none, so it was ignored (as the original ignored it).")
+        print(
+            "--unet_res_blocks describes the UNET decoder; FPN has none, so it was ignored (as the original ignored "
+            "it)."
+        )
     return 0
 
 

@@ -18,7 +18,10 @@ from utils.runtime import setup_console_logging
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_arguments(parser, required=False)
-    parser.add_argument("--checkpoint", help="checkpoint whose model paints (default: eval.checkpoint, else <paths.output_dir>/best.pth)")
+    parser.add_argument(
+        "--checkpoint",
+        help="checkpoint whose model paints (default: eval.checkpoint, else <paths.output_dir>/best.pth)",
+    )
     return parser.parse_args(argv)
 
 

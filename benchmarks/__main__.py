@@ -24,7 +24,14 @@ from benchmarks.registry import BENCHMARKS
 
 
 def machine(device: str, threads: int) -> dict:
-    info = {"date": datetime.date.today().isoformat(), "python": platform.python_version(), "torch": torch.__version__, "cpu_cores": os.cpu_count(), "torch_threads": threads, "device": device}
+    info = {
+        "date": datetime.date.today().isoformat(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu_cores": os.cpu_count(),
+        "torch_threads": threads,
+        "device": device,
+    }
     if device == "cuda":
         info["gpu"] = torch.cuda.get_device_name(0)
         info["gpus"] = torch.cuda.device_count()
@@ -52,7 +59,9 @@ def summary(record: dict) -> str:
     if "skipped" in record or "error" in record:
         return record.get("skipped") or record["error"]
     ratio = record.get("ratio")
-    return (f"{record.get('headline', 'ratio')}: {ratio:.2f}" if ratio is not None else "done") + f" ({record.get('seconds')} s)"
+    return (
+        f"{record.get('headline', 'ratio')}: {ratio:.2f}" if ratio is not None else "done"
+    ) + f" ({record.get('seconds')} s)"
 
 
 def _number(value) -> str:
@@ -64,7 +73,9 @@ def table(results: dict) -> str:
     lines = ["| benchmark | contender | ms per unit | units per s | ours / theirs |", "|---|---|---:|---:|---:|"]
     for name, r in results.items():
         if "skipped" in r or "error" in r:
-            lines.append(f"| {name} | {'skipped: ' + r['skipped'] if 'skipped' in r else 'error: ' + r['error']} | | | |")
+            lines.append(
+                f"| {name} | {'skipped: ' + r['skipped'] if 'skipped' in r else 'error: ' + r['error']} | | | |"
+            )
             continue
         unit = r.get("unit", "unit")
         for contender, ms in (r.get("ms_per_unit") or {}).items():
@@ -81,12 +92,19 @@ def table(results: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--quick", action="store_true", help="small sizes and few repeats: under 5 minutes on two CPU cores")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes and few repeats: under 5 minutes on two CPU cores"
+    )
     parser.add_argument("--json", type=Path, help="write the figures here as one JSON object")
     parser.add_argument("--only", nargs="+", choices=[e.name for e in BENCHMARKS], help="run these benchmarks only")
     # On a shared CPU, OpenMP threads that wait for each other stall whole steps (8x here with 2 threads
     # on 2 busy cores); one thread each keeps the contenders' comparison fair and the run short.
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: 1 with --device cpu, torch's own with cuda)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: 1 with --device cpu, torch's own with cuda)",
+    )
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         print("error: --device cuda but no CUDA GPU is visible", file=sys.stderr)

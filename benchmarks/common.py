@@ -36,7 +36,9 @@ def side_by_side(fns: dict, repeats: int, warmup: int = 0, device="cpu") -> dict
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def result(unit: str, ms: dict, ratios: dict, headline: str, peer: str, settings: dict, notes: str = "", **extra) -> dict:
+def result(
+    unit: str, ms: dict, ratios: dict, headline: str, peer: str, settings: dict, notes: str = "", **extra
+) -> dict:
     """The record one benchmark returns: milliseconds per ``unit`` of each contender and ours / theirs ratios.
 
     Args:
@@ -47,7 +49,17 @@ def result(unit: str, ms: dict, ratios: dict, headline: str, peer: str, settings
         peer: what we compare with, in words.
         settings: sizes, models, repeats: what a reader needs to rerun it.
     """
-    return {"unit": unit, "ms_per_unit": ms, "ratio": ratios[headline], "ratios": ratios, "headline": headline, "peer": peer, "settings": settings, "notes": notes, **extra}
+    return {
+        "unit": unit,
+        "ms_per_unit": ms,
+        "ratio": ratios[headline],
+        "ratios": ratios,
+        "headline": headline,
+        "peer": peer,
+        "settings": settings,
+        "notes": notes,
+        **extra,
+    }
 
 
 @contextmanager

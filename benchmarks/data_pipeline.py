@@ -31,7 +31,9 @@ def torchvision_dataset(root, size, labels):
         [
             v2.Resize((h, w)),
             v2.RandomResize(h // 2, h * 2),  # the shorter side to 0.5-2.0 times h, as scale_range [0.5, 2.0]
-            v2.RandomCrop((h, w), pad_if_needed=True, fill={tv_tensors.Image: 0, tv_tensors.Mask: IGNORE_INDEX, "others": 0}),
+            v2.RandomCrop(
+                (h, w), pad_if_needed=True, fill={tv_tensors.Image: 0, tv_tensors.Mask: IGNORE_INDEX, "others": 0}
+            ),
             v2.RandomHorizontalFlip(),
             v2.ColorJitter(0.2, 0.2, 0.2, 0.02),
             v2.ToImage(),
@@ -51,7 +53,11 @@ def run(device: str = "cpu", quick: bool = False) -> dict:
     images, repeats = (4, 8) if quick else (16, 32)
     size = (512, 1024)
     root = full_size_sample(images)
-    overrides = [f"paths.root={root}", f"dataset.size=[{size[0]},{size[1]}]", f"dataset.cache_dir={root.parent / 'prepared'}"]
+    overrides = [
+        f"paths.root={root}",
+        f"dataset.size=[{size[0]},{size[1]}]",
+        f"dataset.cache_dir={root.parent / 'prepared'}",
+    ]
     cfg = config_from_dict({}, overrides)
     build_cache(cfg, "train", size, say=lambda _msg: None)
     labels = build_labels("cityscapes", "categories")
@@ -80,17 +86,42 @@ def run(device: str = "cpu", quick: bool = False) -> dict:
         "PNG / torchvision": seconds["ours, PNG"] / seconds[peer],
         "cache / PNG": seconds["ours, prepared cache"] / seconds["ours, PNG"],
     }
-    settings = {"size": list(size), "source": "1024x2048 PNGs (synthetic, ~3.3 MB each)", "train_images": images, "samples_each": repeats, "threads": 1}
+    settings = {
+        "size": list(size),
+        "source": "1024x2048 PNGs (synthetic, ~3.3 MB each)",
+        "train_images": images,
+        "samples_each": repeats,
+        "threads": 1,
+    }
     samples_per_s = {name: round(1000 / v, 2) for name, v in ms.items()}
-    notes = f"one worker; cache speed-up over PNG {seconds['ours, PNG'] / seconds['ours, prepared cache']:.1f}x (goal 2x)"
-    return result("sample", ms, ratios, "cache / torchvision", "torchvision.datasets.Cityscapes + PIL + transforms.v2", settings, notes, samples_per_s=samples_per_s)
+    notes = (
+        f"one worker; cache speed-up over PNG {seconds['ours, PNG'] / seconds['ours, prepared cache']:.1f}x (goal 2x)"
+    )
+    return result(
+        "sample",
+        ms,
+        ratios,
+        "cache / torchvision",
+        "torchvision.datasets.Cityscapes + PIL + transforms.v2",
+        settings,
+        notes,
+        samples_per_s=samples_per_s,
+    )
 
 
 def loader_throughput(dataset, workers: int, batch: int = 16, batches: int = 40) -> float:
     """Samples per second of a DataLoader with ``workers`` processes drawing seeded training samples, after its first batch."""
     n = (batches + 1) * batch
     sampler = [(i % len(dataset), i) for i in range(n)]  # one long pass: no epoch boundaries in the timing
-    loader = DataLoader(dataset, batch_size=batch, sampler=sampler, num_workers=workers, collate_fn=collate, worker_init_fn=_worker_init, prefetch_factor=4 if workers else None)
+    loader = DataLoader(
+        dataset,
+        batch_size=batch,
+        sampler=sampler,
+        num_workers=workers,
+        collate_fn=collate,
+        worker_init_fn=_worker_init,
+        prefetch_factor=4 if workers else None,
+    )
     seen, start = 0, None
     for images in loader:
         if start is None:
@@ -115,7 +146,11 @@ def main() -> None:
     labels = build_labels("cityscapes", "categories")
     for name, c in (("prepared cache", cfg), ("PNG", config_from_dict({}, [*overrides, "dataset.cache=false"]))):
         rate = loader_throughput(build_dataset(c, labels, "train", "train"), args.workers, batches=args.batches)
-        print(f"{name}: {rate:.0f} samples/s at 512x1024 with {args.workers} workers ({rate / args.workers:.1f} per worker)", flush=True)
+        print(
+            f"{name}: {rate:.0f} samples/s at 512x1024 with {args.workers} workers ({rate / args.workers:.1f} per "
+            "worker)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -58,9 +58,28 @@ def run(device: str = "cpu", quick: bool = False) -> dict:
     seconds = side_by_side(fns, repeats, warmup=1)
     ms = {name: 1000 * s for name, s in seconds.items()}
     peer = "skimage remove_small_objects"
-    ratios = {"ignore / skimage": seconds["ours, fill ignore"] / seconds[peer], "majority / skimage": seconds["ours, fill majority"] / seconds[peer]}
+    ratios = {
+        "ignore / skimage": seconds["ours, fill ignore"] / seconds[peer],
+        "majority / skimage": seconds["ours, fill majority"] / seconds[peer],
+    }
     settings = {"size": list(pred.shape), "classes": classes, "min_size": min_size, "repeats": repeats}
-    goals = {"ignore / skimage": 0.25, "majority / skimage": 0.35}  # issue 4: one labelling pass instead of one per class
+    goals = {
+        "ignore / skimage": 0.25,
+        "majority / skimage": 0.35,
+    }  # issue 4: one labelling pass instead of one per class
     met = all(ratios[k] <= v for k, v in goals.items())
-    notes = f"ours (fill ignore) and skimage give {'the same' if same else 'DIFFERENT'} map; goals ignore <= 0.25, majority <= 0.35: {'met' if met else 'NOT met'}"
-    return result("prediction", ms, ratios, "ignore / skimage", "scikit-image 0.26 remove_small_objects per class, 8-connected", settings, notes, same_output=same, goals=goals)
+    notes = (
+        f"ours (fill ignore) and skimage give {'the same' if same else 'DIFFERENT'} map; goals ignore <= 0.25, "
+        f"majority <= 0.35: {'met' if met else 'NOT met'}"
+    )
+    return result(
+        "prediction",
+        ms,
+        ratios,
+        "ignore / skimage",
+        "scikit-image 0.26 remove_small_objects per class, 8-connected",
+        settings,
+        notes,
+        same_output=same,
+        goals=goals,
+    )

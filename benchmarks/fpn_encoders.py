@@ -23,7 +23,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from models import build_model, count_parameters  # noqa: E402
 from utils.losses import BCEDiceLoss  # noqa: E402
 
-ENCODERS = ["resnext50_32x4d", "resnet34", "tu-convnext_tiny", "tu-efficientnet_b3", "tu-regnety_040", "tu-resnest50d", "tu-pvt_v2_b2", "tu-convnext_atto", "tu-efficientnet_b0", "tu-pvt_v2_b0"]
+ENCODERS = [
+    "resnext50_32x4d",
+    "resnet34",
+    "tu-convnext_tiny",
+    "tu-efficientnet_b3",
+    "tu-regnety_040",
+    "tu-resnest50d",
+    "tu-pvt_v2_b2",
+    "tu-convnext_atto",
+    "tu-efficientnet_b0",
+    "tu-pvt_v2_b0",
+]
 
 
 def forward_gflops(model, size, classes: int) -> float:
@@ -78,14 +89,19 @@ def main(argv=None) -> None:
     rows = {}
     for name in args.encoders:
         model = build_model("fpn", name, args.classes)
-        rows[name] = (count_parameters(model), forward_gflops(model, args.flops_size, args.classes), Stepper(model, args, device))
+        rows[name] = (
+            count_parameters(model),
+            forward_gflops(model, args.flops_size, args.classes),
+            Stepper(model, args, device),
+        )
     steppers = [row[2] for row in rows.values()]
     for i in range(args.warmup + args.steps):
         for s in steppers:
             s.step(timed=i >= args.warmup)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(
-        f"FPN, {args.classes} classes; GFLOPs per {args.flops_size[0]}x{args.flops_size[1]} image (forward); training steps of batch {args.batch} at {args.size[0]}x{args.size[1]}, {where}, amp {args.amp}"
+        f"FPN, {args.classes} classes; GFLOPs per {args.flops_size[0]}x{args.flops_size[1]} image (forward); training "
+        f"steps of batch {args.batch} at {args.size[0]}x{args.size[1]}, {where}, amp {args.amp}"
     )
     print(f"median over {args.steps} round-robin steps after {args.warmup} warm-up steps\n")
     print("| encoder | parameters | GFLOPs | train img/s | relative |")

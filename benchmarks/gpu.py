@@ -18,7 +18,16 @@ from benchmarks.train_step import make_step, smp_model
 from models import build_model
 
 # Dense bf16 tensor-core peaks (spec sheets), TFLOP/s; first match of the device name wins.
-PEAK_BF16_TFLOPS = (("H200", 989.0), ("H100 PCIe", 756.0), ("H100 NVL", 835.0), ("H100", 989.0), ("A100", 312.0), ("L40S", 362.0), ("L4", 121.0), ("A10", 125.0))
+PEAK_BF16_TFLOPS = (
+    ("H200", 989.0),
+    ("H100 PCIe", 756.0),
+    ("H100 NVL", 835.0),
+    ("H100", 989.0),
+    ("A100", 312.0),
+    ("L40S", 362.0),
+    ("L4", 121.0),
+    ("A10", 125.0),
+)
 
 
 def peak_tflops(name: str):
@@ -34,7 +43,16 @@ def forward_flops(model, size, device) -> float:
     return float(counter.get_total_flops())
 
 
-def measure(device: str, size=(512, 1024), batch: int = 16, repeats: int = 20, warmup: int = 5, compile_model: bool = True, encoder: str = "resnext50_32x4d", classes: int = 19) -> dict:
+def measure(
+    device: str,
+    size=(512, 1024),
+    batch: int = 16,
+    repeats: int = 20,
+    warmup: int = 5,
+    compile_model: bool = True,
+    encoder: str = "resnext50_32x4d",
+    classes: int = 19,
+) -> dict:
     """Images/s and MFU of each contender; small sizes make it a CPU check of the code path."""
     torch.backends.cudnn.benchmark = True
     ours, theirs = build_model("fpn", encoder, classes, encoder_weights=None), smp_model("fpn", encoder, classes)
@@ -45,7 +63,9 @@ def measure(device: str, size=(512, 1024), batch: int = 16, repeats: int = 20, w
     }
     if compile_model:
         compiled = build_model("fpn", encoder, classes, encoder_weights=None)
-        steps["ours bf16 + channels_last + compile"] = make_step(compiled, device, size, batch, classes, "bf16", True, compile_model=True)
+        steps["ours bf16 + channels_last + compile"] = make_step(
+            compiled, device, size, batch, classes, "bf16", True, compile_model=True
+        )
         steps["ours bf16 + channels_last + compile"]()  # compile outside the timed rounds
     seconds = side_by_side(steps, repeats, warmup, device)
     name = device_name(device)
@@ -70,10 +90,20 @@ def run(device: str = "cuda", quick: bool = False) -> dict:
     seconds, batch = m["seconds"], m["batch"]
     ms = {k: 1000 * s / batch for k, s in seconds.items()}
     ratios = {f"{k} / smp fp32": s / seconds["smp fp32"] for k, s in seconds.items() if k != "smp fp32"}
-    settings = {"model": "fpn/resnext50_32x4d", "classes": 19, "size": m["size"], "batch": batch, "repeats": m["repeats"], "device": m["device"], "cudnn_benchmark": True}
+    settings = {
+        "model": "fpn/resnext50_32x4d",
+        "classes": 19,
+        "size": m["size"],
+        "batch": batch,
+        "repeats": m["repeats"],
+        "device": m["device"],
+        "cudnn_benchmark": True,
+    }
     best = max(m["images_per_s"], key=m["images_per_s"].get)
     notes = f"best {best}: {m['images_per_s'][best]:.0f} img/s" + (
-        f", MFU {100 * m['mfu'][best]:.1f}% of {m['peak_bf16_tflops']:.0f} TFLOP/s bf16" if m["peak_bf16_tflops"] else ", card not in the peak table: no MFU"
+        f", MFU {100 * m['mfu'][best]:.1f}% of {m['peak_bf16_tflops']:.0f} TFLOP/s bf16"
+        if m["peak_bf16_tflops"]
+        else ", card not in the peak table: no MFU"
     )
     extra = {
         "images_per_s": {k: round(v, 1) for k, v in m["images_per_s"].items()},
@@ -81,4 +111,13 @@ def run(device: str = "cuda", quick: bool = False) -> dict:
         "forward_gflops_per_image": round(m["forward_gflops_per_image"], 1),
         "peak_bf16_tflops": m["peak_bf16_tflops"],
     }
-    return result("image", ms, ratios, "ours bf16 + channels_last / smp fp32", "segmentation_models_pytorch FPN, fp32, plain loop", settings, notes, **extra)
+    return result(
+        "image",
+        ms,
+        ratios,
+        "ours bf16 + channels_last / smp fp32",
+        "segmentation_models_pytorch FPN, fp32, plain loop",
+        settings,
+        notes,
+        **extra,
+    )

@@ -33,8 +33,14 @@ def run(device: str = "cpu", quick: bool = False) -> dict:
     mem_format = torch.channels_last if cuda else torch.contiguous_format
     model = build_model("fpn", encoder, classes, encoder_weights=None).to(dev, memory_format=mem_format).eval()
     runner = {"amp_dtype": amp, "mem_format": mem_format}
-    whole = PredictionStep(ModelRunner(model, "bce_dice", classes, dev, mode="resize", window=full, **runner), tta_views("none"), classes)
-    slide = PredictionStep(ModelRunner(model, "bce_dice", classes, dev, mode="slide", window=window, overlap=0.33, **runner), tta_views("none"), classes)
+    whole = PredictionStep(
+        ModelRunner(model, "bce_dice", classes, dev, mode="resize", window=full, **runner), tta_views("none"), classes
+    )
+    slide = PredictionStep(
+        ModelRunner(model, "bce_dice", classes, dev, mode="slide", window=window, overlap=0.33, **runner),
+        tta_views("none"),
+        classes,
+    )
     x = torch.randn(1, 3, *full, generator=torch.Generator().manual_seed(0))  # on the host, as the loader delivers it
     x_dev = x.to(dev).contiguous(memory_format=mem_format)
 
@@ -43,10 +49,17 @@ def run(device: str = "cpu", quick: bool = False) -> dict:
         with torch.autocast(dev.type, dtype=amp, enabled=amp is not None):
             return model(x_dev)
 
-    fns = {"bare forward": bare, "eval path, whole": lambda: eval_path(whole, x, full), "eval path, slide": lambda: eval_path(slide, x, full)}
+    fns = {
+        "bare forward": bare,
+        "eval path, whole": lambda: eval_path(whole, x, full),
+        "eval path, slide": lambda: eval_path(slide, x, full),
+    }
     seconds = side_by_side(fns, repeats, warmup, device)
     ms = {name: 1000 * s for name, s in seconds.items()}
-    ratios = {"whole / bare": seconds["eval path, whole"] / seconds["bare forward"], "slide / bare": seconds["eval path, slide"] / seconds["bare forward"]}
+    ratios = {
+        "whole / bare": seconds["eval path, whole"] / seconds["bare forward"],
+        "slide / bare": seconds["eval path, slide"] / seconds["bare forward"],
+    }
     settings = {
         "model": f"fpn/{encoder}",
         "classes": classes,
@@ -60,4 +73,13 @@ def run(device: str = "cpu", quick: bool = False) -> dict:
     }
     images_per_s = {name: round(1000 / v, 3) for name, v in ms.items()}
     notes = "mmseg Semantic FPN R50: 13.5 images/s on a V100 at 1024x2048 (whole)"
-    return result("image", ms, ratios, "whole / bare", "the bare model forward (model(x), same autocast)", settings, notes, images_per_s=images_per_s)
+    return result(
+        "image",
+        ms,
+        ratios,
+        "whole / bare",
+        "the bare model forward (model(x), same autocast)",
+        settings,
+        notes,
+        images_per_s=images_per_s,
+    )

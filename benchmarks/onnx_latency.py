@@ -50,7 +50,12 @@ def _cpu_name() -> str:
 
 
 def machine(device: str) -> dict:
-    info = {"cpu": _cpu_name(), "cpu_cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__}
+    info = {
+        "cpu": _cpu_name(),
+        "cpu_cores": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }
     if device == "cuda":
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
@@ -59,8 +64,14 @@ def machine(device: str) -> dict:
 def _model(quick: bool, checkpoint=None):
     if checkpoint:
         cfg, ckpt, path = merged_config(None, checkpoint, [])
-        model = load_eval_model(cfg, ckpt, path, build_labels(cfg.target, cfg.dataset.labels, cfg.dataset.unlabeled_class))
-        return model, cfg.training.loss, f"{cfg.model.arch}/{cfg.model.encoder}, {len(ckpt['class_names'])} classes ({path})"
+        model = load_eval_model(
+            cfg, ckpt, path, build_labels(cfg.target, cfg.dataset.labels, cfg.dataset.unlabeled_class)
+        )
+        return (
+            model,
+            cfg.training.loss,
+            f"{cfg.model.arch}/{cfg.model.encoder}, {len(ckpt['class_names'])} classes ({path})",
+        )
     torch.manual_seed(0)
     encoder = "resnet18" if quick else "resnext50_32x4d"
     return build_model("fpn", encoder, 8, None).eval(), "bce_dice", f"fpn/{encoder}, 8 classes, random weights"
@@ -108,7 +119,15 @@ def _time(runners: dict, x: torch.Tensor, warmup: int, repeats: int) -> dict:
 def _row(device, size, backend, seconds) -> dict:
     median = statistics.median(seconds)
     p90 = float(np.percentile(seconds, 90))
-    return {"device": device, "size": list(size), "backend": backend, "median_ms": 1000 * median, "p90_ms": 1000 * p90, "images_per_s": 1 / median, "repeats": len(seconds)}
+    return {
+        "device": device,
+        "size": list(size),
+        "backend": backend,
+        "median_ms": 1000 * median,
+        "p90_ms": 1000 * p90,
+        "images_per_s": 1 / median,
+        "repeats": len(seconds),
+    }
 
 
 def run(device: str = "cpu", quick: bool = False, checkpoint=None, repeats: int = 0, threads: int = 0) -> dict:
@@ -140,7 +159,9 @@ def _run(device, sizes, quick, checkpoint, repeats) -> dict:
         if device == "cpu" or CUDA_PROVIDER in onnxruntime.get_available_providers():
             runners["onnxruntime"] = _OrtRunner(path, device)
         else:
-            result["skipped"] = "onnxruntime on cuda: this onnxruntime has no CUDA provider (pip install onnxruntime-gpu)"
+            result["skipped"] = (
+                "onnxruntime on cuda: this onnxruntime has no CUDA provider (pip install onnxruntime-gpu)"
+            )
         for i, size in enumerate(sizes):
             x = torch.randn(1, 3, *size, device=device)
             n = repeats or (3 if quick else (10 if i == 0 else 5))
@@ -148,7 +169,9 @@ def _run(device, sizes, quick, checkpoint, repeats) -> dict:
             rows = {name: _row(device, size, name, seconds) for name, seconds in times.items()}
             result["results"] += list(rows.values())
             if "onnxruntime" in rows:
-                result["ratios"][f"{device} {size[0]}x{size[1]}"] = rows["onnxruntime"]["median_ms"] / rows["pytorch"]["median_ms"]
+                result["ratios"][f"{device} {size[0]}x{size[1]}"] = (
+                    rows["onnxruntime"]["median_ms"] / rows["pytorch"]["median_ms"]
+                )
     if result["ratios"]:
         result["ratio"] = next(iter(result["ratios"].values()))
     return result
@@ -157,20 +180,45 @@ def _run(device, sizes, quick, checkpoint, repeats) -> dict:
 def format_table(results: list) -> str:
     lines = ["| device | input | backend | median ms | p90 ms | images/s |", "|---|---|---|---:|---:|---:|"]
     for r in results:
-        lines.append(f"| {r['device']} | {r['size'][0]}x{r['size'][1]} | {r['backend']} | {r['median_ms']:.1f} | {r['p90_ms']:.1f} | {r['images_per_s']:.2f} |")
+        lines.append(
+            f"| {r['device']} | {r['size'][0]}x{r['size'][1]} | {r['backend']} | {r['median_ms']:.1f} | "
+            f"{r['p90_ms']:.1f} | {r['images_per_s']:.2f} |"
+        )
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: the CPU, then the GPU when there is one")
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda"],
+        help="auto: the CPU, then the GPU when there is one",
+    )
     p.add_argument("--quick", action="store_true", help="FPN-resnet18 at 64x128 and 96x192, 3 timed calls each")
     p.add_argument("--checkpoint", help="time this checkpoint's model instead of a random FPN-resnext50")
-    p.add_argument("--repeats", type=int, default=0, help="timed calls per backend and size (default 10 at the first size, 5 at the second)")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads for both backends (default: torch's default, one per core); 1 gives steadier figures on a shared machine")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=0,
+        help="timed calls per backend and size (default 10 at the first size, 5 at the second)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help=(
+            "CPU threads for both backends (default: torch's default, one per core); 1 gives steadier figures on a "
+            "shared machine"
+        ),
+    )
     p.add_argument("--json", help="also write the results here")
     args = p.parse_args(argv)
-    devices = ["cpu", "cuda"] if args.device == "auto" and torch.cuda.is_available() else ["cpu" if args.device == "auto" else args.device]
+    devices = (
+        ["cpu", "cuda"]
+        if args.device == "auto" and torch.cuda.is_available()
+        else ["cpu" if args.device == "auto" else args.device]
+    )
     reports = [run(d, args.quick, args.checkpoint, args.repeats, args.threads) for d in devices]
     print(f"{reports[0]['model']}; {reports[0]['machine']}")
     print(format_table([r for report in reports for r in report["results"]]))

@@ -26,7 +26,9 @@ from utils.sample_data.street import make_street  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--points", type=int, nargs="+", default=[120_000, 0], help="scan sizes; 0 is the whole simulated turn")
+    parser.add_argument(
+        "--points", type=int, nargs="+", default=[120_000, 0], help="scan sizes; 0 is the whole simulated turn"
+    )
     parser.add_argument("--classes", type=int, nargs="+", default=[8, 19])
     parser.add_argument("--repeats", type=int, default=50)
     args = parser.parse_args()
@@ -47,7 +49,10 @@ def main() -> None:
                     painted = paint_scan(points, scores, calib)
                     cpu.append(1000 * (time.thread_time() - start_cpu))
                     wall.append(1000 * (time.perf_counter() - start))
-            print(f"| {len(points):,} | {classes} | {len(painted.index):,} | {np.median(cpu):.1f} | {np.median(wall):.1f} |")
+            print(
+                f"| {len(points):,} | {classes} | {len(painted.index):,} | {np.median(cpu):.1f} | "
+                f"{np.median(wall):.1f} |"
+            )
 
 
 if __name__ == "__main__":

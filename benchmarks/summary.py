@@ -22,10 +22,16 @@ def training_lines(metrics_path: Path, forward_gflops, device: str) -> list:
     speed = statistics.median(speeds)
     last = history[-1]
     epochs = f"epochs 2-{len(history)}" if len(history) > 1 else "its one epoch"
-    line = f"training: {last['iteration']} steps, median {speed:.1f} images/s over {epochs} (training steps and loader waits; validation and checkpoints not counted), last val mIoU {last['miou']:.3f}"
+    line = (
+        f"training: {last['iteration']} steps, median {speed:.1f} images/s over {epochs} (training steps and loader "
+        f"waits; validation and checkpoints not counted), last val mIoU {last['miou']:.3f}"
+    )
     peak = peak_tflops(device)
     if forward_gflops and peak:
-        line += f"; model FLOPs utilisation {100 * 3 * forward_gflops * 1e9 * speed / (peak * 1e12):.1f}% of {peak:.0f} TFLOP/s bf16"
+        line += (
+            f"; model FLOPs utilisation {100 * 3 * forward_gflops * 1e9 * speed / (peak * 1e12):.1f}% of {peak:.0f} "
+            "TFLOP/s bf16"
+        )
     return [line]
 
 
@@ -49,7 +55,10 @@ def summarize(out: Path) -> str:
     ddp = (out / "ddp.log").read_text() if (out / "ddp.log").is_file() else ""
     epochs = re.findall(r"epoch \d+/\d+ .*?\| ([\d.]+) img/s", ddp)
     if epochs:
-        lines.append(f"2 processes: median {statistics.median(float(e) for e in epochs[1:] or epochs):.0f} images/s over {len(epochs)} epochs")
+        lines.append(
+            f"2 processes: median {statistics.median(float(e) for e in epochs[1:] or epochs):.0f} images/s over "
+            f"{len(epochs)} epochs"
+        )
     elif ddp:
         lines.append("2 processes: " + ddp.strip().splitlines()[-1][:300])
     return "\n".join(lines) + "\n"

@@ -22,7 +22,16 @@ def smp_model(arch: str, encoder: str, classes: int):
     return (smp.FPN if arch == "fpn" else smp.Unet)(encoder_name=encoder, encoder_weights=None, classes=classes)
 
 
-def make_step(model, device, size, batch: int, classes: int, amp: str = "none", channels_last: bool = False, compile_model: bool = False):
+def make_step(
+    model,
+    device,
+    size,
+    batch: int,
+    classes: int,
+    amp: str = "none",
+    channels_last: bool = False,
+    compile_model: bool = False,
+):
     """A closure running one training step of ``model`` on fixed random (batch, 3, H, W) inputs."""
     device = torch.device(device)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -55,15 +64,35 @@ def run(device: str = "cpu", quick: bool = False) -> dict:
     amp, channels_last = ("bf16", True) if cuda else ("none", False)
     ms, ratios, params = {}, {}, {}
     for arch in ("fpn", "unet"):
-        models = {f"{arch} ours": build_model(arch, encoder, classes, encoder_weights=None), f"{arch} smp": smp_model(arch, encoder, classes)}
+        models = {
+            f"{arch} ours": build_model(arch, encoder, classes, encoder_weights=None),
+            f"{arch} smp": smp_model(arch, encoder, classes),
+        }
         params.update({name: count_parameters(m) for name, m in models.items()})
         steps = {name: make_step(m, device, size, batch, classes, amp, channels_last) for name, m in models.items()}
         seconds = side_by_side(steps, repeats, warmup, device)
         ms.update({name: 1000 * s / batch for name, s in seconds.items()})
         ratios[f"{arch} ours / smp"] = seconds[f"{arch} ours"] / seconds[f"{arch} smp"]
         del models, steps
-    settings = {"encoder": encoder, "classes": classes, "size": list(size), "batch": batch, "amp": amp, "channels_last": channels_last, "repeats": repeats, "device": device_name(device)}
-    return result("image", ms, ratios, "fpn ours / smp", "segmentation_models_pytorch 0.6 FPN and Unet, same encoder", settings, parameters=params)
+    settings = {
+        "encoder": encoder,
+        "classes": classes,
+        "size": list(size),
+        "batch": batch,
+        "amp": amp,
+        "channels_last": channels_last,
+        "repeats": repeats,
+        "device": device_name(device),
+    }
+    return result(
+        "image",
+        ms,
+        ratios,
+        "fpn ours / smp",
+        "segmentation_models_pytorch 0.6 FPN and Unet, same encoder",
+        settings,
+        parameters=params,
+    )
 
 
 def main() -> None:
@@ -82,14 +111,24 @@ def main() -> None:
     args = p.parse_args()
     if torch.device(args.device).type == "cuda":
         torch.backends.cudnn.benchmark = True
-    models = {"ours": build_model(args.arch, args.encoder, args.classes, encoder_weights=None), "smp": smp_model(args.arch, args.encoder, args.classes)}
+    models = {
+        "ours": build_model(args.arch, args.encoder, args.classes, encoder_weights=None),
+        "smp": smp_model(args.arch, args.encoder, args.classes),
+    }
     print(
-        f"{args.arch}/{args.encoder}, {args.classes} classes, batch {args.batch} at {args.size[0]}x{args.size[1]}, amp {args.amp}, channels_last {args.channels_last}, compile {args.compile}, {device_name(args.device)}"
+        f"{args.arch}/{args.encoder}, {args.classes} classes, batch {args.batch} at {args.size[0]}x{args.size[1]}, "
+        f"amp {args.amp}, channels_last {args.channels_last}, compile {args.compile}, {device_name(args.device)}"
     )
-    steps = {name: make_step(m, args.device, args.size, args.batch, args.classes, args.amp, args.channels_last, args.compile) for name, m in models.items()}
+    steps = {
+        name: make_step(m, args.device, args.size, args.batch, args.classes, args.amp, args.channels_last, args.compile)
+        for name, m in models.items()
+    }
     seconds = side_by_side(steps, args.steps, args.warmup, args.device)
     for name, s in seconds.items():
-        print(f"{name:5s} {count_parameters(models[name]):,} params: median {args.batch / s:.1f} img/s over {args.steps} steps")
+        print(
+            f"{name:5s} {count_parameters(models[name]):,} params: median {args.batch / s:.1f} img/s over "
+            f"{args.steps} steps"
+        )
     print(f"ours / smp time per step: {seconds['ours'] / seconds['smp']:.2f}")
 
 

@@ -54,7 +54,10 @@ def build_model(
     if num_classes < 1:
         raise UserError(f"num_classes is {num_classes}; it must be at least 1.")
     if arch == "unet" and unet_preset == "original" and is_timm_encoder(encoder):
-        raise UserError(f"model.unet_preset 'original' rebuilds the original's UNET on a torchvision ResNet/ResNeXt ({', '.join(ENCODERS)}); encoder '{encoder}' works with unet_preset: light.")
+        raise UserError(
+            "model.unet_preset 'original' rebuilds the original's UNET on a torchvision ResNet/ResNeXt "
+            f"({', '.join(ENCODERS)}); encoder '{encoder}' works with unet_preset: light."
+        )
     enc = build_encoder(encoder, encoder_weights)
     if arch == "fpn":
         decoder = FPNDecoder(enc.out_channels, fpn_pyramid_channels, fpn_segmentation_channels, dropout, fpn_merge)

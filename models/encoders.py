@@ -29,7 +29,10 @@ def canonical_encoder_name(name: str) -> str:
         valid = list(ENCODERS) + list(ALIASES)
         match = difflib.get_close_matches(name, valid, n=1)
         hint = f" Did you mean '{match[0]}'?" if match else ""
-        raise UserError(f"Unknown encoder '{name}' (model.encoder).{hint} Valid: {', '.join(valid)}, or tu-<timm model name> (e.g. tu-convnext_tiny).")
+        raise UserError(
+            f"Unknown encoder '{name}' (model.encoder).{hint} Valid: {', '.join(valid)}, or tu-<timm model name> "
+            "(e.g. tu-convnext_tiny)."
+        )
     return name
 
 
@@ -47,7 +50,8 @@ def _load_pretrained(name: str) -> nn.Module:
         raise UserError(
             f"Could not load ImageNet weights {weights} for encoder '{name}' ({type(exc).__name__}: {exc}). "
             f"On a machine without internet, download {weights.url} elsewhere and copy it to {target} "
-            f"(or set TORCH_HOME), or set model.encoder_weights to the downloaded file's path, or set model.encoder_weights: null to train from scratch."
+            "(or set TORCH_HOME), or set model.encoder_weights to the downloaded file's path, or set "
+            "model.encoder_weights: null to train from scratch."
         ) from None
 
 
@@ -68,7 +72,9 @@ class ResNetEncoder(nn.Module):
         self.layer1, self.layer2, self.layer3, self.layer4 = net.layer1, net.layer2, net.layer3, net.layer4
         if is_weights_file(weights):  # the encoder's keys are the classification model's, less fc.*
             source = f"torchvision's file for it, {_imagenet_weights(name).url}"
-            load_encoder_weights(self, weights, net.state_dict(), {k: k for k in self.state_dict()}, f"torchvision's {name}", source)
+            load_encoder_weights(
+                self, weights, net.state_dict(), {k: k for k in self.state_dict()}, f"torchvision's {name}", source
+            )
 
     def forward(self, x: torch.Tensor) -> list:
         c1 = self.relu(self.bn1(self.conv1(x)))

@@ -17,7 +17,11 @@ class FPNBlock(nn.Module):
 
 
 def conv3x3_gn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False), nn.GroupNorm(32, out_channels), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+        nn.GroupNorm(32, out_channels),
+        nn.ReLU(inplace=True),
+    )
 
 
 class SegmentationBlock(nn.Sequential):
@@ -28,7 +32,10 @@ class SegmentationBlock(nn.Sequential):
         if n_upsamples:
             layers.append(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True))
         for _ in range(1, n_upsamples):
-            layers += [conv3x3_gn_relu(out_channels, out_channels), nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)]
+            layers += [
+                conv3x3_gn_relu(out_channels, out_channels),
+                nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True),
+            ]
         super().__init__(*layers)
 
 
@@ -42,7 +49,9 @@ class FPNDecoder(nn.Module):
         self.p4 = FPNBlock(pyramid_channels, c4)
         self.p3 = FPNBlock(pyramid_channels, c3)
         self.p2 = FPNBlock(pyramid_channels, c2)
-        self.seg_blocks = nn.ModuleList(SegmentationBlock(pyramid_channels, segmentation_channels, n) for n in (3, 2, 1, 0))
+        self.seg_blocks = nn.ModuleList(
+            SegmentationBlock(pyramid_channels, segmentation_channels, n) for n in (3, 2, 1, 0)
+        )
         self.merge = merge
         self.dropout = nn.Dropout2d(p=dropout)
         self.out_channels = segmentation_channels * (4 if merge == "cat" else 1)
@@ -62,4 +71,7 @@ class FPNHead(nn.Sequential):
     """1x1 conv to class logits at stride 4, then x4 bilinear upsampling to the input size."""
 
     def __init__(self, in_channels: int, num_classes: int):
-        super().__init__(nn.Conv2d(in_channels, num_classes, kernel_size=1), nn.Upsample(scale_factor=4, mode="bilinear", align_corners=True))
+        super().__init__(
+            nn.Conv2d(in_channels, num_classes, kernel_size=1),
+            nn.Upsample(scale_factor=4, mode="bilinear", align_corners=True),
+        )

@@ -32,14 +32,23 @@ def read_state_dict(path: str) -> dict:
     """The tensors a checkpoint file holds, by key; a file that is not one is a UserError."""
     file = Path(path)
     if file.suffix.lower() not in SUFFIXES:
-        raise UserError(f"model.encoder_weights '{path}' is neither imagenet, null nor a {' / '.join(SUFFIXES)} file of encoder weights; fix the value or the file name.")
+        raise UserError(
+            f"model.encoder_weights '{path}' is neither imagenet, null nor a {' / '.join(SUFFIXES)} file of encoder "
+            "weights; fix the value or the file name."
+        )
     if not file.is_file():
-        raise UserError(f"model.encoder_weights file '{path}' does not exist (relative paths start at {Path.cwd()}); copy the weights there or fix the path.")
+        raise UserError(
+            f"model.encoder_weights file '{path}' does not exist (relative paths start at {Path.cwd()}); copy the "
+            "weights there or fix the path."
+        )
     try:
         state = load_state_dict(str(file), use_ema=False)  # safetensors, or torch.load(weights_only=True)
     except Exception as exc:  # truncated, foreign or pickled-code files all mean the same to the user
         reason = str(exc).splitlines()[0] if str(exc) else ""
-        raise UserError(f"model.encoder_weights file '{path}' cannot be read as a state dict ({type(exc).__name__}: {reason}); download it again.") from None
+        raise UserError(
+            f"model.encoder_weights file '{path}' cannot be read as a state dict ({type(exc).__name__}: {reason}); "
+            "download it again."
+        ) from None
     tensors = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)} if isinstance(state, dict) else {}
     if not tensors:
         raise UserError(f"model.encoder_weights file '{path}' holds no tensors; it must be a model's state dict.")
@@ -75,10 +84,18 @@ def load_encoder_weights(encoder: nn.Module, path: str, full_keys, names: dict, 
         shapes = f"{k} is {list(file[k].shape)} in the file but {list(own[wanted[k]].shape)} in the encoder"
         problems.append(f"{len(wrong)} tensors have other shapes ({shapes}{', ...' if len(wrong) > 1 else ''})")
     if problems:
-        ours = " It looks like a checkpoint of this toolkit: start from it with training.init_from." if any(k.startswith("encoder.") for k in file) else ""
+        ours = (
+            " It looks like a checkpoint of this toolkit: start from it with training.init_from."
+            if any(k.startswith("encoder.") for k in file)
+            else ""
+        )
         raise UserError(
-            f"model.encoder_weights file '{path}' does not hold the weights of {model}: {'; '.join(problems)}. Use {source} (README: Local encoder weights), or set model.encoder_weights: null.{ours}"
+            f"model.encoder_weights file '{path}' does not hold the weights of {model}: {'; '.join(problems)}. Use "
+            f"{source} (README: Local encoder weights), or set model.encoder_weights: null.{ours}"
         )
     encoder.load_state_dict({k: file.get(names[k], own[k]) for k in own})
     loaded, skipped = sum(k in file for k in wanted), sorted(k for k in file if k not in wanted)
-    get_logger().info(f"encoder weights from {path}: loaded {loaded} tensors; skipped {len(skipped)} classifier tensors" + (f" ({_few(skipped)})" if skipped else ""))
+    get_logger().info(
+        f"encoder weights from {path}: loaded {loaded} tensors; skipped {len(skipped)} classifier tensors"
+        + (f" ({_few(skipped)})" if skipped else "")
+    )

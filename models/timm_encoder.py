@@ -17,7 +17,10 @@ from utils.config.errors import UserError
 
 PREFIX = "tu-"
 STRIDES = (2, 4, 8, 16, 32)
-SUGGEST = "Pick a CNN or a hierarchical transformer, e.g. tu-convnext_tiny, tu-efficientnet_b0, tu-regnety_040, tu-resnest50d or tu-pvt_v2_b2."
+SUGGEST = (
+    "Pick a CNN or a hierarchical transformer, e.g. tu-convnext_tiny, tu-efficientnet_b0, tu-regnety_040, "
+    "tu-resnest50d or tu-pvt_v2_b2."
+)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # what utils.data.transforms normalises with
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -31,7 +34,10 @@ def _timm_name(name: str) -> str:
     if not timm.is_model(model_name):
         match = difflib.get_close_matches(model_name, timm.list_models(), n=3)
         hint = f" Close timm names: {', '.join(PREFIX + m for m in match)}." if match else ""
-        raise UserError(f"Unknown timm encoder '{name}' (model.encoder).{hint} List them with python -c \"import timm; print(timm.list_models('convnext*'))\".")
+        raise UserError(
+            f"Unknown timm encoder '{name}' (model.encoder).{hint} List them with python -c \"import timm; "
+            "print(timm.list_models('convnext*'))\"."
+        )
     return model_name
 
 
@@ -41,13 +47,18 @@ def _offline_message(name: str, model_name: str, exc: Exception) -> str:
     if cfg and cfg.hf_hub_id:
         folder = f"{huggingface_hub.constants.HF_HUB_CACHE}/models--{cfg.hf_hub_id.replace('/', '--')}"
         ways.append(
-            f"run `huggingface-cli download {cfg.hf_hub_id}` where there is internet and copy the folder it fills, {folder}, to the same path here (or point HF_HOME at a copy), or point model.encoder_weights at the model.safetensors it fetches"
+            f"run `huggingface-cli download {cfg.hf_hub_id}` where there is internet and copy the folder it fills, "
+            f"{folder}, to the same path here (or point HF_HOME at a copy), or point model.encoder_weights at the "
+            "model.safetensors it fetches"
         )
     if cfg and cfg.url:
         ways.append(f"download {cfg.url} into {torch.hub.get_dir()}/checkpoints/ and set TIMM_USE_OLD_CACHE=1")
     reason = str(exc).splitlines()[0] if str(exc) else ""
     how = "; or ".join(ways) if ways else f"timm has no pretrained weights for '{model_name}'"
-    return f"Could not load ImageNet weights for encoder '{name}' from timm ({type(exc).__name__}: {reason}). Offline, {how}; or set model.encoder_weights: null to train from scratch."
+    return (
+        f"Could not load ImageNet weights for encoder '{name}' from timm ({type(exc).__name__}: {reason}). Offline, "
+        f"{how}; or set model.encoder_weights: null to train from scratch."
+    )
 
 
 def _full_names(features, full) -> dict:
@@ -68,7 +79,11 @@ def _load_file(model_name: str, features: nn.Module, path: str) -> None:
     """A local file of the whole model's state dict; what features_only lacks (head, classifier) is skipped."""
     full = timm.create_model(model_name, pretrained=False).state_dict()
     cfg = timm.models.get_pretrained_cfg(model_name)
-    source = f"the model.safetensors of {cfg.hf_hub_id} (`hf download {cfg.hf_hub_id} model.safetensors`)" if cfg and cfg.hf_hub_id else f"a state dict of timm.create_model('{model_name}')"
+    source = (
+        f"the model.safetensors of {cfg.hf_hub_id} (`hf download {cfg.hf_hub_id} model.safetensors`)"
+        if cfg and cfg.hf_hub_id
+        else f"a state dict of timm.create_model('{model_name}')"
+    )
     load_encoder_weights(features, path, full, _full_names(features.state_dict(), full), f"timm's {model_name}", source)
 
 
@@ -80,7 +95,10 @@ def _create(name: str, model_name: str, pretrained: bool) -> nn.Module:
             raise
         raise UserError(_offline_message(name, model_name, exc)) from None
     except Exception as exc:
-        raise UserError(f"timm model '{model_name}' (model.encoder '{name}') cannot return feature maps ({type(exc).__name__}: {exc}). {SUGGEST}") from None
+        raise UserError(
+            f"timm model '{model_name}' (model.encoder '{name}') cannot return feature maps ({type(exc).__name__}: "
+            f"{exc}). {SUGGEST}"
+        ) from None
 
 
 class TimmEncoder(nn.Module):
@@ -105,7 +123,10 @@ class TimmEncoder(nn.Module):
         # The last map at each stride is the deepest one there; earlier maps at that stride are skipped.
         pick = {r: i for i, r in enumerate(reductions)}
         if not {4, 8, 16, 32} <= set(pick) or max(reductions) != 32:
-            raise UserError(f"Encoder '{name}' gives feature maps at strides {reductions}; the decoders need maps at strides 4, 8, 16 and 32. {SUGGEST}")
+            raise UserError(
+                f"Encoder '{name}' gives feature maps at strides {reductions}; the decoders need maps at strides 4, "
+                f"8, 16 and 32. {SUGGEST}"
+            )
         self.name = name
         self.indices = [pick.get(s) for s in STRIDES]
         self.out_channels = [channels[i] if i is not None else 0 for i in self.indices]
@@ -138,7 +159,10 @@ class TimmEncoder(nn.Module):
             if got != want:
                 error = f"at {size}x{size} its maps are {got}, not {want}"
         if error:
-            raise UserError(f"Encoder '{self.name}' cannot feed the decoders ({error}): it needs a fixed input size or crops its maps. {SUGGEST}")
+            raise UserError(
+                f"Encoder '{self.name}' cannot feed the decoders ({error}): it needs a fixed input size or crops its "
+                f"maps. {SUGGEST}"
+            )
 
     def forward(self, x: torch.Tensor) -> list:
         """(N, 3, H, W) with H, W multiples of 32 -> five maps, ``None`` where the model has no stride-2 map."""

@@ -24,7 +24,11 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, channels: int):
         super().__init__()
-        self.body = nn.Sequential(ConvRelu(channels, channels, batch_norm=True), ConvRelu(channels, channels, batch_norm=True, activate=False), nn.BatchNorm2d(channels))
+        self.body = nn.Sequential(
+            ConvRelu(channels, channels, batch_norm=True),
+            ConvRelu(channels, channels, batch_norm=True, activate=False),
+            nn.BatchNorm2d(channels),
+        )
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -71,7 +71,11 @@ def assert_same_training(straight: Path, resumed: Path, steps: int, key: str = "
     assert [r[key] for r in a["history"]] == [r[key] for r in b["history"]]
 
 
-FAMILY_CONFIGS = {"bdd100k": "configs/bdd100k_classes_fpn.yaml", "vistas": "configs/vistas_v20_fpn.yaml", "folder": "configs/folder_fpn.yaml"}
+FAMILY_CONFIGS = {
+    "bdd100k": "configs/bdd100k_classes_fpn.yaml",
+    "vistas": "configs/vistas_v20_fpn.yaml",
+    "folder": "configs/folder_fpn.yaml",
+}
 # The recipes' crops, slide inference and schedules are for GPUs; the tiny runs take whole images at 64x128.
 TINY = [
     "dataset.crop_size=null",
@@ -92,5 +96,7 @@ def family_run(request, sample_root, tmp_path_factory):
     target = request.param
     out = tmp_path_factory.mktemp(f"{target}_run")
     extra = [*TINY, f"paths.root={sample_root / target}", "training.optimizer=adam", "training.lr=0.003"]
-    assert train.main(["--config_path", FAMILY_CONFIGS[target], "--set", *tiny_overrides(sample_root, out, *extra)]) == 0
+    assert (
+        train.main(["--config_path", FAMILY_CONFIGS[target], "--set", *tiny_overrides(sample_root, out, *extra)]) == 0
+    )
     return target, out, sample_root / target

@@ -22,12 +22,25 @@ def test_cuda_only_and_absent_entries_are_skipped_and_json_is_written(tmp_path):
     written = json.loads(out.read_text())
     assert written["machine"]["device"] == "cpu" and written["machine"]["torch"] == torch.__version__
     assert written["benchmarks"] == {"gpu": {"skipped": "runs with --device cuda only"}}
-    assert "not in this checkout" in run_entry(Entry("later", "benchmarks.not_written_yet", optional=True), "cpu", True)["skipped"]
-    assert {e.name for e in BENCHMARKS} >= {"train_step", "data_pipeline", "tta", "drop_clusters", "inference", "gpu", "latency"}
+    assert (
+        "not in this checkout"
+        in run_entry(Entry("later", "benchmarks.not_written_yet", optional=True), "cpu", True)["skipped"]
+    )
+    assert {e.name for e in BENCHMARKS} >= {
+        "train_step",
+        "data_pipeline",
+        "tta",
+        "drop_clusters",
+        "inference",
+        "gpu",
+        "latency",
+    }
 
 
 def test_table_shows_every_contender_and_the_headline_ratio():
-    r = result("image", {"ours": 50.0, "theirs": 100.0}, {"ours / theirs": 0.5, "other": 2.0}, "ours / theirs", "peer", {})
+    r = result(
+        "image", {"ours": 50.0, "theirs": 100.0}, {"ours / theirs": 0.5, "other": 2.0}, "ours / theirs", "peer", {}
+    )
     text = table({"demo": r, "missing": {"error": "boom"}})
     assert "| demo | ours | 50.0 / image | 20.0 | |" in text
     assert "| demo | **ours / theirs** | | | **0.50** |" in text and "| demo | other | | | 2.00 |" in text
@@ -38,7 +51,9 @@ def test_drop_clusters_peer_gives_our_map_with_fill_ignore():
     from benchmarks.drop_clusters import skimage_drop
 
     rng = np.random.default_rng(0)
-    pred = np.repeat(np.repeat(rng.integers(0, 5, (16, 32)), 8, 0), 8, 1).astype(np.uint8)  # 8x8 blocks merge into regions
+    pred = np.repeat(np.repeat(rng.integers(0, 5, (16, 32)), 8, 0), 8, 1).astype(
+        np.uint8
+    )  # 8x8 blocks merge into regions
     pred[rng.integers(0, 128, 300), rng.integers(0, 256, 300)] = rng.integers(0, 5, 300)  # single-pixel specks
     ours = drop_clusters(pred, 20, "ignore", 5)
     assert (ours == IGNORE_INDEX).sum() > 100  # the specks were found
@@ -51,7 +66,9 @@ def test_torchvision_peer_does_the_same_work_at_the_same_size(sample_root):
     labels = build_labels("cityscapes", "categories")
     root = sample_root / "cityscapes"
     theirs = torchvision_dataset(root, (64, 128), labels)
-    ours = build_dataset(config_from_dict({}, [f"paths.root={root}", "dataset.size=[64,128]"]), labels, "train", "train")
+    ours = build_dataset(
+        config_from_dict({}, [f"paths.root={root}", "dataset.size=[64,128]"]), labels, "train", "train"
+    )
     assert len(theirs) == len(ours)
     image, mask = theirs[0]
     sample = ours[(0, 0)]
@@ -62,4 +79,8 @@ def test_torchvision_peer_does_the_same_work_at_the_same_size(sample_root):
     hi = (1 - torch.tensor(IMAGENET_MEAN)) / torch.tensor(IMAGENET_STD)
     for x in (torch.as_tensor(image), sample["image"]):
         per_channel = x.reshape(3, -1)
-        assert (per_channel.min(1).values >= lo - 1e-4).all() and (per_channel.max(1).values <= hi + 1e-4).all() and per_channel.std() > 0.05
+        assert (
+            (per_channel.min(1).values >= lo - 1e-4).all()
+            and (per_channel.max(1).values <= hi + 1e-4).all()
+            and per_channel.std() > 0.05
+        )

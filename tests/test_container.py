@@ -21,7 +21,11 @@ def ignored(relative: str, patterns: list) -> bool:
 
 
 def test_the_build_context_leaves_out_the_virtualenv_data_and_runs(tmp_path):
-    patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip() and not line.startswith("#")]
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert not any(p.startswith("!") for p in patterns)  # no exceptions, which the matcher here does not model
     for path in (
         ".venv/lib/python3.11/site-packages/torch/lib/libtorch_cuda.so",
@@ -33,7 +37,16 @@ def test_the_build_context_leaves_out_the_virtualenv_data_and_runs(tmp_path):
     ):
         assert ignored(path, patterns), path
     sent = [p for p in ROOT.rglob("*") if p.is_file() and not ignored(p.relative_to(ROOT).as_posix(), patterns)]
-    assert all(not ignored(p, patterns) for p in ("train.py", "utils/data/families/vistas.py", "configs/quickstart.yaml", "requirements.txt", "imgs/quickstart_examples.png"))
+    assert all(
+        not ignored(p, patterns)
+        for p in (
+            "train.py",
+            "utils/data/families/vistas.py",
+            "configs/quickstart.yaml",
+            "requirements.txt",
+            "imgs/quickstart_examples.png",
+        )
+    )
     assert sum(p.stat().st_size for p in sent) < 30 * 2**20, "the build context would be over 30 MB"
 
 

@@ -47,7 +47,9 @@ def test_road_mode():
 def test_custom_list_and_its_errors():
     ls = build_labels("cityscapes", ["car", "person", "road"])
     assert ls.names == ("car", "person", "road", "rest")
-    assert ls.lut[name2label["car"].id] == 0 and ls.lut[name2label["road"].id] == 2 and ls.lut[name2label["sky"].id] == 3
+    assert (
+        ls.lut[name2label["car"].id] == 0 and ls.lut[name2label["road"].id] == 2 and ls.lut[name2label["sky"].id] == 3
+    )
     with pytest.raises(UserError, match="Did you mean 'person'"):
         build_labels("cityscapes", ["persn"])
     with pytest.raises(UserError, match="each label name once"):

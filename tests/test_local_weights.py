@@ -53,7 +53,10 @@ def test_torchvision_file_gives_the_encoder_its_tensors(tmp_path, log, layout):
     got = encoder.state_dict()
     assert set(got) == set(sd) - {"fc.weight", "fc.bias"}
     assert all(torch.equal(value, sd[key]) for key, value in got.items())
-    assert f"encoder weights from {path}: loaded {len(got)} tensors; skipped 2 classifier tensors (fc.bias, fc.weight)" in log.text
+    assert (
+        f"encoder weights from {path}: loaded {len(got)} tensors; skipped 2 classifier tensors (fc.bias, fc.weight)"
+        in log.text
+    )
 
 
 def test_a_file_without_batch_counters_loads(tmp_path):
@@ -66,9 +69,13 @@ def test_a_file_without_batch_counters_loads(tmp_path):
 def foreign(tmp_path, case: str) -> tuple:
     """(path, a key the refusal must name) for files that are not resnet18's weights."""
     if case == "resnet34":
-        return save(state_dict("resnet34"), tmp_path / "resnet34.pth"), "layer1.2.conv1.weight"  # blocks resnet18 has not
+        return save(
+            state_dict("resnet34"), tmp_path / "resnet34.pth"
+        ), "layer1.2.conv1.weight"  # blocks resnet18 has not
     if case == "resnet50":
-        return save(state_dict("resnet50"), tmp_path / "resnet50.safetensors"), "layer1.0.conv1.weight"  # a 1x1 conv where resnet18 has 3x3
+        return save(
+            state_dict("resnet50"), tmp_path / "resnet50.safetensors"
+        ), "layer1.0.conv1.weight"  # a 1x1 conv where resnet18 has 3x3
     if case == "unrelated":
         return save({"embedding.weight": torch.zeros(4, 2)}, tmp_path / "unrelated.pth"), "embedding.weight"
     if case == "toolkit":
@@ -123,7 +130,11 @@ def test_timm_refuses_another_models_file(tmp_path):
     with pytest.raises(UserError) as err:
         build_model("fpn", "tu-convnext_atto", encoder_weights=path)
     message = str(err.value)
-    assert "\n" not in message and path in message and "stem.0.weight is [48, 3, 4, 4] in the file but [40, 3, 4, 4]" in message
+    assert (
+        "\n" not in message
+        and path in message
+        and "stem.0.weight is [48, 3, 4, 4] in the file but [40, 3, 4, 4]" in message
+    )
     assert "hf download timm/convnext_atto.d2_in1k model.safetensors" in message
     with pytest.raises(UserError, match="stem.0.weight") as err:
         build_model("fpn", "tu-convnext_atto", encoder_weights=save(state_dict("resnet18"), tmp_path / "resnet18.pth"))

@@ -92,7 +92,9 @@ def test_zero_class_weight_on_an_all_zero_weight_crop_is_not_nan():
 
 def ce_logits(pixels):
     """(true class, p) per pixel -> (1, 2, 1, W) logits whose softmax gives the true class exactly p, and the target."""
-    logits = torch.tensor([[math.log(p), math.log(1 - p)] if k == 0 else [math.log(1 - p), math.log(p)] for k, p in pixels]).T
+    logits = torch.tensor(
+        [[math.log(p), math.log(1 - p)] if k == 0 else [math.log(1 - p), math.log(p)] for k, p in pixels]
+    ).T
     return logits.reshape(1, 2, 1, len(pixels)), torch.tensor([[[k for k, _ in pixels]]])
 
 
@@ -146,7 +148,9 @@ def test_ohem_changes_only_the_pixel_term_and_thresh_1_keeps_every_uncertain_pix
     target = torch.randint(0, 3, (2, 4, 4))
     plain = build_loss(name, 3, 0.6)(logits, target)
     # Every probability is below 1 and min_kept is small: OHEM keeps all the labelled pixels.
-    assert build_loss(name, 3, 0.6, ohem_thresh=1.0, ohem_min_kept=1)(logits, target).item() == pytest.approx(plain.item(), rel=1e-6)
+    assert build_loss(name, 3, 0.6, ohem_thresh=1.0, ohem_min_kept=1)(logits, target).item() == pytest.approx(
+        plain.item(), rel=1e-6
+    )
     dice_only = build_loss(name, 3, 0.0, ohem_thresh=0.1, ohem_min_kept=1)(logits, target)
     assert dice_only.item() == pytest.approx(build_loss(name, 3, 0.0)(logits, target).item(), rel=1e-6)
 
@@ -154,7 +158,9 @@ def test_ohem_changes_only_the_pixel_term_and_thresh_1_keeps_every_uncertain_pix
 @pytest.mark.parametrize("name", ["ce_dice", "bce_dice"])
 def test_ohem_on_a_batch_without_labelled_pixels_is_zero_with_a_zero_gradient(name):
     logits = torch.randn(2, 3, 4, 4, requires_grad=True)
-    loss = build_loss(name, 3, 0.8, ohem_thresh=0.7)(logits, torch.full((2, 4, 4), IGNORE_INDEX))  # min_kept 100000 > 0 pixels
+    loss = build_loss(name, 3, 0.8, ohem_thresh=0.7)(
+        logits, torch.full((2, 4, 4), IGNORE_INDEX)
+    )  # min_kept 100000 > 0 pixels
     loss.backward()
     assert loss.item() == 0.0 and torch.equal(logits.grad, torch.zeros_like(logits))
 
@@ -165,4 +171,6 @@ def test_ohem_with_one_labelled_pixel_keeps_it_only_when_it_is_hard():
     easy = torch.tensor([5.0, 0.0]).view(1, 2, 1, 1)  # p = 0.993
     assert build_loss("ce_dice", 2, 1.0, ohem_thresh=0.7)(easy, one).item() == 0.0
     hard = -easy  # p = 0.0067
-    assert build_loss("ce_dice", 2, 1.0, ohem_thresh=0.7)(hard, one).item() == pytest.approx(F.cross_entropy(hard, one).item(), rel=1e-6)
+    assert build_loss("ce_dice", 2, 1.0, ohem_thresh=0.7)(hard, one).item() == pytest.approx(
+        F.cross_entropy(hard, one).item(), rel=1e-6
+    )

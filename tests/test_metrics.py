@@ -61,7 +61,9 @@ def test_void_classes_are_scored_as_the_official_evaluator_does():
     m = cm.compute(["void", "x", "y"], void_classes=(0,))
     # x on a void pixel is no false positive; void predicted on an x pixel is a miss.
     assert m["miou_no_void"] == pytest.approx((1 / 2 + 1.0) / 2)
-    assert m["per_class"]["x"]["iou_no_void"] == pytest.approx(1 / 2) and m["per_class"]["y"]["iou_no_void"] == pytest.approx(1.0)
+    assert m["per_class"]["x"]["iou_no_void"] == pytest.approx(1 / 2) and m["per_class"]["y"][
+        "iou_no_void"
+    ] == pytest.approx(1.0)
     assert "iou_no_void" not in m["per_class"]["void"]
     # Over all trained classes the void class is a class like any other: x has TP 1, FP 1, FN 1.
     assert m["per_class"]["x"]["iou"] == pytest.approx(1 / 3)

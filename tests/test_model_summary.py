@@ -8,14 +8,34 @@ from utils.config.errors import EXIT_USER_ERROR
 
 
 def test_prints_params_memory_and_flops(capsys):
-    assert model_summary.main(["--model_type", "fpn", "--backbone", "resnet18", "--num_classes", "8", "--input_size", "3,64,128"]) == 0
+    assert (
+        model_summary.main(
+            ["--model_type", "fpn", "--backbone", "resnet18", "--num_classes", "8", "--input_size", "3,64,128"]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "Total params" in out and "Params size (MB)" in out and "Forward/backward pass size (MB)" in out
     assert "FLOPs per image" in out and "FPNDecoder" in out
 
 
 def test_original_unet_flags_and_config(capsys):
-    assert model_summary.main(["--model_type", "unet", "--backbone", "resnet18", "--unet_res_blocks", "--input_size", "3,64,64", "--depth", "1"]) == 0
+    assert (
+        model_summary.main(
+            [
+                "--model_type",
+                "unet",
+                "--backbone",
+                "resnet18",
+                "--unet_res_blocks",
+                "--input_size",
+                "3,64,64",
+                "--depth",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert "OriginalUnetDecoder" in capsys.readouterr().out
     assert model_summary.main(["--config_path", "configs/quickstart.yaml"]) == 0
     assert "25,588,808" in capsys.readouterr().out
@@ -28,13 +48,21 @@ def test_bad_input_size(capsys):
 
 # The original README's commands, character for character (its first one spans four lines with backslashes).
 ORIGINAL_COMMANDS = {
-    "python model_summary.py --model_type fpn --backbone resnext50 --unet_res_blocks 0 --input_size 3,512,1024": ("fpn / resnext50", 25_588_808, "the same count"),
+    "python model_summary.py --model_type fpn --backbone resnext50 --unet_res_blocks 0 --input_size 3,512,1024": (
+        "fpn / resnext50",
+        25_588_808,
+        "the same count",
+    ),
     "python model_summary.py --model_type unet --backbone resnext50 --unet_res_blocks 1 --input_size 3,512,1024": (
         "unet (original, residual decoder blocks)",
         69_034_568,
         "69,034,568 + 22,979,904 = 92,014,472",
     ),
-    "python model_summary.py --model_type unet --backbone resnext50 --unet_res_blocks 0 --input_size 3,512,1024": ("unet (original) / resnext50", 58_111_560, "58,111,560 + 22,979,904 = 81,091,464"),
+    "python model_summary.py --model_type unet --backbone resnext50 --unet_res_blocks 0 --input_size 3,512,1024": (
+        "unet (original) / resnext50",
+        58_111_560,
+        "58,111,560 + 22,979,904 = 81,091,464",
+    ),
 }
 
 
@@ -51,7 +79,12 @@ def test_the_original_commands_parse_and_relate_to_its_figures(command):
 def test_unet_res_blocks_takes_0_1_or_the_bare_flag(capsys):
     assert model_summary.parse_args(["--unet_res_blocks"]).unet_res_blocks == 1
     assert model_summary.parse_args(["--unet_res_blocks", "0", "--input_size", "3,64,64"]).unet_res_blocks == 0
-    assert model_summary.run_main(model_summary.main, ["--model_type", "unet", "--unet_preset", "light", "--unet_res_blocks", "1"]) == EXIT_USER_ERROR
+    assert (
+        model_summary.run_main(
+            model_summary.main, ["--model_type", "unet", "--unet_preset", "light", "--unet_res_blocks", "1"]
+        )
+        == EXIT_USER_ERROR
+    )
     assert "drop --unet_preset light" in capsys.readouterr().err
 
 
@@ -63,6 +96,11 @@ def test_counts_timm_encoders(capsys):
 
 
 def test_a_timm_unet_takes_the_light_decoder(capsys):
-    assert model_summary.main(["--model_type", "unet", "--backbone", "tu-convnext_atto", "--input_size", "3,64,128", "--depth", "1"]) == 0
+    assert (
+        model_summary.main(
+            ["--model_type", "unet", "--backbone", "tu-convnext_atto", "--input_size", "3,64,128", "--depth", "1"]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "unet (light) / tu-convnext_atto" in out and "UnetDecoder" in out

@@ -11,7 +11,14 @@ RESNEXT50_ENCODER = 22_979_904  # torchvision resnext50_32x4d without its classi
 
 
 @pytest.mark.parametrize(
-    "arch,kwargs", [("fpn", {}), ("fpn", {"fpn_merge": "cat"}), ("unet", {}), ("unet", {"unet_preset": "original"}), ("unet", {"unet_preset": "original", "unet_res_blocks": True})]
+    "arch,kwargs",
+    [
+        ("fpn", {}),
+        ("fpn", {"fpn_merge": "cat"}),
+        ("unet", {}),
+        ("unet", {"unet_preset": "original"}),
+        ("unet", {"unet_preset": "original", "unet_res_blocks": True}),
+    ],
 )
 @pytest.mark.parametrize("size", [(375, 1242), (96, 160), (33, 47)])
 def test_logits_have_the_input_size(arch, kwargs, size):
@@ -62,7 +69,11 @@ def test_offline_imagenet_weights_error_says_how_to_fix(monkeypatch):
     with pytest.raises(UserError) as err:
         build_model("fpn", "resnet18", 2, encoder_weights="imagenet")
     message = str(err.value)
-    assert "https://download.pytorch.org/models/resnet18" in message and "hub/checkpoints/resnet18" in message and "encoder_weights: null" in message
+    assert (
+        "https://download.pytorch.org/models/resnet18" in message
+        and "hub/checkpoints/resnet18" in message
+        and "encoder_weights: null" in message
+    )
     assert "set model.encoder_weights to the downloaded file's path" in message
 
 
@@ -97,7 +108,9 @@ def test_timm_encoder_with_other_normalisation_sees_its_own():
     enc = build_model("fpn", "tu-mobilevit_xxs", 2).encoder.eval()
     assert enc.renormalize
     raw = torch.rand(1, 3, 64, 64)
-    ours = (raw - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    ours = (raw - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(
+        1, 3, 1, 1
+    )
     with torch.no_grad():
         assert torch.allclose(enc(ours)[-1], enc.model(raw)[-1], atol=1e-4)
 
@@ -127,7 +140,10 @@ def test_offline_timm_weights_error_says_how_to_fix(monkeypatch):
     with pytest.raises(UserError) as err:
         build_model("fpn", "tu-convnext_atto", 2, encoder_weights="imagenet")
     message = str(err.value)
-    assert "huggingface-cli download timm/convnext_atto.d2_in1k" in message and "models--timm--convnext_atto.d2_in1k" in message
+    assert (
+        "huggingface-cli download timm/convnext_atto.d2_in1k" in message
+        and "models--timm--convnext_atto.d2_in1k" in message
+    )
     assert "encoder_weights: null" in message and "LocalEntryNotFoundError" in message
     assert "point model.encoder_weights at the model.safetensors it fetches" in message
 
@@ -143,5 +159,7 @@ def test_build_model_takes_exactly_the_model_config_keys():
     assert set(params) == {f.name for f in dataclasses.fields(ModelConfig)} | {"num_classes"}
     # The defaults are the config's, but for encoder_weights: a library call downloads nothing unless asked.
     defaults = {name: p.default for name, p in params.items() if name not in ("num_classes", "encoder_weights")}
-    assert {**defaults, "unet_decoder_channels": list(defaults["unet_decoder_channels"])} == {k: v for k, v in dataclasses.asdict(ModelConfig()).items() if k in defaults}
+    assert {**defaults, "unet_decoder_channels": list(defaults["unet_decoder_channels"])} == {
+        k: v for k, v in dataclasses.asdict(ModelConfig()).items() if k in defaults
+    }
     assert params["encoder_weights"].default is None

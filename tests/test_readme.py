@@ -19,7 +19,9 @@ def test_every_picture_and_relative_link_exists():
     for doc in PAGES:
         for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", doc.read_text()):
             if not re.match(r"[a-z]+:", target):  # http:, https:, mailto:
-                assert (doc.parent / target).exists(), f"{doc.relative_to(ROOT)} links to {target}, which does not exist"
+                assert (doc.parent / target).exists(), (
+                    f"{doc.relative_to(ROOT)} links to {target}, which does not exist"
+                )
 
 
 def test_the_readme_links_every_docs_page():
@@ -33,9 +35,13 @@ def test_the_readmes_python_example_runs(family_run, sample_root):
     """The five lines of the README, run as written with the paths of a tiny trained checkpoint and the test sample."""
     _, run, _ = family_run
     readme = (ROOT / "README.md").read_text()
-    code = re.search(r"```python\n(import cv2\nfrom utils.evaluation.predict import Predictor\n.*?)```", readme, re.S).group(1)
+    code = re.search(
+        r"```python\n(import cv2\nfrom utils.evaluation.predict import Predictor\n.*?)```", readme, re.S
+    ).group(1)
     assert len([line for line in code.splitlines() if line.strip()]) <= 5
     code = code.replace("runs/quickstart/best.pth", str(run / "best.pth")).replace('"data/sample/', f'"{sample_root}/')
     namespace = {}
     exec(compile(code, "README.md", "exec"), namespace)
-    assert namespace["classes"].shape == namespace["rgb"].shape[:2] and namespace["classes"].max() < len(namespace["predictor"].names)
+    assert namespace["classes"].shape == namespace["rgb"].shape[:2] and namespace["classes"].max() < len(
+        namespace["predictor"].names
+    )

@@ -20,15 +20,24 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     """Loads a checkpoint with ``torch.load(weights_only=True)``; a bad path or file is a UserError."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"Checkpoint '{path}' does not exist. Train first, or pass the right --checkpoint / eval.checkpoint / training.init_from.")
+        raise UserError(
+            f"Checkpoint '{path}' does not exist. Train first, or pass the right --checkpoint / eval.checkpoint / "
+            "training.init_from."
+        )
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
-        raise UserError(f"Checkpoint '{path}' cannot be read ({type(exc).__name__}: {exc}). It may be truncated or not a checkpoint of this toolkit.") from None
+        raise UserError(
+            f"Checkpoint '{path}' cannot be read ({type(exc).__name__}: {exc}). It may be truncated or not a "
+            "checkpoint of this toolkit."
+        ) from None
     if isinstance(ckpt, dict) and ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
         ckpt = {"model": ckpt}  # a bare state dict, e.g. torch.save(model.state_dict(), path)
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model"), dict):
-        raise UserError(f"Checkpoint '{path}' holds no model weights (neither a 'model' state dict nor a bare one); it was not written by this toolkit.")
+        raise UserError(
+            f"Checkpoint '{path}' holds no model weights (neither a 'model' state dict nor a bare one); it was not "
+            "written by this toolkit."
+        )
     return ckpt
 
 

@@ -64,11 +64,23 @@ def process_group_spec() -> Optional[dict]:
     """rank, world_size, local_rank and the rendezvous address from torchrun or, without it, SLURM; None for one process."""
     env = os.environ
     if "RANK" in env and "WORLD_SIZE" in env:  # torchrun, also under `srun torchrun` (one task per node)
-        spec = {"rank": int(env["RANK"]), "world_size": int(env["WORLD_SIZE"]), "local_rank": int(env.get("LOCAL_RANK", 0)), "init_method": "env://", "launcher": "torchrun"}
+        spec = {
+            "rank": int(env["RANK"]),
+            "world_size": int(env["WORLD_SIZE"]),
+            "local_rank": int(env.get("LOCAL_RANK", 0)),
+            "init_method": "env://",
+            "launcher": "torchrun",
+        }
     elif "SLURM_PROCID" in env and "SLURM_NTASKS" in env:  # `srun python train.py`, one task per GPU
         host = env.get("MASTER_ADDR") or first_slurm_host(env.get("SLURM_JOB_NODELIST", "127.0.0.1"))
         port = int(env.get("MASTER_PORT") or slurm_master_port(env.get("SLURM_JOB_ID", "")))
-        spec = {"rank": int(env["SLURM_PROCID"]), "world_size": int(env["SLURM_NTASKS"]), "local_rank": int(env.get("SLURM_LOCALID", 0)), "init_method": f"tcp://{host}:{port}", "launcher": "SLURM"}
+        spec = {
+            "rank": int(env["SLURM_PROCID"]),
+            "world_size": int(env["SLURM_NTASKS"]),
+            "local_rank": int(env.get("SLURM_LOCALID", 0)),
+            "init_method": f"tcp://{host}:{port}",
+            "launcher": "SLURM",
+        }
     else:
         return None
     return spec if spec["world_size"] > 1 else None
@@ -89,7 +101,13 @@ def init_distributed(device_type: str) -> int:
         # srun --gpus-per-task=1 shows each task only its own GPU: the local rank then counts past them.
         device_index %= max(torch.cuda.device_count(), 1)
         torch.cuda.set_device(device_index)
-    dist.init_process_group(backend=backend, init_method=spec["init_method"], rank=spec["rank"], world_size=spec["world_size"], timeout=timedelta(minutes=30))
+    dist.init_process_group(
+        backend=backend,
+        init_method=spec["init_method"],
+        rank=spec["rank"],
+        world_size=spec["world_size"],
+        timeout=timedelta(minutes=30),
+    )
     return device_index
 
 

@@ -152,7 +152,9 @@ def ensure_writable_folder(folder, what: str) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise WriteError(f"Cannot create {what} '{folder}': {describe_os_error(exc)}. Choose a folder you can write to.") from None
+        raise WriteError(
+            f"Cannot create {what} '{folder}': {describe_os_error(exc)}. Choose a folder you can write to."
+        ) from None
     probe = folder / f".write-probe{TMP_MARK}{os.getpid()}"
     try:
         with open(probe, "wb") as f:

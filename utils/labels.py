@@ -80,7 +80,9 @@ class LabelSet:
         return table
 
 
-def build_labels(target: str, labels: Union[str, list, None] = None, unlabeled_class: bool = False, root: str = ".") -> LabelSet:
+def build_labels(
+    target: str, labels: Union[str, list, None] = None, unlabeled_class: bool = False, root: str = "."
+) -> LabelSet:
     """The LabelSet of family ``target`` in label mode ``labels`` (null: the family's default).
 
     ``root`` is the dataset folder, for families whose classes are described there (vistas, folder).
@@ -89,5 +91,11 @@ def build_labels(target: str, labels: Union[str, list, None] = None, unlabeled_c
     from utils.config import config_from_dict
     from utils.data.families import dataset_family
 
-    cfg = config_from_dict({"target": target, "paths": {"root": str(root)}, "dataset": {"labels": labels, "unlabeled_class": unlabeled_class}})
+    cfg = config_from_dict(
+        {
+            "target": target,
+            "paths": {"root": str(root)},
+            "dataset": {"labels": labels, "unlabeled_class": unlabeled_class},
+        }
+    )
     return dataset_family(cfg).labels()

@@ -30,7 +30,9 @@ def _one_hot(target: torch.Tensor, num_classes: int, ignore_index: int):
     return one_hot * valid.unsqueeze(1), valid.unsqueeze(1).float()
 
 
-def soft_dice_loss(probs: torch.Tensor, one_hot: torch.Tensor, valid: torch.Tensor, weights: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
+def soft_dice_loss(
+    probs: torch.Tensor, one_hot: torch.Tensor, valid: torch.Tensor, weights: torch.Tensor, eps: float = 1.0
+) -> torch.Tensor:
     """1 - weighted mean over classes of (2|P*T| + eps) / (|P| + |T| + eps), summed over the batch's valid pixels.
 
     Probabilities, not thresholded predictions, so the term has a gradient (the original's did not).
@@ -119,7 +121,9 @@ class CEDiceLoss(_PixelPlusDice):
         target = target.long()
         # F.cross_entropy(weight=...) divides by the weights of the valid pixels: 0/0 when a crop holds
         # only zero-weight classes. The same mean, with a floor under the denominator.
-        per_pixel = F.cross_entropy(logits, target, weight=self.class_weights, ignore_index=self.ignore_index, reduction="none")
+        per_pixel = F.cross_entropy(
+            logits, target, weight=self.class_weights, ignore_index=self.ignore_index, reduction="none"
+        )
         valid = target.ne(self.ignore_index)
         safe = torch.where(valid, target, torch.zeros_like(target))
         keep = valid
@@ -136,12 +140,21 @@ class CEDiceLoss(_PixelPlusDice):
 LOSSES = {"bce_dice": BCEDiceLoss, "ce_dice": CEDiceLoss}
 
 
-def build_loss(name: str, num_classes: int, bce_weight: float = 0.8, class_weights=None, ohem_thresh: Optional[float] = None, ohem_min_kept: int = 100000) -> nn.Module:
+def build_loss(
+    name: str,
+    num_classes: int,
+    bce_weight: float = 0.8,
+    class_weights=None,
+    ohem_thresh: Optional[float] = None,
+    ohem_min_kept: int = 100000,
+) -> nn.Module:
     """The loss for ``training.loss``; ``class_weights`` must have one entry per class; ``ohem_thresh`` None turns OHEM off."""
     if name not in LOSSES:
         raise UserError(f"Unknown training.loss '{name}'; allowed: {' | '.join(LOSSES)}.")
     if class_weights is not None and len(class_weights) != num_classes:
-        raise UserError(f"training.class_weights has {len(class_weights)} entries but the labels have {num_classes} classes.")
+        raise UserError(
+            f"training.class_weights has {len(class_weights)} entries but the labels have {num_classes} classes."
+        )
     return LOSSES[name](num_classes, bce_weight, class_weights, ohem_thresh=ohem_thresh, ohem_min_kept=ohem_min_kept)
 
 

@@ -109,7 +109,10 @@ def format_table(metrics: dict) -> str:
     lines.append(mean)
     extra = f"pixel accuracy {_fmt(metrics['pixel_acc'])}"
     if no_void:
-        extra += "; 'without void' scores as the official Cityscapes evaluator (and Vistas') does: void classes left out, a prediction on void ground truth is no false positive"
+        extra += (
+            "; 'without void' scores as the official Cityscapes evaluator (and Vistas') does: void classes left out, "
+            "a prediction on void ground truth is no false positive"
+        )
     return "\n".join(lines) + "\n\n" + extra
 
 

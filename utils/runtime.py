@@ -22,7 +22,10 @@ def setup_device(device_name: str) -> torch.device:
     device = resolve_device(device_name)
     spec = process_group_spec()
     if spec is not None and spec["rank"] == 0:  # said before joining: a job that waits for a missing task shows why
-        setup_console_logging().info(f"joining a process group of {spec['world_size']} processes ({spec['launcher']}, rendezvous {spec['init_method']})")
+        setup_console_logging().info(
+            f"joining a process group of {spec['world_size']} processes ({spec['launcher']}, rendezvous "
+            f"{spec['init_method']})"
+        )
     index = init_distributed(device.type)
     return torch.device("cuda", index) if device.type == "cuda" else device
 

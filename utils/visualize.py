@@ -81,7 +81,10 @@ def plot_training_curves(history: list, train_points: list, skipped_steps: list,
     loss_ax.set_title("loss")
     miou_ax.plot(*_finite([(r["iteration"], r.get("miou")) for r in history]), "o-", ms=3, color="tab:green")
     miou_ax.set_title("val mIoU")
-    lr_ax.plot(*_finite([(p[0], p[2]) for p in train_points] or [(r["iteration"], r.get("lr")) for r in history]), color="tab:purple")
+    lr_ax.plot(
+        *_finite([(p[0], p[2]) for p in train_points] or [(r["iteration"], r.get("lr")) for r in history]),
+        color="tab:purple",
+    )
     lr_ax.set_title("lr")
     for ax in axes:
         ax.set_xlabel("optimizer step")
@@ -117,7 +120,15 @@ def plot_confusion_matrix(matrix: np.ndarray, names, path) -> None:
         for i in range(norm.shape[0]):
             for j in range(norm.shape[1]):
                 if norm[i, j] >= 0.005:
-                    ax.text(j, i, f"{norm[i, j]:.2f}", ha="center", va="center", fontsize=6, color="white" if norm[i, j] > 0.5 else "black")
+                    ax.text(
+                        j,
+                        i,
+                        f"{norm[i, j]:.2f}",
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                        color="white" if norm[i, j] > 0.5 else "black",
+                    )
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -37,11 +37,22 @@ def test_bad_value_names_key_and_allowed_values():
 
 
 def test_overrides_are_parsed_as_yaml():
-    cfg = config_from_dict({}, ["training.epochs=3", "dataset.size=[64, 128]", "model.encoder_weights=null", "training.lr=1e-4", "dataset.labels=[road, car]"])
+    cfg = config_from_dict(
+        {},
+        [
+            "training.epochs=3",
+            "dataset.size=[64, 128]",
+            "model.encoder_weights=null",
+            "training.lr=1e-4",
+            "dataset.labels=[road, car]",
+        ],
+    )
     assert cfg.training.epochs == 3 and cfg.dataset.size == [64, 128]
     assert cfg.model.encoder_weights is None and cfg.training.lr == pytest.approx(1e-4)
     assert cfg.dataset.labels == ["road", "car"]
-    stages = config_from_dict({}, ["training.stages=[{epochs: 1, size: [64, 128]}, {epochs: 2, lr: 0.0001}]"]).training.stages
+    stages = config_from_dict(
+        {}, ["training.stages=[{epochs: 1, size: [64, 128]}, {epochs: 2, lr: 0.0001}]"]
+    ).training.stages
     assert [s.epochs for s in stages] == [1, 2] and stages[0].size == [64, 128] and stages[1].lr == pytest.approx(1e-4)
 
 
@@ -63,7 +74,9 @@ def test_missing_and_broken_files(tmp_path):
         load_config(bad)
 
 
-@pytest.mark.parametrize("path", [ROOT / "train_config.yaml", *sorted((ROOT / "configs").glob("*.yaml"))], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", [ROOT / "train_config.yaml", *sorted((ROOT / "configs").glob("*.yaml"))], ids=lambda p: p.name
+)
 def test_shipped_configs_load(path):
     load_config(path)
 

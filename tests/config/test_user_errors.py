@@ -53,7 +53,14 @@ def tiny_run(sample_root, tmp_path_factory):
 def test_eval_on_weights_without_a_config(tiny_run, tmp_path, sample_root, capsys):
     bare = tmp_path / "weights.pth"
     torch.save({"model": torch.load(tiny_run / "best.pth", weights_only=True)["model"]}, bare)
-    common = ["--set", f"paths.root={sample_root / 'cityscapes'}", f"eval.output_dir={tmp_path / 'eval'}", "eval.num_workers=0", "eval.device=cpu", "eval.official=false"]
+    common = [
+        "--set",
+        f"paths.root={sample_root / 'cityscapes'}",
+        f"eval.output_dir={tmp_path / 'eval'}",
+        "eval.num_workers=0",
+        "eval.device=cpu",
+        "eval.official=false",
+    ]
     assert eval_script.run_main(eval_script.main, ["--checkpoint", str(bare), *common]) == EXIT_USER_ERROR
     assert "holds weights only" in capsys.readouterr().err
     # The training config describes the model: then the weights evaluate like the full checkpoint.
@@ -64,7 +71,13 @@ def test_eval_on_weights_without_a_config(tiny_run, tmp_path, sample_root, capsy
 def test_eval_output_dir_that_cannot_be_created(tiny_run, tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    argv = ["--checkpoint", str(tiny_run / "best.pth"), "--set", f"eval.output_dir={blocker / 'eval'}", "eval.device=cpu"]
+    argv = [
+        "--checkpoint",
+        str(tiny_run / "best.pth"),
+        "--set",
+        f"eval.output_dir={blocker / 'eval'}",
+        "eval.device=cpu",
+    ]
     assert eval_script.run_main(eval_script.main, argv) == EXIT_USER_ERROR
     err = capsys.readouterr().err
     assert "eval.output_dir" in err and str(blocker / "eval") in err and "Traceback" not in err
@@ -77,7 +90,16 @@ def test_a_worker_error_reads_like_the_main_process_error(tiny_run, tmp_path):
     (folder / "b.png").write_bytes(b"")  # a 0-byte frame
     errors = {}
     for workers in (0, 1):
-        argv = ["eval.py", "--checkpoint", str(tiny_run / "best.pth"), "--set", f"eval.input={folder}", f"eval.output_dir={tmp_path / 'out'}", "eval.device=cpu", f"eval.num_workers={workers}"]
+        argv = [
+            "eval.py",
+            "--checkpoint",
+            str(tiny_run / "best.pth"),
+            "--set",
+            f"eval.input={folder}",
+            f"eval.output_dir={tmp_path / 'out'}",
+            "eval.device=cpu",
+            f"eval.num_workers={workers}",
+        ]
         proc = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert proc.returncode == EXIT_USER_ERROR, proc.stderr[-2000:]
         errors[workers] = [line for line in proc.stderr.splitlines() if line.startswith("error:")]

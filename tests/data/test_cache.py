@@ -15,11 +15,28 @@ from utils.labels import build_labels
 
 
 def _config(root, cache_dir, *extra):
-    return config_from_dict({}, [f"paths.root={root}", "dataset.size=[64,128]", f"dataset.cache_dir={cache_dir}", *extra])
+    return config_from_dict(
+        {}, [f"paths.root={root}", "dataset.size=[64,128]", f"dataset.cache_dir={cache_dir}", *extra]
+    )
 
 
 def _prepare(root, cache_dir, *extra):
-    assert prepare_main(["--config_path", "configs/quickstart.yaml", "--workers", "2", "--set", f"paths.root={root}", "dataset.size=[64,128]", f"dataset.cache_dir={cache_dir}", *extra]) == 0
+    assert (
+        prepare_main(
+            [
+                "--config_path",
+                "configs/quickstart.yaml",
+                "--workers",
+                "2",
+                "--set",
+                f"paths.root={root}",
+                "dataset.size=[64,128]",
+                f"dataset.cache_dir={cache_dir}",
+                *extra,
+            ]
+        )
+        == 0
+    )
 
 
 def _same(a: dict, b: dict) -> None:
@@ -31,11 +48,18 @@ def _same(a: dict, b: dict) -> None:
 @pytest.mark.parametrize("target", ["cityscapes", "kitti"])
 def test_cached_samples_equal_decoded_ones(sample_root, tmp_path, target):
     if target == "kitti":
-        root, extra, labels = sample_root / "kitti", ["target=kitti", "dataset.labels=road"], build_labels("kitti", "road")
+        root, extra, labels = (
+            sample_root / "kitti",
+            ["target=kitti", "dataset.labels=road"],
+            build_labels("kitti", "road"),
+        )
     else:
         root, extra, labels = sample_root / "cityscapes", [], build_labels("cityscapes", "classes")
     _prepare(root, tmp_path / "cache", *extra, "--splits", "train", "val", "test")
-    cached, plain = _config(root, tmp_path / "cache", *extra), _config(root, tmp_path / "cache", *extra, "dataset.cache=false")
+    cached, plain = (
+        _config(root, tmp_path / "cache", *extra),
+        _config(root, tmp_path / "cache", *extra, "dataset.cache=false"),
+    )
     for split, purpose in (("train", "train"), ("val", "val"), ("val", "eval"), ("test", "predict")):
         a, b = build_dataset(cached, labels, split, purpose), build_dataset(plain, labels, split, purpose)
         assert a.cache is not None and b.cache is None and len(a) == len(b)
@@ -52,7 +76,17 @@ def test_training_reads_the_cache_and_says_so(sample_root, tmp_path):
 
     cache, out = tmp_path / "cache", tmp_path / "run"
     _prepare(sample_root / "cityscapes", cache)
-    assert train_main(["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out, f"dataset.cache_dir={cache}")]) == 0
+    assert (
+        train_main(
+            [
+                "--config_path",
+                "configs/quickstart.yaml",
+                "--set",
+                *tiny_overrides(sample_root, out, f"dataset.cache_dir={cache}"),
+            ]
+        )
+        == 0
+    )
     log = (out / "train.log").read_text()
     assert f"train: reading the prepared cache {cache}" in log and f"val: reading the prepared cache {cache}" in log
 

@@ -28,7 +28,13 @@ def val_files(root, pattern="*_leftImg8bit.png"):
 
 
 def label_of(image):
-    return image.parents[3] / "gtFine" / "val" / image.parent.name / image.name.replace("_leftImg8bit.png", "_gtFine_labelIds.png")
+    return (
+        image.parents[3]
+        / "gtFine"
+        / "val"
+        / image.parent.name
+        / image.name.replace("_leftImg8bit.png", "_gtFine_labelIds.png")
+    )
 
 
 def cfg_for(root, *extra):
@@ -47,11 +53,21 @@ def damage(root):
 def test_stop_lists_every_bad_file_before_training(dataset, tmp_path, capsys):
     bad = damage(dataset)
     out = tmp_path / "run"
-    argv = ["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(dataset.parent, out), f"paths.root={dataset}"]
+    argv = [
+        "--config_path",
+        "configs/quickstart.yaml",
+        "--set",
+        *tiny_overrides(dataset.parent, out),
+        f"paths.root={dataset}",
+    ]
     assert train.run_main(train.main, argv) == EXIT_USER_ERROR
     err = capsys.readouterr().err
     assert "3 bad file(s)" in err and all(str(p) in err for p in bad)
-    assert "does not decode" in err and "outside the Cityscapes label table" in err and "is 64x64 but the image is 256x128" in err
+    assert (
+        "does not decode" in err
+        and "outside the Cityscapes label table" in err
+        and "is 64x64 but the image is 256x128" in err
+    )
     assert "dataset.on_bad_file: skip" in err and not (out / "last.pth").exists()
 
 
@@ -107,6 +123,13 @@ def test_eval_checks_its_split_too(dataset, tmp_path, capsys, sample_root):
     argv = ["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, run)]
     assert train.main(argv) == 0
     damage(dataset)
-    args = ["--checkpoint", str(run / "best.pth"), "--set", f"paths.root={dataset}", "eval.num_workers=0", "eval.device=cpu"]
+    args = [
+        "--checkpoint",
+        str(run / "best.pth"),
+        "--set",
+        f"paths.root={dataset}",
+        "eval.num_workers=0",
+        "eval.device=cpu",
+    ]
     assert eval_script.run_main(eval_script.main, args) == EXIT_USER_ERROR
     assert "3 bad file(s)" in capsys.readouterr().err

@@ -22,7 +22,16 @@ def cs_cfg(sample_root, *extra):
 
 
 def kitti_cfg(sample_root, mode="road", *extra):
-    return config_from_dict({}, ["target=kitti", f"paths.root={sample_root / 'kitti'}", f"dataset.labels={mode}", "dataset.size=[96,320]", *extra])
+    return config_from_dict(
+        {},
+        [
+            "target=kitti",
+            f"paths.root={sample_root / 'kitti'}",
+            f"dataset.labels={mode}",
+            "dataset.size=[96,320]",
+            *extra,
+        ],
+    )
 
 
 def test_cityscapes_train_sample_matches_label_file(sample_root):
@@ -52,7 +61,12 @@ def test_sample_has_every_category_in_train_and_val(sample_root):
 
 
 def test_torchvision_cityscapes_reads_the_sample(sample_root):
-    tv = torchvision.datasets.Cityscapes(str(sample_root / "cityscapes"), split="val", mode="fine", target_type=["semantic", "instance", "color", "polygon"])
+    tv = torchvision.datasets.Cityscapes(
+        str(sample_root / "cityscapes"),
+        split="val",
+        mode="fine",
+        target_type=["semantic", "instance", "color", "polygon"],
+    )
     assert len(tv) == 5
     image, (semantic, instance, color, polygon) = tv[0]
     ours = cv2.imread(tv.targets[0][0], cv2.IMREAD_UNCHANGED)
@@ -136,11 +150,20 @@ def test_kitti_sample_calib_puts_the_road_plane_on_the_rendered_road(sample_root
         stem = f"{category}_{index:06d}"
         image = cv2.imread(str(sample_root / "kitti" / "data_road" / "training" / "image_2" / f"{stem}.png"))
         street = make_street(_seed(SMALL, "training", category, index), image.shape[0], image.shape[1], category)
-        homography = road_to_image_homography(read_calib(calib_path_for(sample_root / "kitti" / "data_road" / "training" / "image_2" / f"{stem}.png")))
-        gt = decode_kitti_gt(sample_root / "kitti" / "data_road" / "training" / "gt_image_2" / f"{category}_road_{index:06d}.png")
+        homography = road_to_image_homography(
+            read_calib(calib_path_for(sample_root / "kitti" / "data_road" / "training" / "image_2" / f"{stem}.png"))
+        )
+        gt = decode_kitti_gt(
+            sample_root / "kitti" / "data_road" / "training" / "gt_image_2" / f"{category}_road_{index:06d}.png"
+        )
         left, right = street["road"]
-        assert road_share(homography, gt, left + 0.15, right - 0.15) > 0.8, stem  # cars parked on the road may hide some of it
-        assert road_share(homography, gt, right + 0.15, right + 0.6) < 0.05 and road_share(homography, gt, left - 0.6, left - 0.15) < 0.05, stem  # sidewalks
+        assert road_share(homography, gt, left + 0.15, right - 0.15) > 0.8, (
+            stem
+        )  # cars parked on the road may hide some of it
+        assert (
+            road_share(homography, gt, right + 0.15, right + 0.6) < 0.05
+            and road_share(homography, gt, left - 0.6, left - 0.15) < 0.05
+        ), stem  # sidewalks
 
 
 def road_share(homography, gt, x0, x1) -> float:
@@ -178,14 +201,28 @@ def test_augmentations_keep_uint8_masks_and_pad_with_ignore():
 
 
 def test_crop_size_crops_the_scaled_image_and_pads_bottom_right_with_ignore():
-    cfg = config_from_dict({}, ["dataset.size=[64,128]", "dataset.crop_size=[48,96]", "dataset.scale_range=[0.5,0.5]", "dataset.hflip=false", "dataset.color_jitter=0", "dataset.hue_jitter=0"])
+    cfg = config_from_dict(
+        {},
+        [
+            "dataset.size=[64,128]",
+            "dataset.crop_size=[48,96]",
+            "dataset.scale_range=[0.5,0.5]",
+            "dataset.hflip=false",
+            "dataset.color_jitter=0",
+            "dataset.hue_jitter=0",
+        ],
+    )
     t = train_transform(cfg.dataset, cfg.dataset.size)
     image = np.full((128, 256, 3), 120, np.uint8)
     mask = np.full((128, 256), 7, np.uint8)
     out = t(image=image, mask=mask)
     # 128x256 -> 64x128 (size) -> 32x64 (scale 0.5), smaller than the 48x96 crop: padded at the bottom and right, as mmseg pads.
     assert out["image"].shape == (48, 96, 3) and out["mask"].shape == (48, 96) and out["mask"].dtype == np.uint8
-    assert (out["mask"][:32, :64] == 7).all() and (out["mask"][32:] == IGNORE_INDEX).all() and (out["mask"][:, 64:] == IGNORE_INDEX).all()
+    assert (
+        (out["mask"][:32, :64] == 7).all()
+        and (out["mask"][32:] == IGNORE_INDEX).all()
+        and (out["mask"][:, 64:] == IGNORE_INDEX).all()
+    )
     assert (out["image"][32:] == 0).all()
 
 
@@ -197,7 +234,16 @@ def test_cat_max_ratio_redraws_crops_one_class_fills():
     image = np.zeros((64, 256, 3), np.uint8)
 
     def share_of_varied_crops(ratio):
-        cfg = config_from_dict({}, ["dataset.size=[64,256]", "dataset.crop_size=[64,64]", "dataset.scale_range=[1,1]", "dataset.hflip=false", f"dataset.cat_max_ratio={ratio}"])
+        cfg = config_from_dict(
+            {},
+            [
+                "dataset.size=[64,256]",
+                "dataset.crop_size=[64,64]",
+                "dataset.scale_range=[1,1]",
+                "dataset.hflip=false",
+                f"dataset.cat_max_ratio={ratio}",
+            ],
+        )
         t = train_transform(cfg.dataset, cfg.dataset.size)
         good = 0
         for seed in range(200):

@@ -15,7 +15,16 @@ def make_calib(r0=np.eye(3), velo_to_cam=None, cam_to_road=None) -> KittiCalib:
     p = K @ np.hstack([np.eye(3), np.zeros((3, 1))])
     velo_to_cam = np.hstack([VELO_AXES, np.zeros((3, 1))]) if velo_to_cam is None else velo_to_cam
     cam_to_road = np.hstack([np.eye(3), [[0.0], [-1.65], [0.0]]]) if cam_to_road is None else cam_to_road
-    return KittiCalib(P0=p, P1=p, P2=p, P3=p, R0_rect=r0, Tr_velo_to_cam=velo_to_cam, Tr_imu_to_velo=np.hstack([np.eye(3), np.zeros((3, 1))]), Tr_cam_to_road=cam_to_road)
+    return KittiCalib(
+        P0=p,
+        P1=p,
+        P2=p,
+        P3=p,
+        R0_rect=r0,
+        Tr_velo_to_cam=velo_to_cam,
+        Tr_imu_to_velo=np.hstack([np.eye(3), np.zeros((3, 1))]),
+        Tr_cam_to_road=cam_to_road,
+    )
 
 
 def test_file_round_trip_in_kitti_layout(tmp_path):
@@ -24,7 +33,9 @@ def test_file_round_trip_in_kitti_layout(tmp_path):
     path.write_text(format_calib(calib))
     lines = path.read_text().splitlines()
     assert [line.split(":")[0] for line in lines] == list(SHAPES)
-    assert lines[0].startswith("P0: 7.000000000000e+02 0.000000000000e+00 6.200000000000e+02 ")  # KITTI's own number format
+    assert lines[0].startswith(
+        "P0: 7.000000000000e+02 0.000000000000e+00 6.200000000000e+02 "
+    )  # KITTI's own number format
     back = read_calib(path)
     for key in SHAPES:
         assert np.allclose(getattr(back, key), getattr(calib, key), rtol=1e-12, atol=1e-15), key
@@ -46,9 +57,13 @@ def test_points_placed_by_hand_land_on_known_pixels():
     calib = make_calib()
     # Velodyne x forward, y left, z up: 10 m ahead is the principal point; 2 m right and 1 m up of it
     # is u = cx + f * 2/10, v = cy - f * 1/10; a point behind the car has negative depth.
-    points = np.array([[10.0, 0.0, 0.0, 0.3], [10.0, -2.0, 1.0, 0.5], [20.0, 4.0, -1.65, 0.1], [-5.0, 0.0, 0.0, 0.9]], np.float32)
+    points = np.array(
+        [[10.0, 0.0, 0.0, 0.3], [10.0, -2.0, 1.0, 0.5], [20.0, 4.0, -1.65, 0.1], [-5.0, 0.0, 0.0, 0.9]], np.float32
+    )
     uv, depth = project_velo(points, calib)
-    assert uv[:3] == pytest.approx(np.array([[CX, CY], [CX + F * 0.2, CY - F * 0.1], [CX - F * 0.2, CY + F * 1.65 / 20]]))
+    assert uv[:3] == pytest.approx(
+        np.array([[CX, CY], [CX + F * 0.2, CY - F * 0.1], [CX - F * 0.2, CY + F * 1.65 / 20]])
+    )
     assert depth == pytest.approx([10.0, 10.0, 20.0, -5.0])
     assert in_image(uv, depth, 375, 1242).tolist() == [True, True, True, False]
     rows, cols = pixel_index(uv[:3])
@@ -65,7 +80,9 @@ def test_rectification_and_extrinsics_are_applied():
     cam = points @ VELO_AXES.T + shift
     expected = (cam @ K.T)[:, :2] / cam[:, 2:3]
     assert np.allclose(uv, expected) and np.allclose(depth, cam[:, 2])
-    assert not np.allclose(project_velo(points, make_calib(velo_to_cam=velo_to_cam))[0], expected, atol=1.0)  # without R0_rect they differ
+    assert not np.allclose(
+        project_velo(points, make_calib(velo_to_cam=velo_to_cam))[0], expected, atol=1.0
+    )  # without R0_rect they differ
 
 
 def test_edges_of_the_image():

@@ -27,14 +27,29 @@ from utils.runtime import get_logger
 def tiny_run(sample_root, tmp_path_factory):
     """FPN-resnet18 on the sample's 8 categories at 64x128 (bce_dice), trained for a few steps."""
     out = tmp_path_factory.mktemp("onnx_run")
-    assert train.main(["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out, "training.iters_per_epoch=4")]) == 0
+    assert (
+        train.main(
+            [
+                "--config_path",
+                "configs/quickstart.yaml",
+                "--set",
+                *tiny_overrides(sample_root, out, "training.iters_per_epoch=4"),
+            ]
+        )
+        == 0
+    )
     return out
 
 
 @pytest.fixture(scope="session")
 def exported(tiny_run, sample_root):
     """The default export (fp32 probabilities, opset 20) beside best.pth."""
-    assert export_script.main(["--checkpoint", str(tiny_run / "best.pth"), "--set", f"paths.root={sample_root / 'cityscapes'}"]) == 0
+    assert (
+        export_script.main(
+            ["--checkpoint", str(tiny_run / "best.pth"), "--set", f"paths.root={sample_root / 'cityscapes'}"]
+        )
+        == 0
+    )
     return tiny_run / "model.onnx"
 
 
@@ -56,7 +71,11 @@ def test_export_writes_a_checked_dynamic_graph_and_its_sidecar(exported, tiny_ru
     sidecar = json.loads((tiny_run / "model.json").read_text())
     model, ckpt = torch_model(tiny_run)
     assert sidecar["classes"] == ckpt["class_names"] and sidecar["palette"] == [list(c) for c in ckpt["palette"]]
-    assert sidecar["input"]["size"] == [64, 128] and sidecar["input"]["mean"] == pytest.approx([0.485, 0.456, 0.406]) and sidecar["input"]["std"] == pytest.approx([0.229, 0.224, 0.225])
+    assert (
+        sidecar["input"]["size"] == [64, 128]
+        and sidecar["input"]["mean"] == pytest.approx([0.485, 0.456, 0.406])
+        and sidecar["input"]["std"] == pytest.approx([0.229, 0.224, 0.225])
+    )
     assert sidecar["loss"] == "bce_dice" and sidecar["output"] == {
         "name": "probabilities",
         "kind": "probabilities",
@@ -66,7 +85,11 @@ def test_export_writes_a_checked_dynamic_graph_and_its_sidecar(exported, tiny_ru
     }
     assert sidecar["label_mode"]["labels"] == "categories" and sidecar["fp16"] is False
     check = sidecar["check"]
-    assert check["passed"] and check["inputs"].startswith("4 val images") and [r["input"] for r in check["rows"]] == ["4 x 64x128", "1 x 77x157 (odd size)"]
+    assert (
+        check["passed"]
+        and check["inputs"].startswith("4 val images")
+        and [r["input"] for r in check["rows"]] == ["4 x 64x128", "1 x 77x157 (odd size)"]
+    )
     assert all(r["max_abs_diff"] <= 1e-4 and r["agreement"] >= 0.999 for r in check["rows"])
 
     # Beyond the check: the KITTI size (not a multiple of 32) at batch 3 through the graph's own padding.
@@ -80,19 +103,57 @@ def test_export_writes_a_checked_dynamic_graph_and_its_sidecar(exported, tiny_ru
 
 
 def run_eval(run, sample_root, out, *extra) -> dict:
-    argv = ["--config_path", "configs/quickstart.yaml", "--checkpoint", str(run / "best.pth"), "--set", f"paths.root={sample_root / 'cityscapes'}", f"paths.output_dir={run}"]
-    assert eval_script.main([*argv, f"eval.output_dir={out}", "eval.num_workers=0", "eval.device=cpu", "eval.max_images=2", "eval.tta=hflip", "eval.drop_clusters=30", *extra]) == 0
+    argv = [
+        "--config_path",
+        "configs/quickstart.yaml",
+        "--checkpoint",
+        str(run / "best.pth"),
+        "--set",
+        f"paths.root={sample_root / 'cityscapes'}",
+        f"paths.output_dir={run}",
+    ]
+    assert (
+        eval_script.main(
+            [
+                *argv,
+                f"eval.output_dir={out}",
+                "eval.num_workers=0",
+                "eval.device=cpu",
+                "eval.max_images=2",
+                "eval.tta=hflip",
+                "eval.drop_clusters=30",
+                *extra,
+            ]
+        )
+        == 0
+    )
     return json.loads((out / "metrics.json").read_text())
 
 
 def test_class_indices_in_fp16_at_opset_18_without_data(tiny_run, sample_root, tmp_path):
     path = tmp_path / "labels.onnx"
-    argv = ["--checkpoint", str(tiny_run / "best.pth"), "--onnx", str(path), "--output", "labels", "--fp16", "--opset", "18", "--set", f"paths.root={tmp_path / 'no_data'}"]
+    argv = [
+        "--checkpoint",
+        str(tiny_run / "best.pth"),
+        "--onnx",
+        str(path),
+        "--output",
+        "labels",
+        "--fp16",
+        "--opset",
+        "18",
+        "--set",
+        f"paths.root={tmp_path / 'no_data'}",
+    ]
     assert export_script.main(argv) == 0
     graph = onnx.load(str(path))
     assert next(o.version for o in graph.opset_import if o.domain == "") == 18
     assert axes(graph.graph.output[0]) == ["batch", "height", "width"]
-    weights = [numpy_helper.to_array(t) for t in graph.graph.initializer if t.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16) and numpy_helper.to_array(t).size > 1000]
+    weights = [
+        numpy_helper.to_array(t)
+        for t in graph.graph.initializer
+        if t.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16) and numpy_helper.to_array(t).size > 1000
+    ]
     assert weights and all(w.dtype == np.float16 for w in weights)
     images = torch.randn(2, 3, 75, 130, generator=torch.Generator().manual_seed(2))
     labels = create_session(path).run(None, {"image": images.numpy()})[0]
@@ -103,7 +164,11 @@ def test_class_indices_in_fp16_at_opset_18_without_data(tiny_run, sample_root, t
     assert (labels == expected).mean() > 0.99
     sidecar = json.loads(path.with_suffix(".json").read_text())
     assert sidecar["fp16"] and sidecar["opset"] == 18 and sidecar["output"]["dtype"] == "int64"
-    assert sidecar["check"]["passed"] and sidecar["check"]["inputs"].startswith("random images (no val images") and sidecar["check"]["max_abs_diff"] is None
+    assert (
+        sidecar["check"]["passed"]
+        and sidecar["check"]["inputs"].startswith("random images (no val images")
+        and sidecar["check"]["max_abs_diff"] is None
+    )
     # Evaluated as one-hot votes, the class-index graph scores what PyTorch scores, to fp16's precision.
     pytorch = run_eval(tiny_run, sample_root, tmp_path / "pytorch")
     indices = run_eval(tiny_run, sample_root, tmp_path / "labels", "eval.backend=onnxruntime", f"eval.onnx={path}")
@@ -119,10 +184,19 @@ def broken_copy(source, target):
     onnx.save(graph, str(target))
 
 
-def test_a_graph_that_disagrees_with_pytorch_fails_the_export(exported, tiny_run, sample_root, tmp_path, monkeypatch, capsys):
+def test_a_graph_that_disagrees_with_pytorch_fails_the_export(
+    exported, tiny_run, sample_root, tmp_path, monkeypatch, capsys
+):
     monkeypatch.setattr(export_run, "export_onnx", lambda module, path, opset: broken_copy(exported, path))
     path = tmp_path / "broken.onnx"
-    argv = ["--checkpoint", str(tiny_run / "best.pth"), "--onnx", str(path), "--set", f"paths.root={sample_root / 'cityscapes'}"]
+    argv = [
+        "--checkpoint",
+        str(tiny_run / "best.pth"),
+        "--onnx",
+        str(path),
+        "--set",
+        f"paths.root={sample_root / 'cityscapes'}",
+    ]
     assert export_script.run_main(export_script.main, argv) == EXIT_USER_ERROR
     err = capsys.readouterr().err
     assert "onnxruntime and PyTorch disagree" in err and "do not deploy it" in err
@@ -134,25 +208,37 @@ def test_bad_export_arguments_are_clear_errors(tiny_run, tmp_path, capsys):
     argv = ["--checkpoint", str(tiny_run / "best.pth"), "--onnx", str(tmp_path / "m.onnx"), "--opset", "12"]
     assert export_script.run_main(export_script.main, argv) == EXIT_USER_ERROR
     assert "--opset 12 is out of range" in capsys.readouterr().err
-    assert export_script.run_main(export_script.main, ["--checkpoint", str(tmp_path / "missing.pth")]) == EXIT_USER_ERROR
+    assert (
+        export_script.run_main(export_script.main, ["--checkpoint", str(tmp_path / "missing.pth")]) == EXIT_USER_ERROR
+    )
     assert "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "m.onnx").exists()
 
 
 def test_eval_on_onnxruntime_gives_the_pytorch_figures(exported, tiny_run, sample_root, tmp_path):
     pytorch = run_eval(tiny_run, sample_root, tmp_path / "pytorch")
-    ort = run_eval(tiny_run, sample_root, tmp_path / "onnxruntime", "eval.backend=onnxruntime")  # eval.onnx: model.onnx beside best.pth
+    ort = run_eval(
+        tiny_run, sample_root, tmp_path / "onnxruntime", "eval.backend=onnxruntime"
+    )  # eval.onnx: model.onnx beside best.pth
     assert ort["miou"] == pytest.approx(pytorch["miou"], abs=1e-3) and ort["images"] == pytorch["images"] == 5
     assert ort["without_drop_clusters"]["miou"] == pytest.approx(pytorch["without_drop_clusters"]["miou"], abs=1e-3)
     for name, scores in pytorch["per_class"].items():
         assert ort["per_class"][name]["iou"] == pytest.approx(scores["iou"], abs=1e-3, nan_ok=True)
-    assert len(list((tmp_path / "onnxruntime" / "pictures").glob("*.png"))) == 4 and (tmp_path / "onnxruntime" / "confusion_matrix.png").is_file()
+    assert (
+        len(list((tmp_path / "onnxruntime" / "pictures").glob("*.png"))) == 4
+        and (tmp_path / "onnxruntime" / "confusion_matrix.png").is_file()
+    )
     # Same probabilities from both predictors, whole and in sliding 64x128 windows over 128x256 images (PyTorch
     # averages the windows' logits; the graph's probabilities must be mapped back to do the same).
     for mode, size in (("resize", 64), ("slide", 128)):
         images = torch.randn(2, 3, size, 2 * size, generator=torch.Generator().manual_seed(3))
         setups = [
-            build_eval_setup(None, tiny_run / "best.pth", ["eval.device=cpu", f"eval.output_dir={tmp_path / b}", f"eval.backend={b}", f"eval.inference={mode}"], get_logger())
+            build_eval_setup(
+                None,
+                tiny_run / "best.pth",
+                ["eval.device=cpu", f"eval.output_dir={tmp_path / b}", f"eval.backend={b}", f"eval.inference={mode}"],
+                get_logger(),
+            )
             for b in ("pytorch", "onnxruntime")
         ]
         assert (setups[0].predictor(images) - setups[1].predictor(images)).abs().max() < 1e-4, mode
@@ -186,7 +272,9 @@ def test_a_graph_fixed_to_one_size_is_refused():
 
     fixed = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, 75, 130])
     out = helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 2, 75, 130])
-    graph = helper.make_model(helper.make_graph([helper.make_node("Identity", ["image"], ["probabilities"])], "g", [fixed], [out]))
+    graph = helper.make_model(
+        helper.make_graph([helper.make_node("Identity", ["image"], ["probabilities"])], "g", [fixed], [out])
+    )
     with pytest.raises(UserError, match="fixed height, width"):
         _require_dynamic_input(graph)
 

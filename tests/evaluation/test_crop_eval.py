@@ -22,7 +22,10 @@ def crop_run(sample_root, tmp_path_factory):
     """FPN on the sample's 128x256 images at scale [256, 512] (ratio 0.5-2.0), 128x256 crops."""
     out = tmp_path_factory.mktemp("crop_run")
     extra = ["dataset.size=[256,512]", "dataset.crop_size=[128,256]", "dataset.cat_max_ratio=0.75"]
-    assert train.main(["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out, *extra)]) == 0
+    assert (
+        train.main(["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out, *extra)])
+        == 0
+    )
     return out
 
 
@@ -35,7 +38,16 @@ def evaluate(run, sample_root, out, monkeypatch, *extra):
         return real(self, x)
 
     monkeypatch.setattr(SegmentationModel, "forward", spy)
-    argv = ["--checkpoint", str(run / "best.pth"), "--set", f"paths.root={sample_root / 'cityscapes'}", f"eval.output_dir={out}", "eval.num_workers=0", "eval.device=cpu", *extra]
+    argv = [
+        "--checkpoint",
+        str(run / "best.pth"),
+        "--set",
+        f"paths.root={sample_root / 'cityscapes'}",
+        f"eval.output_dir={out}",
+        "eval.num_workers=0",
+        "eval.device=cpu",
+        *extra,
+    ]
     assert eval_script.main(argv) == 0
     monkeypatch.setattr(SegmentationModel, "forward", real)
     return json.loads((out / "metrics.json").read_text()), set(shapes)
@@ -53,10 +65,15 @@ def test_whole_and_sliding_eval_at_the_training_scale(crop_run, sample_root, tmp
 
 
 def test_mismatched_scales_are_named(crop_run, sample_root, tmp_path, monkeypatch, caplog):
-    _, shapes = evaluate(crop_run, sample_root, tmp_path / "big", monkeypatch, "dataset.size=[128,256]", "eval.inference=slide")
+    _, shapes = evaluate(
+        crop_run, sample_root, tmp_path / "big", monkeypatch, "dataset.size=[128,256]", "eval.inference=slide"
+    )
     assert shapes == {(128, 256)}
     out = caplog.text
-    assert "trained on images resized to [256, 512]: objects appear at 0.50x" in out and "covers the whole [128, 256] image" in out
+    assert (
+        "trained on images resized to [256, 512]: objects appear at 0.50x" in out
+        and "covers the whole [128, 256] image" in out
+    )
 
 
 def test_scale_warnings():
@@ -96,5 +113,13 @@ def test_eval_needs_no_imagenet_download(crop_run, sample_root, tmp_path, monkey
         return real(*args, **kwargs)
 
     monkeypatch.setattr(torchvision.models, "get_model", offline)
-    argv = ["--checkpoint", str(path), "--set", f"paths.root={sample_root / 'cityscapes'}", f"eval.output_dir={tmp_path / 'eval'}", "eval.num_workers=0", "eval.device=cpu"]
+    argv = [
+        "--checkpoint",
+        str(path),
+        "--set",
+        f"paths.root={sample_root / 'cityscapes'}",
+        f"eval.output_dir={tmp_path / 'eval'}",
+        "eval.num_workers=0",
+        "eval.device=cpu",
+    ]
     assert eval_script.main(argv) == 0

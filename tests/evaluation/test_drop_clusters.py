@@ -105,7 +105,9 @@ def speckled(seed, classes=6, ignore=False):
     rng = np.random.default_rng(seed)
     h, w = rng.integers(8, 48, size=2)
     block = int(rng.integers(2, 9))
-    pred = np.repeat(np.repeat(rng.integers(0, classes, (h // block + 1, w // block + 1)), block, 0), block, 1)[:h, :w].astype(np.uint8)
+    pred = np.repeat(np.repeat(rng.integers(0, classes, (h // block + 1, w // block + 1)), block, 0), block, 1)[
+        :h, :w
+    ].astype(np.uint8)
     for _ in range(int(rng.integers(0, h * w // 4))):
         y, x = rng.integers(0, h), rng.integers(0, w)
         bh, bw = rng.integers(1, 4, size=2)
@@ -137,7 +139,9 @@ def test_ties_go_to_the_lowest_class_and_a_walled_in_speck_keeps_its_class():
     pred[:, 2] = 1  # a 1-pixel-wide column between class 0 and class 3: 5 ring votes each, and the lower class wins
     assert (drop_clusters(pred, 6)[:, 2] == 0).all()
     pred[:, :2] = 4  # the lower class on the other side: still 5 votes each, and 3 wins
-    assert (drop_clusters(pred, 6)[:, 2] == 3).all() and (drop_clusters(pred, 6) == reference_drop_clusters(pred, 6)).all()
+    assert (drop_clusters(pred, 6)[:, 2] == 3).all() and (
+        drop_clusters(pred, 6) == reference_drop_clusters(pred, 6)
+    ).all()
     walled = np.array([[1, 1, 1], [1, 2, 1], [1, 1, 1]], np.uint8)  # the ring of 1s is itself smaller than min_size
     assert (drop_clusters(walled, 9) == walled).all()
 

@@ -27,26 +27,74 @@ def reject_nan(token):
 @pytest.fixture(scope="module")
 def classes_run(sample_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("classes_run")
-    extra = ["dataset.labels=classes", "training.epochs=2", "training.iters_per_epoch=6", "training.loss=ce_dice", "training.lr=0.003"]
-    assert train.main(["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out, *extra)]) == 0
+    extra = [
+        "dataset.labels=classes",
+        "training.epochs=2",
+        "training.iters_per_epoch=6",
+        "training.loss=ce_dice",
+        "training.lr=0.003",
+    ]
+    assert (
+        train.main(["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out, *extra)])
+        == 0
+    )
     return out
 
 
 @pytest.fixture(scope="module")
 def kitti_run(sample_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("kitti_run")
-    extra = ["target=kitti", f"paths.root={sample_root / 'kitti'}", "dataset.labels=road", "dataset.size=[64,192]", "training.iters_per_epoch=3"]
-    assert train.main(["--config_path", "configs/kitti_road_fpn.yaml", "--set", *tiny_overrides(sample_root, out, *extra), "training.init_from=null"]) == 0
+    extra = [
+        "target=kitti",
+        f"paths.root={sample_root / 'kitti'}",
+        "dataset.labels=road",
+        "dataset.size=[64,192]",
+        "training.iters_per_epoch=3",
+    ]
+    assert (
+        train.main(
+            [
+                "--config_path",
+                "configs/kitti_road_fpn.yaml",
+                "--set",
+                *tiny_overrides(sample_root, out, *extra),
+                "training.init_from=null",
+            ]
+        )
+        == 0
+    )
     return out
 
 
 def run_eval(run, *extra, config="configs/quickstart.yaml"):
-    return eval_script.main(["--config_path", config, "--checkpoint", str(run / "best.pth"), "--set", f"paths.output_dir={run}", "eval.num_workers=0", "eval.device=cpu", *extra])
+    return eval_script.main(
+        [
+            "--config_path",
+            config,
+            "--checkpoint",
+            str(run / "best.pth"),
+            "--set",
+            f"paths.output_dir={run}",
+            "eval.num_workers=0",
+            "eval.device=cpu",
+            *extra,
+        ]
+    )
 
 
 def test_val_metrics_outputs_and_official_agreement(classes_run, sample_root):
     out = classes_run / "eval_val"
-    assert run_eval(classes_run, f"paths.root={sample_root / 'cityscapes'}", f"eval.output_dir={out}", "eval.drop_clusters=30", "eval.tta=hflip", "eval.max_images=2") == 0
+    assert (
+        run_eval(
+            classes_run,
+            f"paths.root={sample_root / 'cityscapes'}",
+            f"eval.output_dir={out}",
+            "eval.drop_clusters=30",
+            "eval.tta=hflip",
+            "eval.max_images=2",
+        )
+        == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text(), parse_constant=reject_nan)
     assert {"miou", "mean_dice", "pixel_acc", "per_class", "without_drop_clusters", "official"} <= set(metrics)
     assert metrics["per_class"]["wall"]["iou"] is None  # no wall in the sample: NaN, written as null
@@ -78,25 +126,51 @@ def test_official_agreement_with_unlabeled_as_a_class(classes_run, sample_root, 
     path = tmp_path / "unlabeled.pth"
     torch.save(ckpt, path)
     out = tmp_path / "eval"
-    argv = ["--checkpoint", str(path), "--set", f"paths.root={sample_root / 'cityscapes'}", f"eval.output_dir={out}", "eval.num_workers=0", "eval.device=cpu"]
+    argv = [
+        "--checkpoint",
+        str(path),
+        "--set",
+        f"paths.root={sample_root / 'cityscapes'}",
+        f"eval.output_dir={out}",
+        "eval.num_workers=0",
+        "eval.device=cpu",
+    ]
     assert eval_script.main(argv) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["per_class"]["unlabeled"]["iou"] is not None and metrics["miou_no_void"] != metrics["miou"]
     assert metrics["official"]["averageScoreClasses"] == pytest.approx(metrics["miou_no_void"], abs=1e-9)
     # Every class, not only the mean: ours without void is the official per-class IoU.
-    official = {name: v for name, v in metrics["official"]["classScores"].items() if name in metrics["per_class"] and name != "unlabeled"}
-    assert len(official) == 19 and "iou_no_void" not in metrics["per_class"]["unlabeled"]  # the official lists every label; 19 are scored
+    official = {
+        name: v
+        for name, v in metrics["official"]["classScores"].items()
+        if name in metrics["per_class"] and name != "unlabeled"
+    }
+    assert (
+        len(official) == 19 and "iou_no_void" not in metrics["per_class"]["unlabeled"]
+    )  # the official lists every label; 19 are scored
     scored = [name for name, v in official.items() if v is not None]
     assert len(scored) >= 8  # the sample has most classes; the rest are NaN for both
     for name, v in official.items():
         ours = metrics["per_class"][name]["iou_no_void"]
         assert (ours is None) if v is None else ours == pytest.approx(v, abs=1e-9), name
-    assert any(metrics["per_class"][name]["iou"] != pytest.approx(official[name], abs=1e-6) for name in scored)  # the plain IoU differs
+    assert any(
+        metrics["per_class"][name]["iou"] != pytest.approx(official[name], abs=1e-6) for name in scored
+    )  # the plain IoU differs
 
 
 def test_test_split_predicts_without_labels(classes_run, sample_root):
     out = classes_run / "eval_test"
-    assert run_eval(classes_run, f"paths.root={sample_root / 'cityscapes'}", f"eval.output_dir={out}", "eval.split=test", "eval.inference=slide", "dataset.size=[64,128]") == 0
+    assert (
+        run_eval(
+            classes_run,
+            f"paths.root={sample_root / 'cityscapes'}",
+            f"eval.output_dir={out}",
+            "eval.split=test",
+            "eval.inference=slide",
+            "dataset.size=[64,128]",
+        )
+        == 0
+    )
     assert not (out / "metrics.json").exists()
     names = sorted(p.name for p in (out / "cityscapes_results").glob("*.png"))
     assert names == ["berlin_000000_000019_pred_labelIds.png", "berlin_000001_000019_pred_labelIds.png"]
@@ -132,7 +206,17 @@ def devkit_gt(path):
 def test_kitti_per_category_scores_in_perspective_and_bev(kitti_run, sample_root):
     out = kitti_run / "eval"
     data_road = sample_root / "kitti" / "data_road" / "training"
-    assert run_eval(kitti_run, f"paths.root={sample_root / 'kitti'}", f"eval.output_dir={out}", "eval.split=all", "eval.max_images=1", config="configs/kitti_road_fpn.yaml") == 0
+    assert (
+        run_eval(
+            kitti_run,
+            f"paths.root={sample_root / 'kitti'}",
+            f"eval.output_dir={out}",
+            "eval.split=all",
+            "eval.max_images=1",
+            config="configs/kitti_road_fpn.yaml",
+        )
+        == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     # eval.split=all covers every gt file of training/, so the devkit's evaluateRoad.py drops none.
     gt_files = sorted(p.name for p in (data_road / "gt_image_2").glob("*_road_*.png"))
@@ -157,8 +241,14 @@ def test_kitti_per_category_scores_in_perspective_and_bev(kitti_run, sample_root
                 gts.append(gt)
             max_f, precision, recall, ap = brute_force(confs, gts)
             got = metrics[view][category]
-            assert got["max_f"] == pytest.approx(max_f) and got["precision"] == pytest.approx(precision), (view, category)
-            assert got["recall"] == pytest.approx(recall) and got["average_precision"] == pytest.approx(ap), (view, category)
+            assert got["max_f"] == pytest.approx(max_f) and got["precision"] == pytest.approx(precision), (
+                view,
+                category,
+            )
+            assert got["recall"] == pytest.approx(recall) and got["average_precision"] == pytest.approx(ap), (
+                view,
+                category,
+            )
     assert metrics["kitti"]["um_road"]["max_f"] != metrics["kitti_bev"]["um_road"]["max_f"]
     bev_picture = cv2.imread(str(out / "pictures" / f"{gt_files[0].replace('_road_', '_')[:-4]}_bev.png"))
     assert bev_picture.shape == (800, 808, 3)  # confidence | gt
@@ -166,7 +256,16 @@ def test_kitti_per_category_scores_in_perspective_and_bev(kitti_run, sample_root
 
 def test_kitti_test_split_writes_the_submission(kitti_run, sample_root):
     out = kitti_run / "eval_test"
-    assert run_eval(kitti_run, f"paths.root={sample_root / 'kitti'}", f"eval.output_dir={out}", "eval.split=test", config="configs/kitti_road_fpn.yaml") == 0
+    assert (
+        run_eval(
+            kitti_run,
+            f"paths.root={sample_root / 'kitti'}",
+            f"eval.output_dir={out}",
+            "eval.split=test",
+            config="configs/kitti_road_fpn.yaml",
+        )
+        == 0
+    )
     images = sorted((sample_root / "kitti" / "data_road" / "testing" / "image_2").glob("*.png"))
     expected = sorted(p.name.replace("_", "_road_", 1) for p in images)
     assert sorted(p.name for p in (out / "kitti_results").glob("*.png")) == expected
@@ -177,7 +276,9 @@ def test_kitti_test_split_writes_the_submission(kitti_run, sample_root):
     with zipfile.ZipFile(out / "kitti_bev_submission.zip") as archive:
         assert sorted(archive.namelist()) == expected  # at the zip's root, as the server takes it
         bev = cv2.imdecode(np.frombuffer(archive.read(expected[0]), np.uint8), cv2.IMREAD_UNCHANGED)
-    assert bev.shape == (800, 400) and np.array_equal(bev, cv2.imread(str(out / "kitti_results_bev" / expected[0]), cv2.IMREAD_UNCHANGED))
+    assert bev.shape == (800, 400) and np.array_equal(
+        bev, cv2.imread(str(out / "kitti_results_bev" / expected[0]), cv2.IMREAD_UNCHANGED)
+    )
     assert not (out / "metrics.json").exists()
 
 
@@ -187,7 +288,15 @@ def test_kitti_without_calib_still_scores_perspective(kitti_run, sample_root, tm
     for name in ("image_2", "gt_image_2"):
         (training / name).symlink_to(sample_root / "kitti" / "data_road" / "training" / name)
     out = tmp_path / "eval"
-    assert run_eval(kitti_run, f"paths.root={tmp_path / 'kitti'}", f"eval.output_dir={out}", config="configs/kitti_road_fpn.yaml") == 0
+    assert (
+        run_eval(
+            kitti_run,
+            f"paths.root={tmp_path / 'kitti'}",
+            f"eval.output_dir={out}",
+            config="configs/kitti_road_fpn.yaml",
+        )
+        == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     assert "kitti_bev" not in metrics and metrics["kitti"]["all"]["max_f"] > 0
     assert "bird's-eye view needs the calibration" in caplog.text and "calib/<name>.txt" in caplog.text
@@ -200,7 +309,9 @@ def test_kitti_model_on_a_folder_of_arbitrary_names(kitti_run, sample_root, tmp_
     image = cv2.imread(str(sample_root / "kitti" / "data_road" / "testing" / "image_2" / "um_000000.png"))
     cv2.imwrite(str(folder / "frame0.png"), image)
     out = tmp_path / "out"
-    assert run_eval(kitti_run, f"eval.input={folder}", f"eval.output_dir={out}", config="configs/kitti_road_fpn.yaml") == 0
+    assert (
+        run_eval(kitti_run, f"eval.input={folder}", f"eval.output_dir={out}", config="configs/kitti_road_fpn.yaml") == 0
+    )
     confidence = cv2.imread(str(out / "kitti_results" / "frame0.png"), cv2.IMREAD_UNCHANGED)
     assert confidence.shape == image.shape[:2] and confidence.dtype == np.uint8
 

@@ -22,7 +22,18 @@ from utils.labels import IGNORE_INDEX
 
 
 def run_eval(run, root, *extra):
-    return eval_script.main(["--checkpoint", str(run / "best.pth"), "--set", f"paths.root={root}", f"paths.output_dir={run}", "eval.num_workers=0", "eval.device=cpu", *extra])
+    return eval_script.main(
+        [
+            "--checkpoint",
+            str(run / "best.pth"),
+            "--set",
+            f"paths.root={root}",
+            f"paths.output_dir={run}",
+            "eval.num_workers=0",
+            "eval.device=cpu",
+            *extra,
+        ]
+    )
 
 
 def score_files(fam, pairs) -> dict:
@@ -44,8 +55,21 @@ def score_files(fam, pairs) -> dict:
 def test_eval_results_in_the_family_encoding_score_as_metrics_json(family_run):
     target, run, root = family_run
     out = run / "eval"
-    fill = "ignore" if target == "folder" else "majority"  # the folder dataset writes a dropped pixel as its ignore value
-    assert run_eval(run, root, f"eval.output_dir={out}", "eval.tta=hflip", "eval.drop_clusters=8", f"eval.drop_clusters_fill={fill}", "eval.max_images=2") == 0
+    fill = (
+        "ignore" if target == "folder" else "majority"
+    )  # the folder dataset writes a dropped pixel as its ignore value
+    assert (
+        run_eval(
+            run,
+            root,
+            f"eval.output_dir={out}",
+            "eval.tta=hflip",
+            "eval.drop_clusters=8",
+            f"eval.drop_clusters_fill={fill}",
+            "eval.max_images=2",
+        )
+        == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     fam = dataset_family(config_from_dict({}, [f"target={target}", f"paths.root={root}"]))
     items = fam.items("val")
@@ -72,7 +96,11 @@ def check_per_image_csv(fam, root, out):
     with open(out / "per_image.csv", newline="") as f:
         rows = {r["image"]: r for r in csv.DictReader(f)}
     items = fam.items("val")
-    assert set(rows) == {i.name for i in items} and list(next(iter(rows.values())))[:3] == ["image", "pixel_acc", "miou"]
+    assert set(rows) == {i.name for i in items} and list(next(iter(rows.values())))[:3] == [
+        "image",
+        "pixel_acc",
+        "miou",
+    ]
     for item in items:
         ious = score_files(fam, [(out / "results" / item.label.relative_to(root), item.label)])
         row = rows[item.name]
@@ -83,30 +111,52 @@ def check_per_image_csv(fam, root, out):
         assert float(row["miou"]) == pytest.approx(sum(occurring) / len(occurring), abs=1e-6)
         pred = labels.encode(fam.read_label(out / "results" / item.label.relative_to(root)))
         gt = labels.encode(fam.read_label(item.label))
-        assert float(row["pixel_acc"]) == pytest.approx(((pred == gt) & (gt != IGNORE_INDEX)).sum() / (gt != IGNORE_INDEX).sum(), abs=1e-6)
+        assert float(row["pixel_acc"]) == pytest.approx(
+            ((pred == gt) & (gt != IGNORE_INDEX)).sum() / (gt != IGNORE_INDEX).sum(), abs=1e-6
+        )
     worst = sorted((out / "worst").glob("*.png"))
     lowest = sorted(rows.values(), key=lambda r: float(r["miou"]))[0]["image"]
-    assert len(worst) == len(items) and worst[0].name == f"01_{lowest}.png"  # fewer images than eval.report_worst: all drawn
+    assert (
+        len(worst) == len(items) and worst[0].name == f"01_{lowest}.png"
+    )  # fewer images than eval.report_worst: all drawn
 
 
 def test_predicting_a_folder_without_the_dataset_takes_the_classes_from_the_checkpoint(family_run, tmp_path, caplog):
     target, run, root = family_run
     frames = tmp_path / "frames"
     frames.mkdir()
-    for i, item in enumerate(dataset_family(config_from_dict({}, [f"target={target}", f"paths.root={root}"])).items("test", labelled=False)):
+    for i, item in enumerate(
+        dataset_family(config_from_dict({}, [f"target={target}", f"paths.root={root}"])).items("test", labelled=False)
+    ):
         cv2.imwrite(str(frames / f"frame_{i}.png"), cv2.imread(str(item.image)))
     out = tmp_path / "predictions"
     with caplog.at_level(logging.INFO):
         assert run_eval(run, tmp_path / "not_here", f"eval.input={frames}", f"eval.output_dir={out}") == 0
     if target in ("vistas", "folder"):  # their classes are described by files of the dataset
         assert "the classes come from the checkpoint" in caplog.text
-    assert sorted(p.name for p in (out / "pictures").glob("*_pred.png")) == [f"frame_{i}_pred.png" for i in range(len(list(frames.iterdir())))]
+    assert sorted(p.name for p in (out / "pictures").glob("*_pred.png")) == [
+        f"frame_{i}_pred.png" for i in range(len(list(frames.iterdir())))
+    ]
 
 
 def test_inspect_reports_shares_and_weights_from_the_files(family_run, tmp_path, capsys):
     target, _, root = family_run
     report = tmp_path / "inspect.json"
-    assert inspect_main(["--config_path", CONFIGS[target], "--set", f"paths.root={root}", "--json", str(report), "--out", str(tmp_path)]) == 0
+    assert (
+        inspect_main(
+            [
+                "--config_path",
+                CONFIGS[target],
+                "--set",
+                f"paths.root={root}",
+                "--json",
+                str(report),
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     data = json.loads(report.read_text())
     fam = dataset_family(config_from_dict({}, [f"target={target}", f"paths.root={root}"]))
     labels, items = fam.labels(), fam.items("train")
@@ -114,12 +164,21 @@ def test_inspect_reports_shares_and_weights_from_the_files(family_run, tmp_path,
     pixels = counts[:, : labels.num_classes]
     share = pixels.sum(0) / pixels.sum()
     for c, name in enumerate(labels.names):
-        assert data["train"][name]["share"] == pytest.approx(share[c]) and data["train"][name]["images"] == int((pixels[:, c] > 0).sum())
+        assert data["train"][name]["share"] == pytest.approx(share[c]) and data["train"][name]["images"] == int(
+            (pixels[:, c] > 0).sum()
+        )
     assert data["class_weights"]["enet"] == pytest.approx(1 / np.log(1.02 + share), abs=1e-4)
     present = pixels > 0
-    freq = np.array([pixels[present[:, c], c].sum() / pixels[present[:, c]].sum() if present[:, c].any() else 0.0 for c in range(labels.num_classes)])
+    freq = np.array(
+        [
+            pixels[present[:, c], c].sum() / pixels[present[:, c]].sum() if present[:, c].any() else 0.0
+            for c in range(labels.num_classes)
+        ]
+    )
     median = np.median(freq[freq > 0])
-    assert data["class_weights"]["median_frequency"] == pytest.approx([median / f if f else 0.0 for f in freq], abs=1e-4)
+    assert data["class_weights"]["median_frequency"] == pytest.approx(
+        [median / f if f else 0.0 for f in freq], abs=1e-4
+    )
     assert data["splits"]["train"]["images"] == len(items) and data["splits"]["val"]["ignored_share"] >= 0
     picture = cv2.imread(str(tmp_path / "inspect.png"))
     assert picture is not None and picture.std() > 10
@@ -128,28 +187,68 @@ def test_inspect_reports_shares_and_weights_from_the_files(family_run, tmp_path,
 
 def test_the_prepared_cache_serves_the_family(family_run, tmp_path):
     target, _, root = family_run
-    cfg = config_from_dict({}, [f"target={target}", f"paths.root={root}", f"dataset.cache_dir={tmp_path}", "dataset.size=[64,128]"])
+    cfg = config_from_dict(
+        {}, [f"target={target}", f"paths.root={root}", f"dataset.cache_dir={tmp_path}", "dataset.size=[64,128]"]
+    )
     build_cache(cfg, "val", (64, 128), workers=1, say=lambda _msg: None)
     fam = dataset_family(cfg)
-    cached, plain = build_dataset(cfg, fam.labels(), "val", "val"), build_dataset(cfg, fam.labels(), "val", "val", use_cache=False)
+    cached, plain = (
+        build_dataset(cfg, fam.labels(), "val", "val"),
+        build_dataset(cfg, fam.labels(), "val", "val", use_cache=False),
+    )
     assert cached.cache is not None and plain.cache is None
     for k in range(len(cached)):
-        assert (cached[k]["mask"] == plain[k]["mask"]).all() and (cached[k]["image"] - plain[k]["image"]).abs().max() < 1e-5
+        assert (cached[k]["mask"] == plain[k]["mask"]).all() and (
+            cached[k]["image"] - plain[k]["image"]
+        ).abs().max() < 1e-5
 
 
-@pytest.mark.parametrize("family_run", ["bdd100k"], indirect=True)  # one family: export and painting ask it nothing else
+@pytest.mark.parametrize(
+    "family_run", ["bdd100k"], indirect=True
+)  # one family: export and painting ask it nothing else
 def test_export_and_painting_work_for_a_family_model(family_run, sample_root, tmp_path):
     target, run, root = family_run
     onnx = tmp_path / "model.onnx"
-    assert export.main(["--checkpoint", str(run / "best.pth"), "--onnx", str(onnx), "--check_images", "1", "--set", f"paths.root={root}"]) == 0
+    assert (
+        export.main(
+            [
+                "--checkpoint",
+                str(run / "best.pth"),
+                "--onnx",
+                str(onnx),
+                "--check_images",
+                "1",
+                "--set",
+                f"paths.root={root}",
+            ]
+        )
+        == 0
+    )
     sidecar = json.loads(onnx.with_suffix(".json").read_text())
-    assert sidecar["classes"][:2] == ["road", "sidewalk"] and sidecar["label_mode"]["target"] == "bdd100k" and sidecar["to_label_id"] == list(range(19))
+    assert (
+        sidecar["classes"][:2] == ["road", "sidewalk"]
+        and sidecar["label_mode"]["target"] == "bdd100k"
+        and sidecar["to_label_id"] == list(range(19))
+    )
     out = tmp_path / "paint"
-    argv = ["--checkpoint", str(run / "best.pth"), "--set", f"paint.root={sample_root / 'kitti'}", "paint.split=testing", f"paint.output_dir={out}", "eval.num_workers=0", "eval.device=cpu"]
+    argv = [
+        "--checkpoint",
+        str(run / "best.pth"),
+        "--set",
+        f"paint.root={sample_root / 'kitti'}",
+        "paint.split=testing",
+        f"paint.output_dir={out}",
+        "eval.num_workers=0",
+        "eval.device=cpu",
+    ]
     assert paint_points.main(argv) == 0
     metrics = json.loads((out / "paint_metrics.json").read_text())
     # BDD100K's classes are the Cityscapes train ids: the true point labels (label ids) score through them.
-    assert metrics["frames"] == 3 and 0 <= metrics["point_accuracy"] <= 1 and set(metrics["per_class"]) == set(sidecar["classes"])
+    assert (
+        metrics["frames"] == 3
+        and 0 <= metrics["point_accuracy"] <= 1
+        and set(metrics["per_class"]) == set(sidecar["classes"])
+    )
 
 
 @pytest.mark.parametrize("family_run", ["folder"], indirect=True)
@@ -171,7 +270,11 @@ def test_the_python_predictor_gives_evals_class_maps(family_run):
         written = fam.read_label(out / "results" / item.label.relative_to(root))
         assert (fam.labels().value_table()[classes] == written).all(), item.name
     probs = predictor.probabilities(images[0])
-    assert probs.shape == (4, *images[0].shape[:2]) and probs.dtype == np.float32 and predictor(images[0]).shape == images[0].shape[:2]
+    assert (
+        probs.shape == (4, *images[0].shape[:2])
+        and probs.dtype == np.float32
+        and predictor(images[0]).shape == images[0].shape[:2]
+    )
     assert predictor.colorize(maps[0]).shape == (*images[0].shape[:2], 3)
     with pytest.raises(ValueError, match=r"RGB uint8 images of shape \(H, W, 3\).*image 0 is ndarray \(4, 4\) float64"):
         predictor(np.zeros((4, 4)))

@@ -16,7 +16,9 @@ def make_calib(cx, cy, r0=np.eye(3), cam_to_road=None) -> KittiCalib:
     p = np.array([[F, 0, cx, 0], [0, F, cy, 0], [0, 0, 1.0, 0]])
     rigid = np.hstack([np.eye(3), np.zeros((3, 1))])
     cam_to_road = np.hstack([np.eye(3), [[0.0], [-H], [0.0]]]) if cam_to_road is None else cam_to_road
-    return KittiCalib(P0=p, P1=p, P2=p, P3=p, R0_rect=r0, Tr_velo_to_cam=rigid, Tr_imu_to_velo=rigid, Tr_cam_to_road=cam_to_road)
+    return KittiCalib(
+        P0=p, P1=p, P2=p, P3=p, R0_rect=r0, Tr_velo_to_cam=rigid, Tr_imu_to_velo=rigid, Tr_cam_to_road=cam_to_road
+    )
 
 
 def coordinate_images():
@@ -28,7 +30,12 @@ def test_grid_is_the_devkits():
     grid = BevGrid()
     assert grid.shape == (800, 400)
     x, z = grid.centres()
-    assert x[0] == pytest.approx(-9.975) and x[-1] == pytest.approx(9.975) and z[0] == pytest.approx(45.975) and z[-1] == pytest.approx(6.025)
+    assert (
+        x[0] == pytest.approx(-9.975)
+        and x[-1] == pytest.approx(9.975)
+        and z[0] == pytest.approx(45.975)
+        and z[-1] == pytest.approx(6.025)
+    )
 
 
 def test_cells_take_the_pixel_their_centre_projects_to():
@@ -44,7 +51,9 @@ def test_cells_take_the_pixel_their_centre_projects_to():
     x, z = (c.astype(np.float32).astype(np.float64) for c in BevGrid().centres())
     u, v = CX + F * x[None, :] / z[:, None], CY + F * H / z[:, None] + 0 * x[None, :]
     inside = (u >= 1) & (u <= SIZE[1]) & (v >= 1) & (v <= SIZE[0])
-    assert np.array_equal(rows[inside], v[inside].astype(int) - 1) and np.array_equal(cols[inside], u[inside].astype(int) - 1)
+    assert np.array_equal(rows[inside], v[inside].astype(int) - 1) and np.array_equal(
+        cols[inside], u[inside].astype(int) - 1
+    )
     assert (rows[~inside] == 9999).all() and (~inside).sum() > 1000  # the near corners fall outside the image
     colour = np.stack([np.full(SIZE, 7, np.uint8), np.full(SIZE, 8, np.uint8), np.full(SIZE, 9, np.uint8)], -1)
     bev = to_bev(colour, lookup)
@@ -61,5 +70,7 @@ def test_rectification_and_road_frame_are_applied():
     ignoring_r0 = to_bev(rows, bev_lookup(make_calib(CX, CY, cam_to_road=turned.Tr_cam_to_road), SIZE))
     assert (plain == ignoring_r0).mean() < 0.5
     # A camera 1 m higher sees the same road cell lower in the image.
-    higher = to_bev(rows, bev_lookup(make_calib(CX, CY, cam_to_road=np.hstack([np.eye(3), [[0.0], [-H - 1.0], [0.0]]])), SIZE))
+    higher = to_bev(
+        rows, bev_lookup(make_calib(CX, CY, cam_to_road=np.hstack([np.eye(3), [[0.0], [-H - 1.0], [0.0]]])), SIZE)
+    )
     assert higher[400, 200] > plain[400, 200]

@@ -36,10 +36,16 @@ def test_pipelined_batches_come_back_in_order_with_dropclusters_applied(monkeypa
     for batch, predictions in pipelined(step, batches, lambda b: step.submit(b, [(16, 24)] * 2)):
         seen.append(int(batch[0, 0, 0, 0]))
         expected = Stripes()(batch).argmax(1)
-        expected = torch.nn.functional.interpolate(expected[:, None].float(), size=(16, 24), mode="nearest")[:, 0].byte().numpy()
+        expected = (
+            torch.nn.functional.interpolate(expected[:, None].float(), size=(16, 24), mode="nearest")[:, 0]
+            .byte()
+            .numpy()
+        )
         for k, p in enumerate(predictions):
             assert p.raw.shape == (16, 24) and (p.raw == expected[k]).all()
-            assert (p.final == drop_clusters(p.raw, 4, "majority", 3)).all() and (p.raw_on_device.numpy() == p.raw).all()
+            assert (p.final == drop_clusters(p.raw, 4, "majority", 3)).all() and (
+                p.raw_on_device.numpy() == p.raw
+            ).all()
     assert seen == [0, 1, 2, 3] and len(slow_calls) == 8
     step.close()
 

@@ -58,7 +58,9 @@ def test_hvflip_gives_ttach_predictions(merge):
         def forward(self, t):
             return probs(t)
 
-    reference = ttach.SegmentationTTAWrapper(Wrapped(), ttach.Compose([ttach.HorizontalFlip(), ttach.VerticalFlip()]), merge_mode=merge)
+    reference = ttach.SegmentationTTAWrapper(
+        Wrapped(), ttach.Compose([ttach.HorizontalFlip(), ttach.VerticalFlip()]), merge_mode=merge
+    )
     with torch.no_grad():
         expected = reference(x)
         got = predict_with_tta(probs, x, tta_views("hvflip"), merge)

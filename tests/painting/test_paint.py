@@ -25,7 +25,9 @@ def hand_calib() -> KittiCalib:
     p = np.array([[F, 0, CX, 0], [0, F, CY, 0], [0, 0, 1.0, 0]])
     rigid = np.hstack([VELO_AXES, [[0.0], [0.2], [0.0]]])  # the camera 0.2 m below the Velodyne
     eye = np.hstack([np.eye(3), np.zeros((3, 1))])
-    return KittiCalib(P0=p, P1=p, P2=p, P3=p, R0_rect=np.eye(3), Tr_velo_to_cam=rigid, Tr_imu_to_velo=eye, Tr_cam_to_road=eye)
+    return KittiCalib(
+        P0=p, P1=p, P2=p, P3=p, R0_rect=np.eye(3), Tr_velo_to_cam=rigid, Tr_imu_to_velo=eye, Tr_cam_to_road=eye
+    )
 
 
 def test_each_point_takes_the_scores_of_its_pixel():
@@ -46,7 +48,10 @@ def test_each_point_takes_the_scores_of_its_pixel():
     assert painted.index.tolist() == [0, 1]
     assert painted.points.shape == (2, 7) and painted.points.dtype == np.float32
     assert np.array_equal(painted.points[:, :4], points[:2])
-    assert painted.points[:, 4:6].tolist() == [[100, 320], [50, 420]] and painted.pixels.tolist() == [[100, 320], [50, 420]]
+    assert painted.points[:, 4:6].tolist() == [[100, 320], [50, 420]] and painted.pixels.tolist() == [
+        [100, 320],
+        [50, 420],
+    ]
     assert painted.classes.tolist() == [1, 1]  # argmax of (row, col, 0.5): the column is larger
 
 
@@ -102,17 +107,23 @@ def test_painting_with_the_true_image_labels_recovers_the_true_point_labels(samp
     labels = build_labels("cityscapes", "categories")
     names = list(labels.names)
     objects = object_class_indices(names)
-    scorer = PaintScorer(names, truth_table(dataset_family(config_from_dict({}, ["dataset.labels=categories"])), labels), objects)
+    scorer = PaintScorer(
+        names, truth_table(dataset_family(config_from_dict({}, ["dataset.labels=categories"])), labels), objects
+    )
     frames, _ = kitti_frames(sample_root / "kitti", "training")
     for frame in frames[::3]:
         category, index = frame.name.split("_")
         h, w = cv2.imread(str(frame.image)).shape[:2]
-        classes = labels.encode(render(make_street(_seed(SMALL, "training", category, int(index)), h, w, category), h, w).label_ids)
+        classes = labels.encode(
+            render(make_street(_seed(SMALL, "training", category, int(index)), h, w, category), h, w).label_ids
+        )
         scores = (classes[None] == np.arange(len(names))[:, None, None]).astype(np.float32)
         scan = read_scan(frame.velodyne)
         painted = paint_scan(scan, scores, read_calib(frame.calib))
         clusters = cluster_objects(painted.points[:, :3], painted.classes, objects, names, eps=0.5, min_samples=5)
-        scorer.update(painted.index, painted.points[:, :3], painted.classes, read_point_labels(frame.truth, len(scan)), clusters)
+        scorer.update(
+            painted.index, painted.points[:, :3], painted.classes, read_point_labels(frame.truth, len(scan)), clusters
+        )
     m = scorer.compute()
     assert m["point_accuracy"] > 0.9 and m["per_class"]["flat"]["iou"] > 0.95 and m["per_class"]["vehicle"]["iou"] > 0.8
     assert m["objects"] >= 5 and m["cluster_recall"] > 0.8

@@ -23,7 +23,17 @@ def categories_run(sample_root, tmp_path_factory):
 
 
 def paint(run, *extra):
-    argv = ["--config_path", "configs/quickstart.yaml", "--checkpoint", str(run / "best.pth"), "--set", f"paths.output_dir={run}", "eval.num_workers=0", "eval.device=cpu", *extra]
+    argv = [
+        "--config_path",
+        "configs/quickstart.yaml",
+        "--checkpoint",
+        str(run / "best.pth"),
+        "--set",
+        f"paths.output_dir={run}",
+        "eval.num_workers=0",
+        "eval.device=cpu",
+        *extra,
+    ]
     return paint_points.main(argv)
 
 
@@ -35,7 +45,13 @@ def by_hand_in_image(scan, calib, height, width):
     cam = (r0 @ tr @ np.c_[scan[:, :3], np.ones(len(scan))].T).T
     x = (calib.P2 @ cam.T).T
     u, v = x[:, 0] / x[:, 2], x[:, 1] / x[:, 2]
-    return (cam[:, 2] > 0) & (np.floor(u + 0.5) >= 0) & (np.floor(u + 0.5) < width) & (np.floor(v + 0.5) >= 0) & (np.floor(v + 0.5) < height)
+    return (
+        (cam[:, 2] > 0)
+        & (np.floor(u + 0.5) >= 0)
+        & (np.floor(u + 0.5) < width)
+        & (np.floor(v + 0.5) >= 0)
+        & (np.floor(v + 0.5) < height)
+    )
 
 
 def test_paints_every_frame_and_writes_kitti_formats(categories_run, sample_root):
@@ -57,13 +73,31 @@ def test_paints_every_frame_and_writes_kitti_formats(categories_run, sample_root
         assert np.array_equal(labels, painted[:, 4:].argmax(1))
         ply = (out / "ply" / f"{name}.ply").read_bytes()
         header = ply[: ply.index(b"end_header\n")].decode()
-        assert f"element vertex {len(painted)}" in header and len(ply) - len(header) - len("end_header\n") == 15 * len(painted)
+        assert f"element vertex {len(painted)}" in header and len(ply) - len(header) - len("end_header\n") == 15 * len(
+            painted
+        )
         clusters = json.loads((out / "clusters" / f"{name}.json").read_text())
         assert {"frame", "ground_points", "clusters"} == set(clusters)
         for c in clusters["clusters"]:
-            assert c["class"] in ("human", "vehicle") and c["points"] >= 5 and all(lo <= m <= hi for lo, m, hi in zip(c["box_min"], c["centroid"], c["box_max"]))
-    assert {"point_accuracy", "point_miou", "per_class", "cluster_recall", "objects", "objects_found", "ms_per_frame"} <= set(metrics)
-    assert 0 <= metrics["point_accuracy"] <= 1 and metrics["objects"] > 0 and metrics["ms_per_frame"]["painting_median"] > 0
+            assert (
+                c["class"] in ("human", "vehicle")
+                and c["points"] >= 5
+                and all(lo <= m <= hi for lo, m, hi in zip(c["box_min"], c["centroid"], c["box_max"]))
+            )
+    assert {
+        "point_accuracy",
+        "point_miou",
+        "per_class",
+        "cluster_recall",
+        "objects",
+        "objects_found",
+        "ms_per_frame",
+    } <= set(metrics)
+    assert (
+        0 <= metrics["point_accuracy"] <= 1
+        and metrics["objects"] > 0
+        and metrics["ms_per_frame"]["painting_median"] > 0
+    )
     assert len(list((out / "pictures").glob("*.png"))) == 4  # camera and bird's-eye view, for two frames
     assert imageio_ffmpeg.count_frames_and_secs(str(out / "painted_points.mp4"))[0] == 9
 
@@ -85,9 +119,26 @@ def test_clear_errors(categories_run, sample_root, tmp_path, capsys):
 def test_a_cityscapes_model_paints_frames_named_by_a_kitti_config(categories_run, sample_root, tmp_path):
     # The KITTI config's target and root say where the frames are; the classes stay the checkpoint's.
     out = tmp_path / "painted"
-    argv = ["--config_path", "configs/kitti_road_fpn.yaml", "--checkpoint", str(categories_run / "best.pth"), "--set", "target=kitti", f"paths.root={sample_root / 'kitti'}"]
-    argv += [f"paint.output_dir={out}", "paint.split=testing", "paint.max_pictures=0", "eval.num_workers=0", "eval.device=cpu", "eval.drop_clusters=0"]
+    argv = [
+        "--config_path",
+        "configs/kitti_road_fpn.yaml",
+        "--checkpoint",
+        str(categories_run / "best.pth"),
+        "--set",
+        "target=kitti",
+        f"paths.root={sample_root / 'kitti'}",
+    ]
+    argv += [
+        f"paint.output_dir={out}",
+        "paint.split=testing",
+        "paint.max_pictures=0",
+        "eval.num_workers=0",
+        "eval.device=cpu",
+        "eval.drop_clusters=0",
+    ]
     assert paint_points.main(argv) == 0
     metrics = json.loads((out / "paint_metrics.json").read_text())
     assert metrics["frames"] == 3 and len(list((out / "painted").glob("*.bin"))) == 3
-    assert np.fromfile(next((out / "painted").glob("*.bin")), np.float32).size % (4 + 8) == 0  # x, y, z, r + the 8 categories
+    assert (
+        np.fromfile(next((out / "painted").glob("*.bin")), np.float32).size % (4 + 8) == 0
+    )  # x, y, z, r + the 8 categories

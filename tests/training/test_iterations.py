@@ -15,7 +15,14 @@ def run_train(sample_root, out, *extra, resume=False):
 
 
 def test_a_mid_epoch_resume_is_bit_identical(sample_root, tmp_path, monkeypatch):
-    extra = ["training.epochs=2", "training.iters_per_epoch=3", "training.checkpoint_every_iters=1", "training.deterministic=true", "training.scheduler=poly", "training.num_workers=1"]
+    extra = [
+        "training.epochs=2",
+        "training.iters_per_epoch=3",
+        "training.checkpoint_every_iters=1",
+        "training.deterministic=true",
+        "training.scheduler=poly",
+        "training.num_workers=1",
+    ]
     assert run_train(sample_root, tmp_path / "straight", *extra) == 0
 
     real = train.Trainer._optimizer_step
@@ -31,7 +38,11 @@ def test_a_mid_epoch_resume_is_bit_identical(sample_root, tmp_path, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         run_train(sample_root, tmp_path / "resumed", *extra)
     saved = load_checkpoint(tmp_path / "resumed" / "last.pth")
-    assert (saved["global_step"], saved["epoch"], saved["epoch_progress"]["samples"]) == (4, 1, 2)  # one batch of 2 into epoch 2
+    assert (saved["global_step"], saved["epoch"], saved["epoch_progress"]["samples"]) == (
+        4,
+        1,
+        2,
+    )  # one batch of 2 into epoch 2
     monkeypatch.setattr(train.Trainer, "_optimizer_step", real)
     assert run_train(sample_root, tmp_path / "resumed", *extra, resume=True) == 0
 
@@ -40,7 +51,13 @@ def test_a_mid_epoch_resume_is_bit_identical(sample_root, tmp_path, monkeypatch)
 
 def test_max_iters_ends_mid_epoch_and_validates_every_n_steps(sample_root, tmp_path):
     out = tmp_path / "iters"
-    extra = ["training.max_iters=5", "training.iters_per_epoch=2", "training.val_every_iters=2", "training.scheduler=poly", "training.epochs=99"]
+    extra = [
+        "training.max_iters=5",
+        "training.iters_per_epoch=2",
+        "training.val_every_iters=2",
+        "training.scheduler=poly",
+        "training.epochs=99",
+    ]
     assert run_train(sample_root, out, *extra) == 0
     ckpt = load_checkpoint(out / "last.pth")
     assert ckpt["global_step"] == 5
@@ -52,7 +69,12 @@ def test_max_iters_ends_mid_epoch_and_validates_every_n_steps(sample_root, tmp_p
 
 def test_warmup_longer_than_the_run_is_a_warning(sample_root, tmp_path):
     out = tmp_path / "warm"
-    assert run_train(sample_root, out, "training.warmup_iters=40", "training.scheduler=cosine", "training.freeze_encoder_iters=5") == 0
+    assert (
+        run_train(
+            sample_root, out, "training.warmup_iters=40", "training.scheduler=cosine", "training.freeze_encoder_iters=5"
+        )
+        == 0
+    )
     log = (out / "train.log").read_text()
     assert "training.warmup_iters=40 is more than this stage's 2 optimizer steps" in log
     assert "training.freeze_encoder_iters=5 covers the whole run" in log

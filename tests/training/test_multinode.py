@@ -20,13 +20,19 @@ def _free_port() -> int:
 
 def test_two_nodes_with_static_rendezvous_train_as_one_job(sample_root, tmp_path):
     out, port = tmp_path / "two_nodes", _free_port()
-    env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1"}  # the interface the nodes reach each other on
+    env = {
+        **os.environ,
+        "GLOO_SOCKET_IFNAME": "lo",
+        "OMP_NUM_THREADS": "1",
+    }  # the interface the nodes reach each other on
     overrides = tiny_overrides(sample_root, out)
     nodes = []
     for node_rank in (0, 1):
         launch = f"-m torch.distributed.run --nnodes 2 --node_rank {node_rank} --nproc_per_node 1 --rdzv_endpoint 127.0.0.1:{port} --rdzv_conf timeout=60".split()
         cmd = [sys.executable, *launch, "train.py", "--config_path", "configs/quickstart.yaml", "--set", *overrides]
-        nodes.append(subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        nodes.append(
+            subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        )
     logs = [node.communicate(timeout=150)[0] for node in nodes]
     assert [node.returncode for node in nodes] == [0, 0], "\n".join(log[-2000:] for log in logs)
     train_log = (out / "train.log").read_text()

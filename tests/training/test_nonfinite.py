@@ -35,7 +35,10 @@ def test_resuming_a_good_run_with_a_bad_lr_leaves_it_as_it_was(sample_root, tmp_
     assert train.main(argv_for(sample_root, out)) == 0
     before = run_files(out)
     assert {"last.pth", "best.pth", "config.yaml", "metrics.json"} <= set(before)
-    code = train.run_main(train.main, argv_for(sample_root, out, "training.lr=1e30", "training.epochs=2", "training.iters_per_epoch=4", resume=True))
+    code = train.run_main(
+        train.main,
+        argv_for(sample_root, out, "training.lr=1e30", "training.epochs=2", "training.iters_per_epoch=4", resume=True),
+    )
     assert code == EXIT_NONFINITE, capsys.readouterr().err
     assert run_files(out) == before  # last.pth, best.pth, config.yaml and metrics.json byte for byte
 
@@ -60,13 +63,20 @@ def test_skip_drops_the_bad_step_and_keeps_training(sample_root, tmp_path, monke
 
     monkeypatch.setattr(train, "build_training_parts", nan_images_in_the_third_batch)
     out = tmp_path / "skip"
-    assert train.main(argv_for(sample_root, out, "training.nonfinite=skip", "training.iters_per_epoch=4", "training.epochs=1")) == 0
+    assert (
+        train.main(
+            argv_for(sample_root, out, "training.nonfinite=skip", "training.iters_per_epoch=4", "training.epochs=1")
+        )
+        == 0
+    )
     ckpt = load_checkpoint(out / "last.pth")
     assert ckpt["curves"]["skipped_steps"] == [3] and ckpt["global_step"] == 3  # four batches, one step dropped
     # Weights and batch-norm running statistics: the dropped step's forward pass left nothing behind.
     assert all(torch.isfinite(v).all() for v in ckpt["model"].values() if v.is_floating_point())
     assert (out / "curves.png").stat().st_size > 1000
-    assert json.loads((out / "metrics.json").read_text())[-1]["loss"] is not None  # the epoch mean leaves the dropped step out
+    assert (
+        json.loads((out / "metrics.json").read_text())[-1]["loss"] is not None
+    )  # the epoch mean leaves the dropped step out
 
 
 def test_skip_with_an_fp16_scaler_and_clipping_keeps_stepping():
@@ -83,7 +93,12 @@ def test_skip_with_an_fp16_scaler_and_clipping_keeps_stepping():
 
 def test_skip_stops_after_max_nonfinite_steps(sample_root, tmp_path, capsys):
     out = tmp_path / "skip_many"
-    extra = ("training.lr=1e30", "training.nonfinite=skip", "training.max_nonfinite_steps=1", "training.iters_per_epoch=6")
+    extra = (
+        "training.lr=1e30",
+        "training.nonfinite=skip",
+        "training.max_nonfinite_steps=1",
+        "training.iters_per_epoch=6",
+    )
     assert train.run_main(train.main, argv_for(sample_root, out, *extra)) == EXIT_NONFINITE
     err = capsys.readouterr().err
     assert "more than training.max_nonfinite_steps=1" in err and not (out / "last.pth").exists()

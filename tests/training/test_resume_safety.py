@@ -84,12 +84,17 @@ def test_resume_ignores_a_missing_init_from(sample_root, tmp_path):
 def test_advice_for_list_values_is_one_shell_word_each(finished_run, sample_root, tmp_path, capsys):
     from utils.training.resume import _flow
 
-    assert _flow(["road", "sidewalk"]) == "[road,sidewalk]" and _flow([256, 128]) == "[256,128]" and _flow(None) == "null"
+    assert (
+        _flow(["road", "sidewalk"]) == "[road,sidewalk]" and _flow([256, 128]) == "[256,128]" and _flow(None) == "null"
+    )
     run = tmp_path / "moved"
     run.mkdir()
     (run / "last.pth").write_bytes((finished_run / "last.pth").read_bytes())
     (run / "config.yaml").write_bytes((finished_run / "config.yaml").read_bytes())  # still names the old folder
-    assert train.run_main(train.main, argv_for(sample_root, run, "dataset.labels=[road,sidewalk]", resume=True)) == EXIT_USER_ERROR
+    assert (
+        train.run_main(train.main, argv_for(sample_root, run, "dataset.labels=[road,sidewalk]", resume=True))
+        == EXIT_USER_ERROR
+    )
     err = capsys.readouterr().err
     # The run was moved: its own config.yaml still points at the old folder, so the advice names the new one.
     assert f"--config_path {run / 'config.yaml'} --resume --set paths.output_dir={run}" in err
@@ -115,14 +120,26 @@ def test_every_architecture_key_is_checked_on_resume(finished_run, sample_root, 
     if name not in ARCHITECTURE_CHANGES:
         pytest.fail(f"add a changed value of model.{name} to ARCHITECTURE_CHANGES")
     before = snapshot(finished_run)
-    code = train.run_main(train.main, argv_for(sample_root, finished_run, f"model.{name}={ARCHITECTURE_CHANGES[name]}", resume=True))
+    code = train.run_main(
+        train.main, argv_for(sample_root, finished_run, f"model.{name}={ARCHITECTURE_CHANGES[name]}", resume=True)
+    )
     err = capsys.readouterr().err.strip()
     assert code == EXIT_USER_ERROR and len(err.splitlines()) == 1
-    assert err.startswith(f"error: Cannot resume '{finished_run}': model.{name} is ") and "Nothing in the run folder was changed" in err
+    assert (
+        err.startswith(f"error: Cannot resume '{finished_run}': model.{name} is ")
+        and "Nothing in the run folder was changed" in err
+    )
     assert snapshot(finished_run) == before
 
 
 def test_dropout_and_encoder_weights_may_change_on_resume():
     saved = {"model": {"arch": "fpn", "dropout": 0.2, "encoder_weights": "imagenet"}}
-    assert config_differences(saved, {"model": {"arch": "fpn", "dropout": 0.0, "encoder_weights": "/weights/resnet18.pth"}}) == []
-    assert config_differences(saved, {"model": {"arch": "unet", "dropout": 0.2, "encoder_weights": "imagenet"}}) == [("model.arch", "fpn", "unet")]
+    assert (
+        config_differences(
+            saved, {"model": {"arch": "fpn", "dropout": 0.0, "encoder_weights": "/weights/resnet18.pth"}}
+        )
+        == []
+    )
+    assert config_differences(saved, {"model": {"arch": "unet", "dropout": 0.2, "encoder_weights": "imagenet"}}) == [
+        ("model.arch", "fpn", "unet")
+    ]

@@ -24,7 +24,9 @@ from utils.training.run_lock import LOCK_NAME, RunLock, stale_reason, this_proce
 
 
 def argv_for(sample_root, out, *extra, resume=False):
-    return ["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out, *extra)] + (["--resume"] if resume else [])
+    return ["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out, *extra)] + (
+        ["--resume"] if resume else []
+    )
 
 
 def snapshot(folder: Path) -> dict:
@@ -32,7 +34,13 @@ def snapshot(folder: Path) -> dict:
 
 
 def start_training(sample_root, out, *extra) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "train.py", *argv_for(sample_root, out, *extra)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "train.py", *argv_for(sample_root, out, *extra)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
@@ -79,14 +87,23 @@ def test_a_second_training_on_a_busy_folder_stops_in_one_line_and_the_first_fini
             assert train.run_main(train.main, argv_for(sample_root, out, resume=resume)) == EXIT_USER_ERROR
             lines = error_lines(capsys)
             assert len(lines) == 1, lines
-            since = re.escape(f"error: Run folder '{out}' is in use by pid {first.pid} on host {socket.gethostname()} since ") + r"\d\d:\d\d " + re.escape(f"({out / LOCK_NAME})")
+            since = (
+                re.escape(
+                    f"error: Run folder '{out}' is in use by pid {first.pid} on host {socket.gethostname()} since "
+                )
+                + r"\d\d:\d\d "
+                + re.escape(f"({out / LOCK_NAME})")
+            )
             assert re.match(since, lines[0]), lines[0]
             assert snapshot(out) == before
     finally:
         os.kill(first.pid, signal.SIGCONT)
     _, err = first.communicate(timeout=240)
     assert first.returncode == 0, err[-2000:]
-    assert load_checkpoint(out / "last.pth")["global_step"] == 4 and len(json.loads((out / "metrics.json").read_text())) == 2
+    assert (
+        load_checkpoint(out / "last.pth")["global_step"] == 4
+        and len(json.loads((out / "metrics.json").read_text())) == 2
+    )
     assert not (out / LOCK_NAME).exists()
 
 
@@ -106,7 +123,9 @@ def test_a_lock_from_another_host_says_how_to_remove_it(sample_root, tmp_path, c
     before = snapshot(out)
     assert train.run_main(train.main, argv_for(sample_root, out)) == EXIT_USER_ERROR
     lines = error_lines(capsys)
-    assert len(lines) == 1 and lines[0].startswith(f"error: Run folder '{out}' is in use by pid 4242 on host gpu-07 since 14:02 ({lock}). ")
+    assert len(lines) == 1 and lines[0].startswith(
+        f"error: Run folder '{out}' is in use by pid 4242 on host gpu-07 since 14:02 ({lock}). "
+    )
     assert lines[0].endswith(f"remove the lock and run again: rm {lock}")
     assert snapshot(out) == before
     # Following the advice works.
@@ -134,7 +153,9 @@ def test_a_requeued_slurm_job_takes_over_its_earlier_runs_lock_on_any_host(tmp_p
     assert not (tmp_path / LOCK_NAME).exists()
 
 
-@pytest.mark.parametrize("failure", [UserError("a problem the user can fix"), KeyboardInterrupt()], ids=["user_error", "ctrl_c"])
+@pytest.mark.parametrize(
+    "failure", [UserError("a problem the user can fix"), KeyboardInterrupt()], ids=["user_error", "ctrl_c"]
+)
 def test_the_lock_is_removed_when_training_fails(sample_root, tmp_path, monkeypatch, failure):
     out = tmp_path / "run"
     seen = {}
@@ -177,6 +198,15 @@ def test_eval_reads_a_locked_run_folder(sample_root, tmp_path):
     assert train.main(argv_for(sample_root, run)) == 0
     lock = write_lock(run, pid=os.getppid())  # a live training of this host holds it
     before = lock.read_bytes()
-    argv = ["--config_path", "configs/quickstart.yaml", "--set", f"paths.root={sample_root / 'cityscapes'}", f"paths.output_dir={run}", "eval.num_workers=0", "eval.device=cpu", "eval.max_images=1"]
+    argv = [
+        "--config_path",
+        "configs/quickstart.yaml",
+        "--set",
+        f"paths.root={sample_root / 'cityscapes'}",
+        f"paths.output_dir={run}",
+        "eval.num_workers=0",
+        "eval.device=cpu",
+        "eval.max_images=1",
+    ]
     assert eval_script.main(argv) == 0
     assert (run / "eval" / "metrics.json").is_file() and lock.read_bytes() == before

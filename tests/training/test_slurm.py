@@ -25,7 +25,13 @@ def _port_free(port: int) -> bool:
 
 @pytest.mark.parametrize(
     "nodelist, first",
-    [("gpu-07", "gpu-07"), ("gpu[07-08,11]", "gpu07"), ("node1,node2", "node1"), ("a[1-2],b[3-4]", "a1"), ("rack[1-2]-node[001-004]", "rack1-node001")],
+    [
+        ("gpu-07", "gpu-07"),
+        ("gpu[07-08,11]", "gpu07"),
+        ("node1,node2", "node1"),
+        ("a[1-2],b[3-4]", "a1"),
+        ("rack[1-2]-node[001-004]", "rack1-node001"),
+    ],
 )
 def test_the_first_host_of_a_compressed_node_list(nodelist, first):
     assert first_slurm_host(nodelist) == first  # as `scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1`
@@ -33,9 +39,22 @@ def test_the_first_host_of_a_compressed_node_list(nodelist, first):
 
 def test_torchrun_variables_win_over_slurms(monkeypatch):
     # `srun torchrun ...` (one task per node): the workers see both; torchrun's describe the worker.
-    for key, value in {"SLURM_PROCID": "1", "SLURM_NTASKS": "2", "SLURM_JOB_ID": "123", "RANK": "5", "WORLD_SIZE": "8", "LOCAL_RANK": "1"}.items():
+    for key, value in {
+        "SLURM_PROCID": "1",
+        "SLURM_NTASKS": "2",
+        "SLURM_JOB_ID": "123",
+        "RANK": "5",
+        "WORLD_SIZE": "8",
+        "LOCAL_RANK": "1",
+    }.items():
         monkeypatch.setenv(key, value)
-    assert process_group_spec() == {"rank": 5, "world_size": 8, "local_rank": 1, "init_method": "env://", "launcher": "torchrun"}
+    assert process_group_spec() == {
+        "rank": 5,
+        "world_size": 8,
+        "local_rank": 1,
+        "init_method": "env://",
+        "launcher": "torchrun",
+    }
     for key in TORCHRUN_VARS:
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("SLURM_JOB_NODELIST", "gpu[07-08]")
@@ -52,13 +71,43 @@ def test_two_srun_tasks_train_as_one_job(sample_root, tmp_path):
     # The port comes from the job id, as on a cluster: pick a job id whose port is free here.
     job_id = next(j for j in range(4242, 4342) if _port_free(slurm_master_port(str(j))))
     base = {k: v for k, v in os.environ.items() if k not in TORCHRUN_VARS and not k.startswith("SLURM_")}
-    base.update(GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1", SLURM_NTASKS="2", SLURM_JOB_ID=str(job_id), SLURM_JOB_NODELIST="localhost", SLURM_NNODES="1", SLURM_NODEID="0")
-    cmd = [sys.executable, "train.py", "--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out)]
-    tasks = [subprocess.Popen(cmd, cwd=ROOT, env={**base, "SLURM_PROCID": str(r), "SLURM_LOCALID": str(r)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for r in (0, 1)]
+    base.update(
+        GLOO_SOCKET_IFNAME="lo",
+        OMP_NUM_THREADS="1",
+        SLURM_NTASKS="2",
+        SLURM_JOB_ID=str(job_id),
+        SLURM_JOB_NODELIST="localhost",
+        SLURM_NNODES="1",
+        SLURM_NODEID="0",
+    )
+    cmd = [
+        sys.executable,
+        "train.py",
+        "--config_path",
+        "configs/quickstart.yaml",
+        "--set",
+        *tiny_overrides(sample_root, out),
+    ]
+    tasks = [
+        subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env={**base, "SLURM_PROCID": str(r), "SLURM_LOCALID": str(r)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for r in (0, 1)
+    ]
     logs = [task.communicate(timeout=200)[0] for task in tasks]
     assert [task.returncode for task in tasks] == [0, 0], "\n".join(log[-2000:] for log in logs)
-    assert f"joining a process group of 2 processes (SLURM, rendezvous tcp://localhost:{slurm_master_port(str(job_id))})" in logs[0]
-    assert "batch 2 x 2 processes" in (out / "train.log").read_text()  # one process group: each step takes a batch from both
+    assert (
+        f"joining a process group of 2 processes (SLURM, rendezvous tcp://localhost:{slurm_master_port(str(job_id))})"
+        in logs[0]
+    )
+    assert (
+        "batch 2 x 2 processes" in (out / "train.log").read_text()
+    )  # one process group: each step takes a batch from both
     history = json.loads((out / "metrics.json").read_text())
     assert len(history) == 1 and history[0]["iteration"] == 2
     assert not (out / ".lock").exists()  # rank 0 held it and removed it

@@ -26,7 +26,9 @@ def test_two_iteration_smoke_run(sample_root, tmp_path):
     assert ckpt["global_step"] == 2 and ckpt["epoch"] == 1 and ckpt["class_names"][0] == "void"
     assert {"model", "optimizer", "schedule", "scaler", "rng", "config", "palette", "best"} <= set(ckpt)
     assert yaml.safe_load((out / "config.yaml").read_text())["dataset"]["size"] == [64, 128]
-    records = json.loads((out / "metrics.json").read_text(), parse_constant=lambda token: pytest.fail(f"{token} in metrics.json"))
+    records = json.loads(
+        (out / "metrics.json").read_text(), parse_constant=lambda token: pytest.fail(f"{token} in metrics.json")
+    )
     assert len(records) == 1 and {"epoch", "loss", "miou", "mean_dice", "per_class", "val_loss"} <= set(records[0])
     assert set(records[0]["per_class"]) == set(ckpt["class_names"])
     assert "mIoU" in (out / "train.log").read_text()
@@ -46,7 +48,10 @@ def test_training_starts_from_a_local_encoder_weights_file(sample_root, tmp_path
     torch.save(weights, path)
     out = tmp_path / "run"
     assert run_train(sample_root, out, f"model.encoder_weights={path}", "training.freeze_encoder_iters=2") == 0
-    assert f"encoder weights from {path}: loaded 120 tensors; skipped 2 classifier tensors" in (out / "train.log").read_text()
+    assert (
+        f"encoder weights from {path}: loaded 120 tensors; skipped 2 classifier tensors"
+        in (out / "train.log").read_text()
+    )
     model = load_checkpoint(out / "last.pth")["model"]
     assert torch.equal(model["encoder.layer4.1.conv2.weight"], weights["layer4.1.conv2.weight"])
 
@@ -62,7 +67,13 @@ def test_refuses_to_overwrite_a_run(sample_root, tmp_path, capsys):
 
 def test_interrupted_then_resumed_equals_uninterrupted(sample_root, tmp_path, monkeypatch):
     # One loader worker: worker start-up must not shift the RNG stream that dropout draws from.
-    extra = ["training.epochs=3", "training.deterministic=true", "training.iters_per_epoch=2", "training.scheduler=poly", "training.num_workers=1"]
+    extra = [
+        "training.epochs=3",
+        "training.deterministic=true",
+        "training.iters_per_epoch=2",
+        "training.scheduler=poly",
+        "training.num_workers=1",
+    ]
     assert run_train(sample_root, tmp_path / "straight", *extra) == 0
 
     calls = {"n": 0}
@@ -87,7 +98,12 @@ def test_interrupted_then_resumed_equals_uninterrupted(sample_root, tmp_path, mo
 def test_init_from_another_class_count(sample_root, tmp_path):
     assert run_train(sample_root, tmp_path / "categories") == 0
     source = load_checkpoint(tmp_path / "categories" / "last.pth")["model"]
-    extra = ["dataset.labels=road", f"training.init_from={tmp_path / 'categories' / 'last.pth'}", "training.iters_per_epoch=1", "training.lr=1e-12"]
+    extra = [
+        "dataset.labels=road",
+        f"training.init_from={tmp_path / 'categories' / 'last.pth'}",
+        "training.iters_per_epoch=1",
+        "training.lr=1e-12",
+    ]
     assert run_train(sample_root, tmp_path / "road", *extra) == 0
     target = load_checkpoint(tmp_path / "road" / "last.pth")
     assert target["class_names"] == ["road", "rest"]
@@ -113,7 +129,13 @@ def test_two_stages_run_in_sequence(sample_root, tmp_path):
 
 
 def test_missing_dataset_is_a_clear_error(tmp_path, capsys):
-    argv = ["--config_path", "train_config.yaml", "--set", f"paths.root={tmp_path / 'none'}", f"paths.output_dir={tmp_path / 'out'}"]
+    argv = [
+        "--config_path",
+        "train_config.yaml",
+        "--set",
+        f"paths.root={tmp_path / 'none'}",
+        f"paths.output_dir={tmp_path / 'out'}",
+    ]
     assert train.run_main(train.main, argv) == EXIT_USER_ERROR
     err = capsys.readouterr().err
     assert "cityscapes-dataset.com" in err and "quickstart" in err and "Traceback" not in err

@@ -7,7 +7,15 @@ exit codes; :class:`UserError` (:mod:`utils.config.errors`) is the one exception
 """
 
 from utils.config.errors import EXIT_USER_ERROR, UserError
-from utils.config.loading import apply_overrides, config_from_dict, config_to_dict, load_config, read_yaml, resolve_device, save_config
+from utils.config.loading import (
+    apply_overrides,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    read_yaml,
+    resolve_device,
+    save_config,
+)
 from utils.config.schema import Config, DatasetConfig, EvalConfig, ModelConfig, PathsConfig, StageConfig, TrainingConfig
 
 __all__ = [

@@ -11,8 +11,16 @@ EXIT_OS_ERROR = 1
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    parser.add_argument("--config_path", required=required, help="YAML config, e.g. train_config.yaml or configs/quickstart.yaml")
-    parser.add_argument("--set", nargs="+", default=[], metavar="SECTION.KEY=VALUE", help="override config keys; values are parsed as YAML, e.g. --set training.epochs=5 dataset.size=[256,512]")
+    parser.add_argument(
+        "--config_path", required=required, help="YAML config, e.g. train_config.yaml or configs/quickstart.yaml"
+    )
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override config keys; values are parsed as YAML, e.g. --set training.epochs=5 dataset.size=[256,512]",
+    )
     add_debug_argument(parser)
 
 
@@ -45,5 +53,7 @@ def run_main(main, argv=None) -> int:
         if debug:
             traceback.print_exc()
         where = f" ({exc.filename})" if exc.filename else ""
-        print(f"error: {exc.strerror or user_message(exc)}{where}. Run with --debug for the traceback.", file=sys.stderr)
+        print(
+            f"error: {exc.strerror or user_message(exc)}{where}. Run with --debug for the traceback.", file=sys.stderr
+        )
         return EXIT_OS_ERROR

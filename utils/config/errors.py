@@ -24,7 +24,9 @@ EXIT_NONFINITE = NonFiniteError.exit_code
 
 # A DataLoader worker's exception reaches the main process as "Caught UserError in DataLoader worker
 # process 0.\nOriginal Traceback (most recent call last):\n  File ...\nutils.config.errors.UserError: <message>".
-_WORKER_PREFIX = re.compile(r"Caught \w+ in DataLoader worker process \d+\.\nOriginal Traceback \(most recent call last\):\n")
+_WORKER_PREFIX = re.compile(
+    r"Caught \w+ in DataLoader worker process \d+\.\nOriginal Traceback \(most recent call last\):\n"
+)
 _TRACEBACK_LINE = re.compile(r"^(  |Traceback \(most recent call last\):)")
 
 

@@ -20,7 +20,18 @@ import yaml
 from utils.config.errors import UserError
 from utils.config.schema import Config, DatasetConfig, EvalConfig, ModelConfig, PathsConfig, StageConfig, TrainingConfig
 
-__all__ = ["Config", "DatasetConfig", "EvalConfig", "ModelConfig", "PathsConfig", "StageConfig", "TrainingConfig", "load_config", "config_from_dict", "config_to_dict"]
+__all__ = [
+    "Config",
+    "DatasetConfig",
+    "EvalConfig",
+    "ModelConfig",
+    "PathsConfig",
+    "StageConfig",
+    "TrainingConfig",
+    "load_config",
+    "config_from_dict",
+    "config_to_dict",
+]
 
 
 SECTIONS = {f.name: f.type for f in dataclasses.fields(Config) if dataclasses.is_dataclass(f.type)}
@@ -117,7 +128,9 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
         node, valid = data, [f.name for f in dataclasses.fields(Config)]
         for depth, part in enumerate(parts):
             if part not in valid:
-                raise UserError(f"Override '{text}': unknown key '{'.'.join(parts[: depth + 1])}'.{_closest(part, valid)}")
+                raise UserError(
+                    f"Override '{text}': unknown key '{'.'.join(parts[: depth + 1])}'.{_closest(part, valid)}"
+                )
             if depth == len(parts) - 1:
                 node[part] = value
             else:
@@ -134,7 +147,9 @@ def _validate(cfg: Config) -> None:
     def bad(key, msg):
         raise UserError(f"Config key '{key}' {msg}")
 
-    sizes = [("dataset.size", cfg.dataset.size), ("dataset.crop_size", cfg.dataset.crop_size)] + [(f"training.stages[{i}].size", s.size) for i, s in enumerate(cfg.training.stages)]
+    sizes = [("dataset.size", cfg.dataset.size), ("dataset.crop_size", cfg.dataset.crop_size)] + [
+        (f"training.stages[{i}].size", s.size) for i, s in enumerate(cfg.training.stages)
+    ]
     for key, size in sizes:
         if size is not None and (len(size) != 2 or min(size) < 32):
             bad(key, f"is {size}; it must be [H, W] with both at least 32, e.g. [512, 1024].")
@@ -149,7 +164,11 @@ def _validate(cfg: Config) -> None:
     if len(cfg.dataset.scale_range) != 2 or not 0 < lo <= hi:
         bad("dataset.scale_range", f"is {cfg.dataset.scale_range}; it must be [min, max] with 0 < min <= max.")
     if cfg.dataset.cat_max_ratio < 1 and cfg.dataset.crop_size is None and (lo, hi) == (1.0, 1.0):
-        bad("dataset.cat_max_ratio", f"is {cfg.dataset.cat_max_ratio} but training takes no crops: set dataset.crop_size or a dataset.scale_range other than [1, 1], or cat_max_ratio: 1.0.")
+        bad(
+            "dataset.cat_max_ratio",
+            f"is {cfg.dataset.cat_max_ratio} but training takes no crops: set dataset.crop_size or a "
+            "dataset.scale_range other than [1, 1], or cat_max_ratio: 1.0.",
+        )
     for key in ("epochs", "batch_size", "accumulation_steps"):
         if getattr(cfg.training, key) < 1:
             bad(f"training.{key}", f"is {getattr(cfg.training, key)}; it must be at least 1.")
@@ -157,16 +176,36 @@ def _validate(cfg: Config) -> None:
         bad("training.lr", f"is {cfg.training.lr}; it must be positive.")
     t, m, d = cfg.training, cfg.model, cfg.dataset
     checks = [
-        ("training.clip_grad_norm", t.clip_grad_norm is None or t.clip_grad_norm > 0, "must be positive, or null to turn clipping off"),
+        (
+            "training.clip_grad_norm",
+            t.clip_grad_norm is None or t.clip_grad_norm > 0,
+            "must be positive, or null to turn clipping off",
+        ),
         ("model.dropout", 0.0 <= m.dropout < 1.0, "must lie in [0, 1)"),
-        ("model.fpn_pyramid_channels", m.fpn_pyramid_channels > 0 and m.fpn_pyramid_channels % 32 == 0, "must be a positive multiple of 32 (GroupNorm uses 32 groups)"),
-        ("model.fpn_segmentation_channels", m.fpn_segmentation_channels > 0 and m.fpn_segmentation_channels % 32 == 0, "must be a positive multiple of 32 (GroupNorm uses 32 groups)"),
-        ("model.unet_decoder_channels", len(m.unet_decoder_channels) == 5 and min(m.unet_decoder_channels) > 0, "must list five positive widths, deepest first"),
+        (
+            "model.fpn_pyramid_channels",
+            m.fpn_pyramid_channels > 0 and m.fpn_pyramid_channels % 32 == 0,
+            "must be a positive multiple of 32 (GroupNorm uses 32 groups)",
+        ),
+        (
+            "model.fpn_segmentation_channels",
+            m.fpn_segmentation_channels > 0 and m.fpn_segmentation_channels % 32 == 0,
+            "must be a positive multiple of 32 (GroupNorm uses 32 groups)",
+        ),
+        (
+            "model.unet_decoder_channels",
+            len(m.unet_decoder_channels) == 5 and min(m.unet_decoder_channels) > 0,
+            "must list five positive widths, deepest first",
+        ),
         ("model.unet_num_filters", m.unet_num_filters > 0, "must be positive"),
         ("dataset.color_jitter", d.color_jitter >= 0, "must not be negative"),
         ("dataset.hue_jitter", 0 <= d.hue_jitter <= 0.5, "must lie in [0, 0.5]"),
         ("dataset.weather_p", 0 <= d.weather_p <= 1, "must lie in [0, 1]"),
-        ("dataset.cache_dir", d.cache_dir is None or d.cache_dir.strip() != "", "must be a folder path, or null for <paths.root>/prepared"),
+        (
+            "dataset.cache_dir",
+            d.cache_dir is None or d.cache_dir.strip() != "",
+            "must be a folder path, or null for <paths.root>/prepared",
+        ),
         ("dataset.cat_max_ratio", 0 < d.cat_max_ratio <= 1, "must lie in (0, 1]; 1.0 turns it off"),
         ("training.weight_decay", t.weight_decay >= 0, "must not be negative"),
         ("training.momentum", 0 <= t.momentum < 1, "must lie in [0, 1)"),
@@ -175,7 +214,11 @@ def _validate(cfg: Config) -> None:
         ("training.val_every_iters", t.val_every_iters >= 0, "must be 0 (per epoch) or positive"),
         ("training.warmup_iters", t.warmup_iters >= 0, "must not be negative"),
         ("training.max_iters", t.max_iters >= 0, "must be 0 (use epochs) or positive"),
-        ("training.max_iters", t.max_iters == 0 or not t.stages, "cannot be combined with training.stages (stages count epochs); set one of them"),
+        (
+            "training.max_iters",
+            t.max_iters == 0 or not t.stages,
+            "cannot be combined with training.stages (stages count epochs); set one of them",
+        ),
         ("training.checkpoint_every_iters", t.checkpoint_every_iters >= 0, "must be 0 (once per epoch) or positive"),
         ("training.max_nonfinite_steps", t.max_nonfinite_steps >= 0, "must not be negative"),
         ("training.min_lr", 0 <= t.min_lr < t.lr, "must lie in [0, training.lr)"),
@@ -183,9 +226,17 @@ def _validate(cfg: Config) -> None:
         ("training.poly_power", t.poly_power > 0, "must be positive"),
         ("training.plateau_factor", 0 < t.plateau_factor < 1, "must lie strictly between 0 and 1"),
         ("training.plateau_patience", t.plateau_patience >= 0, "must not be negative"),
-        ("training.ohem_thresh", t.ohem_thresh is None or 0 < t.ohem_thresh <= 1, "must lie in (0, 1], or null to turn OHEM off"),
+        (
+            "training.ohem_thresh",
+            t.ohem_thresh is None or 0 < t.ohem_thresh <= 1,
+            "must lie in (0, 1], or null to turn OHEM off",
+        ),
         ("training.ohem_min_kept", t.ohem_min_kept >= 1, "must be at least 1"),
-        ("training.class_weights", t.class_weights is None or (min(t.class_weights, default=0) >= 0 and max(t.class_weights, default=0) > 0), "must hold non-negative weights, at least one positive"),
+        (
+            "training.class_weights",
+            t.class_weights is None or (min(t.class_weights, default=0) >= 0 and max(t.class_weights, default=0) > 0),
+            "must hold non-negative weights, at least one positive",
+        ),
         ("eval.num_workers", cfg.eval.num_workers >= 0, "must not be negative"),
         ("eval.report_worst", cfg.eval.report_worst >= 0, "must be 0 (no panels) or a number of images"),
         ("eval.tsharpen_t", cfg.eval.tsharpen_t > 0, "must be positive"),
@@ -194,7 +245,11 @@ def _validate(cfg: Config) -> None:
     for i, stage in enumerate(t.stages):
         checks += [
             (f"training.stages[{i}].epochs", stage.epochs >= 1, "must be at least 1"),
-            (f"training.stages[{i}].batch_size", stage.batch_size is None or stage.batch_size >= 1, "must be at least 1 (or null)"),
+            (
+                f"training.stages[{i}].batch_size",
+                stage.batch_size is None or stage.batch_size >= 1,
+                "must be at least 1 (or null)",
+            ),
             (f"training.stages[{i}].lr", stage.lr is None or stage.lr > 0, "must be positive (or null)"),
         ]
     for key, ok, rule in checks:
@@ -204,7 +259,10 @@ def _validate(cfg: Config) -> None:
     if cfg.eval.batch_size < 1:
         bad("eval.batch_size", f"is {cfg.eval.batch_size}; it must be at least 1.")
     if not 0.0 <= cfg.eval.slide_overlap <= 0.9:
-        bad("eval.slide_overlap", f"is {cfg.eval.slide_overlap}; it must lie in [0, 0.9] (higher means thousands of windows per image).")
+        bad(
+            "eval.slide_overlap",
+            f"is {cfg.eval.slide_overlap}; it must lie in [0, 0.9] (higher means thousands of windows per image).",
+        )
     if cfg.eval.video_fps <= 0:
         bad("eval.video_fps", f"is {cfg.eval.video_fps}; it must be positive.")
     if cfg.eval.drop_clusters < 0:
@@ -238,17 +296,27 @@ def read_yaml(path) -> dict:
     """The mapping in a YAML config file; every way the file can be unusable is a UserError naming it."""
     path = Path(path)
     if path.is_dir():
-        raise UserError(f"Config path '{path}' is a directory, not a YAML file. Pass --config_path with a file, e.g. train_config.yaml.")
+        raise UserError(
+            f"Config path '{path}' is a directory, not a YAML file. Pass --config_path with a file, e.g. "
+            "train_config.yaml."
+        )
     if not path.is_file():
-        raise UserError(f"Config file '{path}' does not exist. Pass --config_path with a YAML file, e.g. train_config.yaml.")
+        raise UserError(
+            f"Config file '{path}' does not exist. Pass --config_path with a YAML file, e.g. train_config.yaml."
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise UserError(f"Config file '{path}' is not UTF-8 text (byte {exc.start}: {exc.reason}). Save it as UTF-8.") from None
+        raise UserError(
+            f"Config file '{path}' is not UTF-8 text (byte {exc.start}: {exc.reason}). Save it as UTF-8."
+        ) from None
     except OSError as exc:
         raise UserError(f"Config file '{path}' cannot be read: {exc.strerror}.") from None
     if not text.strip():
-        raise UserError(f"Config file '{path}' is empty. Start from train_config.yaml or configs/quickstart.yaml; an empty file would train on defaults.")
+        raise UserError(
+            f"Config file '{path}' is empty. Start from train_config.yaml or configs/quickstart.yaml; an empty file "
+            "would train on defaults."
+        )
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -257,7 +325,9 @@ def read_yaml(path) -> dict:
         problem = getattr(exc, "problem", None) or str(exc)
         raise UserError(f"Config file '{path}' is not valid YAML{where}: {problem}.") from None
     if data is None:
-        raise UserError(f"Config file '{path}' holds only comments. Start from train_config.yaml or configs/quickstart.yaml.")
+        raise UserError(
+            f"Config file '{path}' holds only comments. Start from train_config.yaml or configs/quickstart.yaml."
+        )
     if not isinstance(data, dict):
         raise UserError(f"Config file '{path}' must hold a mapping of sections, got {type(data).__name__}.")
     return data

@@ -29,7 +29,10 @@ def reference() -> str:
         if not dataclasses.is_dataclass(section.type):
             lines += [f"## `{section.name}`", "", "| key | default | allowed | meaning |", "|---|---|---|---|"]
             allowed = _describe(section.type).replace("|", PIPE)
-            lines.append(f"| `{section.name}` | `{_default(section.default)}` | {allowed} | {section.metadata['help'].replace('|', PIPE)} |")
+            lines.append(
+                f"| `{section.name}` | `{_default(section.default)}` | {allowed} | "
+                f"{section.metadata['help'].replace('|', PIPE)} |"
+            )
             lines.append("")
             continue
         lines += [f"## `{section.name}`", "", "| key | default | allowed | meaning |", "|---|---|---|---|"]
@@ -38,7 +41,10 @@ def reference() -> str:
             default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
             allowed = "a list of stages (below)" if hints[f.name] == list[StageConfig] else _describe(hints[f.name])
             allowed = allowed.replace("|", PIPE)
-            lines.append(f"| `{section.name}.{f.name}` | `{_default(default)}` | {allowed} | {f.metadata['help'].replace('|', PIPE)} |")
+            lines.append(
+                f"| `{section.name}.{f.name}` | `{_default(default)}` | {allowed} | "
+                f"{f.metadata['help'].replace('|', PIPE)} |"
+            )
         lines.append("")
     lines += ["Each entry of `training.stages`:", "", "| key | default | meaning |", "|---|---|---|"]
     for f in dataclasses.fields(StageConfig):
@@ -48,8 +54,10 @@ def reference() -> str:
 
 INTRO = (
     "# Configuration reference\n\n"
-    "Every key, its default and meaning, generated from `utils/config/schema.py` by `python -m utils.config.reference --write`.\n"
-    "Unknown keys are errors that name the closest valid key; `--set section.key=value` overrides any key from the command line.\n\n"
+    "Every key, its default and meaning, generated from `utils/config/schema.py` by `python -m utils.config.reference "
+    "--write`.\n"
+    "Unknown keys are errors that name the closest valid key; `--set section.key=value` overrides any key from the "
+    "command line.\n\n"
 )
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 

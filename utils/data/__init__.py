@@ -37,7 +37,9 @@ def dataset_items(cfg, split: str, labelled: bool = True) -> list:
     return dataset_family(cfg).items(split, labelled)
 
 
-def build_dataset(cfg, labels, split: str, purpose: str, size=None, items=None, use_cache: bool = True) -> SegmentationDataset:
+def build_dataset(
+    cfg, labels, split: str, purpose: str, size=None, items=None, use_cache: bool = True
+) -> SegmentationDataset:
     """A dataset for one ``purpose``; reads the prepared cache (utils/data/cache.py) when one matches.
 
     Args:
@@ -57,9 +59,15 @@ def build_dataset(cfg, labels, split: str, purpose: str, size=None, items=None, 
     if cfg.dataset.cache and use_cache:  # a cache is found by its file list, so given items find it too
         cache = find_cache(cfg, split, items, size, get_logger())
         if cache is not None:
-            get_logger().info(f"{split}: reading the prepared cache {cache.folder} ({len(cache)} images at {size[0]}x{size[1]}, no PNG decoding)")
+            get_logger().info(
+                f"{split}: reading the prepared cache {cache.folder} ({len(cache)} images at {size[0]}x{size[1]}, no "
+                "PNG decoding)"
+            )
         elif purpose == "train":
-            get_logger().info(f"train: decoding the image files (python -m utils.data.prepare --config_path ... makes a cache at {size[0]}x{size[1]} that loads several times faster)")
+            get_logger().info(
+                "train: decoding the image files (python -m utils.data.prepare --config_path ... makes a cache at "
+                f"{size[0]}x{size[1]} that loads several times faster)"
+            )
     decode = dataset_family(cfg).read_label
     transform = train_transform(cfg.dataset, size) if purpose == "train" else resize_transform(size)
     return SegmentationDataset(items, labels, decode, transform, resize_mask=purpose in ("train", "val"), cache=cache)
@@ -69,7 +77,16 @@ def _worker_init(_worker_id: int) -> None:
     cv2.setNumThreads(0)  # one thread per worker: the workers already share out the cores
 
 
-def build_loader(dataset, batch_size: int, num_workers: int, train: bool, seed: int = 0, rank: int = 0, world_size: int = 1, pin_memory: bool = False):
+def build_loader(
+    dataset,
+    batch_size: int,
+    num_workers: int,
+    train: bool,
+    seed: int = 0,
+    rank: int = 0,
+    world_size: int = 1,
+    pin_memory: bool = False,
+):
     """Training loaders shuffle with a SeededSampler (call ``loader.sampler.set_epoch``); others keep order."""
     sampler = SeededSampler(len(dataset), seed, shuffle=train, rank=rank, world_size=world_size) if train else None
     if not train and world_size > 1:

@@ -119,12 +119,16 @@ def find_cache(cfg, split: str, items: list, size, log=None):
     if not folder.is_dir():
         others = sorted(p.name for p in cache_dir.glob(f"{split}_{size[0]}x{size[1]}_*") if p.is_dir())
         if others and log is not None:
-            log.info(f"{split}: the prepared caches in '{cache_dir}' ({', '.join(others)}) were made from another file list; reading PNGs")
+            log.info(
+                f"{split}: the prepared caches in '{cache_dir}' ({', '.join(others)}) were made from another file "
+                "list; reading PNGs"
+            )
         return None
     problem = check_index(folder, records, size)
     if problem:
         raise UserError(
             f"The prepared data cache '{folder}' is stale: {problem}. Rebuild it with "
-            f"python -m utils.data.prepare --config_path <your config> (same --set options), delete the folder, or set dataset.cache=false to read the PNGs."
+            "python -m utils.data.prepare --config_path <your config> (same --set options), delete the folder, or "
+            "set dataset.cache=false to read the PNGs."
         )
     return CachedSplit(folder)

@@ -36,7 +36,10 @@ def check_item(item, family):
     except LabelFileError as exc:
         return f"its label '{item.label}' {exc.reason}"
     if codes.shape[:2] != image.shape[:2]:
-        return f"its label '{item.label}' is {codes.shape[1]}x{codes.shape[0]} but the image is {image.shape[1]}x{image.shape[0]}"
+        return (
+            f"its label '{item.label}' is {codes.shape[1]}x{codes.shape[0]} but the image is "
+            f"{image.shape[1]}x{image.shape[0]}"
+        )
     return family.label_problem(codes, item.label)
 
 
@@ -87,7 +90,14 @@ def check_files(items: list, family, cache: CheckCache, desc: str, workers: int 
     workers = workers or min(16, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = pool.map(lambda item: (item, _stamp(item), check_item(item, family)), todo)
-        for item, stamp, reason in tqdm(results, total=len(todo), desc=desc, disable=not todo or not is_main_process(), leave=False, dynamic_ncols=True):
+        for item, stamp, reason in tqdm(
+            results,
+            total=len(todo),
+            desc=desc,
+            disable=not todo or not is_main_process(),
+            leave=False,
+            dynamic_ncols=True,
+        ):
             if reason is None:
                 cache.remember(item, stamp)
             else:
@@ -120,7 +130,10 @@ def _checked_items(cfg, splits, log) -> dict:
         bad, stats = check_files(items, family, cache, f"checking {split} files")
         if stats["checked"]:
             per_1000 = 1000 * stats["seconds"] / stats["checked"]
-            log.info(f"checked {stats['checked']} {split} files in {stats['seconds']:.1f} s ({per_1000:.1f} s per 1000 files; {stats['files'] - stats['checked']} unchanged since the last check)")
+            log.info(
+                f"checked {stats['checked']} {split} files in {stats['seconds']:.1f} s ({per_1000:.1f} s per 1000 "
+                f"files; {stats['files'] - stats['checked']} unchanged since the last check)"
+            )
         if labelled:
             _warn_orphans(family, split, items, log, orphans_seen)
         dropped = {item for item, _ in bad}
@@ -131,11 +144,17 @@ def _checked_items(cfg, splits, log) -> dict:
     if bad_all:
         listing = "\n".join(f"  {split}: {item.image}: {reason}" for split, item, reason in bad_all)
         if cfg.dataset.on_bad_file == "stop":
-            raise UserError(f"{len(bad_all)} bad file(s) in the dataset at '{cfg.paths.root}':\n{listing}\nRe-download or remove them, or set dataset.on_bad_file: skip to leave them out.")
+            raise UserError(
+                f"{len(bad_all)} bad file(s) in the dataset at '{cfg.paths.root}':\n{listing}\nRe-download or remove "
+                "them, or set dataset.on_bad_file: skip to leave them out."
+            )
         log.warning(f"warning: leaving out {len(bad_all)} bad file(s) (dataset.on_bad_file: skip):\n{listing}")
     for split, items in out.items():
         if not items:
-            raise UserError(f"No usable files are left in the {split} split under '{cfg.paths.root}' after leaving out the bad ones.")
+            raise UserError(
+                f"No usable files are left in the {split} split under '{cfg.paths.root}' after leaving out the bad "
+                "ones."
+            )
     return out
 
 
@@ -144,4 +163,6 @@ def _warn_orphans(family, split: str, items: list, log, seen: set) -> None:
     seen.update(orphans)
     if orphans:
         names = ", ".join(str(p) for p in orphans[:5]) + (", ..." if len(orphans) > 5 else "")
-        log.warning(f"warning: {len(orphans)} label file(s) of the {split} split have no image and are not used: {names}")
+        log.warning(
+            f"warning: {len(orphans)} label file(s) of the {split} split have no image and are not used: {names}"
+        )

@@ -89,7 +89,9 @@ def class_weights(stats: dict) -> dict:
     pixels = stats["pixels"].astype(np.float64)
     share = pixels / max(pixels.sum(), 1)
     enet = 1.0 / np.log(1.02 + share)
-    freq = np.divide(pixels, stats["pixels_where_present"], out=np.zeros_like(pixels), where=stats["pixels_where_present"] > 0)
+    freq = np.divide(
+        pixels, stats["pixels_where_present"], out=np.zeros_like(pixels), where=stats["pixels_where_present"] > 0
+    )
     occurring = freq[freq > 0]
     median = np.divide(np.median(occurring) if len(occurring) else 0.0, freq, out=np.zeros_like(freq), where=freq > 0)
     return {"enet": [round(float(w), 4) for w in enet], "median_frequency": [round(float(w), 4) for w in median]}
@@ -100,27 +102,43 @@ def report(labels, split: str, stats: dict) -> tuple:
     sizes = stats["sizes"]
     by_area = sorted(sizes, key=lambda s: (s[0] * s[1], s))
     (h, w), count = sizes.most_common(1)[0]
-    lines = [f"{split}: {stats['images']} images, sizes {by_area[0][0]}x{by_area[0][1]} (min) to {by_area[-1][0]}x{by_area[-1][1]} (max), most common {h}x{w} ({count} images)"]
+    lines = [
+        f"{split}: {stats['images']} images, sizes {by_area[0][0]}x{by_area[0][1]} (min) to "
+        f"{by_area[-1][0]}x{by_area[-1][1]} (max), most common {h}x{w} ({count} images)"
+    ]
     if not stats["labelled"]:
         return "\n".join(lines + ["  no labels"]), {}
     labelled_pixels = max(int(stats["pixels"].sum()), 1)
     lines.append(f"  ignored: {stats['ignored'] / max(stats['total'], 1):.2%} of all pixels")
     if stats["unknown"]:
-        lines.append(f"  {stats['unknown'] / max(stats['total'], 1):.2%} of all pixels hold values outside the label table (the data check names the files)")
+        lines.append(
+            f"  {stats['unknown'] / max(stats['total'], 1):.2%} of all pixels hold values outside the label table "
+            "(the data check names the files)"
+        )
     entry = {}
     for c, name in enumerate(labels.names):
-        entry[name] = {"share": float(stats["pixels"][c] / labelled_pixels), "images": int(stats["present"][c]), "image_share": float(stats["present"][c] / stats["images"])}
+        entry[name] = {
+            "share": float(stats["pixels"][c] / labelled_pixels),
+            "images": int(stats["present"][c]),
+            "image_share": float(stats["present"][c] / stats["images"]),
+        }
     return "\n".join(lines), entry
 
 
 def class_table(labels, entries: dict, weights: dict) -> str:
     splits = list(entries)
-    head = "| class | " + " | ".join(f"{s} pixels | {s} images" for s in splits) + " | ENet weight | median-freq weight |"
+    head = (
+        "| class | " + " | ".join(f"{s} pixels | {s} images" for s in splits) + " | ENet weight | median-freq weight |"
+    )
     rule = "|---|" + "---:|---:|" * len(splits) + "---:|---:|"
     rows = [head, rule]
     for c, name in enumerate(labels.names):
         cells = [f"{entries[s][name]['share']:.2%} | {entries[s][name]['image_share']:.0%}" for s in splits]
-        rows.append(f"| {name} | " + " | ".join(cells) + f" | {_fmt(weights['enet'][c])} | {_fmt(weights['median_frequency'][c])} |")
+        rows.append(
+            f"| {name} | "
+            + " | ".join(cells)
+            + f" | {_fmt(weights['enet'][c])} | {_fmt(weights['median_frequency'][c])} |"
+        )
     return "\n".join(rows)
 
 
@@ -143,7 +161,13 @@ def sample_picture(family, items: list, count: int) -> np.ndarray:
         classes = cv2.resize(labels.encode(family.read_label(item.label)), size, interpolation=cv2.INTER_NEAREST)
         seen |= set(np.unique(classes).tolist())
         rows.append(side_by_side(image, overlay(image, classes, palette, 0.6)))
-    rows.append(_legend([(labels.names[c], palette[c]) for c in sorted(seen) if c < labels.num_classes] + [("ignored", IGNORED_GREY)], rows[0].shape[1]))
+    rows.append(
+        _legend(
+            [(labels.names[c], palette[c]) for c in sorted(seen) if c < labels.num_classes]
+            + [("ignored", IGNORED_GREY)],
+            rows[0].shape[1],
+        )
+    )
     return stack_rows(rows)
 
 
@@ -183,7 +207,11 @@ def inspect_dataset(cfg, splits=("train", "val", "test"), workers: int = 8, say=
         sizes = stats["sizes"]
         summary[split] = {
             "images": stats["images"],
-            "sizes": {"min": list(min(sizes, key=lambda s: (s[0] * s[1], s))), "max": list(max(sizes, key=lambda s: (s[0] * s[1], s))), "most_common": list(sizes.most_common(1)[0][0])},
+            "sizes": {
+                "min": list(min(sizes, key=lambda s: (s[0] * s[1], s))),
+                "max": list(max(sizes, key=lambda s: (s[0] * s[1], s))),
+                "most_common": list(sizes.most_common(1)[0][0]),
+            },
         }
         if stats["labelled"]:
             summary[split]["ignored_share"] = stats["ignored"] / max(stats["total"], 1)
@@ -193,7 +221,13 @@ def inspect_dataset(cfg, splits=("train", "val", "test"), workers: int = 8, say=
     say(class_table(labels, labelled, weights))
     say(f"training.class_weights (from train), ENet: {weights['enet']}")
     say(f"training.class_weights (from train), median frequency: {weights['median_frequency']}")
-    return {**out, "class_weights": {"from": "train", **weights}, "splits": summary, "target": cfg.target, "classes": list(labels.names)}
+    return {
+        **out,
+        "class_weights": {"from": "train", **weights},
+        "splits": summary,
+        "target": cfg.target,
+        "classes": list(labels.names),
+    }
 
 
 def main(argv=None) -> int:

@@ -15,7 +15,16 @@ import numpy as np
 
 from utils.config.errors import UserError
 
-SHAPES = {"P0": (3, 4), "P1": (3, 4), "P2": (3, 4), "P3": (3, 4), "R0_rect": (3, 3), "Tr_velo_to_cam": (3, 4), "Tr_imu_to_velo": (3, 4), "Tr_cam_to_road": (3, 4)}
+SHAPES = {
+    "P0": (3, 4),
+    "P1": (3, 4),
+    "P2": (3, 4),
+    "P3": (3, 4),
+    "R0_rect": (3, 3),
+    "Tr_velo_to_cam": (3, 4),
+    "Tr_imu_to_velo": (3, 4),
+    "Tr_cam_to_road": (3, 4),
+}
 REQUIRED = ("P2", "R0_rect", "Tr_velo_to_cam", "Tr_cam_to_road")
 
 
@@ -46,7 +55,10 @@ def read_calib(path) -> KittiCalib:
     try:
         text = path.read_text()
     except OSError as exc:
-        raise UserError(f"Cannot read calibration file '{path}' ({exc.strerror}). It comes with data_road.zip as data_road/<split>/calib/<name>.txt.") from None
+        raise UserError(
+            f"Cannot read calibration file '{path}' ({exc.strerror}). It comes with data_road.zip as "
+            "data_road/<split>/calib/<name>.txt."
+        ) from None
     values = {}
     for line in text.splitlines():
         if ":" not in line or line.lstrip().startswith("#"):
@@ -58,14 +70,19 @@ def read_calib(path) -> KittiCalib:
             raise UserError(f"Calibration file '{path}': the values of '{key.strip()}' are not numbers.") from None
     missing = [k for k in REQUIRED if k not in values]
     if missing:
-        raise UserError(f"Calibration file '{path}' lacks {', '.join(missing)}; a KITTI road calib file has {', '.join(SHAPES)}.")
+        raise UserError(
+            f"Calibration file '{path}' lacks {', '.join(missing)}; a KITTI road calib file has {', '.join(SHAPES)}."
+        )
     matrices = {}
     for key, shape in SHAPES.items():
         if key not in values:
             matrices[key] = np.eye(*shape)  # P0, P1, P3 and Tr_imu_to_velo are not needed here
             continue
         if values[key].size != shape[0] * shape[1]:
-            raise UserError(f"Calibration file '{path}': '{key}' has {values[key].size} values, expected {shape[0] * shape[1]} ({shape[0]}x{shape[1]}).")
+            raise UserError(
+                f"Calibration file '{path}': '{key}' has {values[key].size} values, expected {shape[0] * shape[1]} "
+                f"({shape[0]}x{shape[1]})."
+            )
         matrices[key] = values[key].reshape(shape)
     return KittiCalib(**matrices)
 

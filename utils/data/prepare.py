@@ -67,7 +67,10 @@ def build_cache(cfg, split: str, size, workers: int = 0, force: bool = False, sa
     folder.parent.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(folder.parent).free
     if need > free:
-        raise UserError(f"The {split} cache at {h}x{w} needs {need / 2**30:.1f} GiB but '{folder.parent}' has {free / 2**30:.1f} GiB free. Set dataset.cache_dir to a larger disk.")
+        raise UserError(
+            f"The {split} cache at {h}x{w} needs {need / 2**30:.1f} GiB but '{folder.parent}' has {free / 2**30:.1f} "
+            "GiB free. Set dataset.cache_dir to a larger disk."
+        )
     tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
@@ -105,7 +108,10 @@ def build_cache(cfg, split: str, size, workers: int = 0, force: bool = False, sa
         shutil.rmtree(folder)
     tmp.rename(folder)
     seconds = time.perf_counter() - start_time
-    say(f"{split} at {h}x{w}: {n} images in {seconds:.1f} s ({n / max(seconds, 1e-9):.1f} images/s, {workers} processes), {need / 2**20:.0f} MiB in {folder}")
+    say(
+        f"{split} at {h}x{w}: {n} images in {seconds:.1f} s ({n / max(seconds, 1e-9):.1f} images/s, {workers} "
+        f"processes), {need / 2**20:.0f} MiB in {folder}"
+    )
     return folder
 
 
@@ -118,12 +124,22 @@ def planned_sizes(cfg) -> list:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_arguments(parser)
-    parser.add_argument("--splits", nargs="+", default=["train", "val"], choices=["train", "val", "test"], help="splits to prepare (default: train val)")
+    parser.add_argument(
+        "--splits",
+        nargs="+",
+        default=["train", "val"],
+        choices=["train", "val", "test"],
+        help="splits to prepare (default: train val)",
+    )
     parser.add_argument("--workers", type=int, default=0, help="decoding processes (default: every CPU core)")
     parser.add_argument("--force", action="store_true", help="rebuild caches that already match")
     args = parser.parse_args(argv)
     cfg = load_config(args.config_path, args.set)
-    print(f"prepared data cache in {default_cache_dir(cfg)}: splits {', '.join(args.splits)} at {', '.join(f'{h}x{w}' for h, w in planned_sizes(cfg))}", flush=True)
+    print(
+        f"prepared data cache in {default_cache_dir(cfg)}: splits {', '.join(args.splits)} at "
+        f"{', '.join(f'{h}x{w}' for h, w in planned_sizes(cfg))}",
+        flush=True,
+    )
     for split in args.splits:
         for size in planned_sizes(cfg):
             build_cache(cfg, split, size, args.workers, args.force, say=lambda msg: print(msg, flush=True))

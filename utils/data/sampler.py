@@ -12,7 +12,9 @@ class SeededSampler(Sampler):
     how many epochs ran in this process, which is what makes ``--resume`` bit-exact.
     """
 
-    def __init__(self, length: int, seed: int, shuffle: bool = True, rank: int = 0, world_size: int = 1, pad: bool = True):
+    def __init__(
+        self, length: int, seed: int, shuffle: bool = True, rank: int = 0, world_size: int = 1, pad: bool = True
+    ):
         self.length, self.seed, self.shuffle, self.pad = length, seed, shuffle, pad
         self.rank, self.world_size = rank, world_size
         self.epoch = 0

@@ -25,7 +25,9 @@ class Item:
 def read_rgb(path: Path) -> np.ndarray:
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
-        raise UserError(f"Cannot read image '{path}': the file is missing, empty or not an image. Re-download or remove it.")
+        raise UserError(
+            f"Cannot read image '{path}': the file is missing, empty or not an image. Re-download or remove it."
+        )
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
@@ -33,7 +35,10 @@ def size_mismatch(codes_shape, image_shape, label_path, image_path) -> str:
     """'' when a label and its image have the same (H, W); otherwise the sentence that says they do not."""
     if tuple(codes_shape[:2]) == tuple(image_shape[:2]):
         return ""
-    return f"Label '{label_path}' is {codes_shape[1]}x{codes_shape[0]} but its image '{image_path}' is {image_shape[1]}x{image_shape[0]}."
+    return (
+        f"Label '{label_path}' is {codes_shape[1]}x{codes_shape[0]} but its image '{image_path}' is "
+        f"{image_shape[1]}x{image_shape[0]}."
+    )
 
 
 class SegmentationDataset(Dataset):
@@ -51,7 +56,9 @@ class SegmentationDataset(Dataset):
         resize_mask: send the mask through ``transform`` too.
     """
 
-    def __init__(self, items: list, labels: LabelSet, decode: Callable, transform, resize_mask: bool = True, cache=None):
+    def __init__(
+        self, items: list, labels: LabelSet, decode: Callable, transform, resize_mask: bool = True, cache=None
+    ):
         self.items, self.labels, self.decode = items, labels, decode
         self.transform, self.resize_mask = transform, resize_mask
         self.cache = cache  # a CachedSplit of these items already resized, or None to decode the files

@@ -31,7 +31,16 @@ class CatMaxRatioCrop(A.RandomCrop):
     ``cat_max_ratio`` of its labelled pixels, or it holds a single class. 1.0 keeps the first draw."""
 
     def __init__(self, height: int, width: int, cat_max_ratio: float = 1.0, max_tries: int = 10, p: float = 1.0):
-        super().__init__(height, width, pad_if_needed=True, pad_position="top_left", border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=IGNORE_INDEX, p=p)
+        super().__init__(
+            height,
+            width,
+            pad_if_needed=True,
+            pad_position="top_left",
+            border_mode=cv2.BORDER_CONSTANT,
+            fill=0,
+            fill_mask=IGNORE_INDEX,
+            p=p,
+        )
         self.cat_max_ratio, self.max_tries = cat_max_ratio, max_tries
 
     def _varied(self, mask: np.ndarray, params: dict) -> bool:

@@ -83,8 +83,15 @@ def compare(reference, onnx_model: OnnxModel, images: torch.Tensor, loss_name: s
     if probs.shape != expected.shape:
         return {"max_abs_diff": float("inf"), "agreement": 0.0, "shape": list(probs.shape)}
     if not np.isfinite(probs).all():  # a NaN would hide from max() and from the argmax agreement
-        return {"max_abs_diff": float("inf"), "agreement": float((probs.argmax(1) == expected.argmax(1)).mean()), "non_finite": int((~np.isfinite(probs)).sum())}
-    return {"max_abs_diff": float(np.abs(probs - expected).max()), "agreement": float((probs.argmax(1) == expected.argmax(1)).mean())}
+        return {
+            "max_abs_diff": float("inf"),
+            "agreement": float((probs.argmax(1) == expected.argmax(1)).mean()),
+            "non_finite": int((~np.isfinite(probs)).sum()),
+        }
+    return {
+        "max_abs_diff": float(np.abs(probs - expected).max()),
+        "agreement": float((probs.argmax(1) == expected.argmax(1)).mean()),
+    }
 
 
 def run_check(reference, onnx_path, inputs: list, loss_name: str, num_classes: int, fp16: bool) -> dict:
@@ -109,8 +116,14 @@ def format_check(result: dict) -> str:
     lines = []
     for row in result["rows"]:
         diff = "n/a (class indices)" if row["max_abs_diff"] is None else f"{row['max_abs_diff']:.2e}"
-        lines.append(f"  {row['input']:<28} max abs diff of probabilities {diff:<10}  argmax agreement {100 * row['agreement']:.3f} %")
+        lines.append(
+            f"  {row['input']:<28} max abs diff of probabilities {diff:<10}  argmax agreement "
+            f"{100 * row['agreement']:.3f} %"
+        )
     goals = result["goals"]
     verdict = "passed" if result["passed"] else "FAILED"
-    lines.append(f"check {verdict} (goals: max abs diff <= {goals['max_abs_diff']:.0e}, argmax agreement >= {100 * goals['agreement']:g} %)")
+    lines.append(
+        f"check {verdict} (goals: max abs diff <= {goals['max_abs_diff']:.0e}, argmax agreement >= "
+        f"{100 * goals['agreement']:g} %)"
+    )
     return "\n".join(lines)

@@ -67,21 +67,36 @@ def export_onnx(module: DeployModule, path, opset: int = DEFAULT_OPSET) -> Path:
         same batch, height and width axes.
     """
     if not MIN_OPSET <= opset <= max_opset():
-        raise UserError(f"--opset {opset} is out of range: the exporter writes opsets {MIN_OPSET} to {max_opset()} (TensorRT 10 reads up to 20).")
+        raise UserError(
+            f"--opset {opset} is out of range: the exporter writes opsets {MIN_OPSET} to {max_opset()} (TensorRT 10 "
+            "reads up to 20)."
+        )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     example = torch.randn(2, 3, *EXAMPLE_SIZE)  # batch 2: a batch of 1 would be specialised to 1
     dims = {0: torch.export.Dim("batch"), 2: torch.export.Dim("height"), 3: torch.export.Dim("width")}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's deprecation and tracing chatter
-        program = torch.onnx.export(module, (example,), dynamo=True, input_names=[INPUT_NAME], output_names=[module.output], dynamic_shapes={"x": dims}, opset_version=opset, verbose=False)
+        program = torch.onnx.export(
+            module,
+            (example,),
+            dynamo=True,
+            input_names=[INPUT_NAME],
+            output_names=[module.output],
+            dynamic_shapes={"x": dims},
+            opset_version=opset,
+            verbose=False,
+        )
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         program.save(tmp)
         graph = onnx.load(str(tmp))
         written = graph_opset(graph)
         if written != opset:
-            raise UserError(f"The exporter wrote opset {written}, not the {opset} asked for (onnx's converter cannot go there for every operator). Use --opset {written} or higher.")
+            raise UserError(
+                f"The exporter wrote opset {written}, not the {opset} asked for (onnx's converter cannot go there for "
+                f"every operator). Use --opset {written} or higher."
+            )
         _require_dynamic_input(graph)
         _name_output_axes(graph)
         onnx.save(graph, str(tmp))
@@ -99,8 +114,10 @@ def _require_dynamic_input(graph: onnx.ModelProto) -> None:
     if fixed:
         size = "x".join(str(d.dim_value or d.dim_param) for d in dims)
         raise UserError(
-            f"The exported graph has a fixed {', '.join(fixed)} (input {size}): this model does not trace to dynamic sizes, "
-            "so the graph would only take its example's size. Export a model whose encoder takes any input size (ResNets, ConvNeXt, EfficientNet, PVTv2)."
+            f"The exported graph has a fixed {', '.join(fixed)} (input {size}): this model does not trace to dynamic "
+            "sizes, "
+            "so the graph would only take its example's size. Export a model whose encoder takes any input size "
+            "(ResNets, ConvNeXt, EfficientNet, PVTv2)."
         )
 
 

@@ -15,7 +15,17 @@ def _versions() -> dict:
     return {name: importlib.metadata.version(name) for name in ("torch", "onnx", "onnxruntime", "onnxscript")}
 
 
-def export_checkpoint(config_path, checkpoint, overrides, log, onnx_path=None, output: str = "probabilities", opset: int = 20, fp16: bool = False, check_images: int = 4) -> dict:
+def export_checkpoint(
+    config_path,
+    checkpoint,
+    overrides,
+    log,
+    onnx_path=None,
+    output: str = "probabilities",
+    opset: int = 20,
+    fp16: bool = False,
+    check_images: int = 4,
+) -> dict:
     """Exports, checks and describes one checkpoint; returns the sidecar's content (with the check's results).
 
     The model, labels and loss come from the checkpoint, as in eval.py; ``overrides`` can move the data
@@ -27,11 +37,17 @@ def export_checkpoint(config_path, checkpoint, overrides, log, onnx_path=None, o
     labels = eval_labels(dataset_family(cfg), ckpt, log)
     model = load_eval_model(cfg, ckpt, path, labels)
     target = resolve_onnx_path(onnx_path or cfg.eval.onnx, path)
-    log.info(f"checkpoint {path}: {cfg.model.arch}/{cfg.model.encoder}, {labels.num_classes} classes, loss {cfg.training.loss}")
+    log.info(
+        f"checkpoint {path}: {cfg.model.arch}/{cfg.model.encoder}, {labels.num_classes} classes, loss "
+        f"{cfg.training.loss}"
+    )
     start = time.perf_counter()
     module = DeployModule(copy.deepcopy(model), cfg.training.loss, output, fp16)
     export_onnx(module, target, opset)
-    log.info(f"wrote {target} ({target.stat().st_size / 2**20:.1f} MiB, opset {opset}, {'fp16' if fp16 else 'fp32'}, output {output}) in {time.perf_counter() - start:.0f} s; onnx.checker passed")
+    log.info(
+        f"wrote {target} ({target.stat().st_size / 2**20:.1f} MiB, opset {opset}, {'fp16' if fp16 else 'fp32'}, "
+        f"output {output}) in {time.perf_counter() - start:.0f} s; onnx.checker passed"
+    )
     sidecar = build_sidecar(cfg, labels, path, output, fp16, opset, _versions())
     sidecar["check"] = {"passed": False, "note": "not run yet"}  # what stays if the check itself crashes
     write_sidecar(target, sidecar)
@@ -45,7 +61,9 @@ def export_checkpoint(config_path, checkpoint, overrides, log, onnx_path=None, o
     if not result["passed"]:
         goals, diff = result["goals"], result["max_abs_diff"]
         raise CheckFailed(
-            f"onnxruntime and PyTorch disagree on '{target}': max abs difference {'n/a' if diff is None else f'{diff:.2e}'}, argmax agreement {100 * result['agreement']:.3f} % "
-            f"(goals {goals['max_abs_diff']:.0e} and {100 * goals['agreement']:g} %). The file is kept for inspection, and its model.json says check.passed: false; do not deploy it."
+            f"onnxruntime and PyTorch disagree on '{target}': max abs difference "
+            f"{'n/a' if diff is None else f'{diff:.2e}'}, argmax agreement {100 * result['agreement']:.3f} % "
+            f"(goals {goals['max_abs_diff']:.0e} and {100 * goals['agreement']:g} %). The file is kept for "
+            "inspection, and its model.json says check.passed: false; do not deploy it."
         )
     return sidecar

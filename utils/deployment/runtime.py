@@ -24,7 +24,10 @@ def create_session(path, device: str = "cpu", threads: int = 0) -> ort.Inference
     """An inference session for ``path``; ``threads`` > 0 fixes the intra-op thread count (0: onnxruntime's choice)."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"ONNX model '{path}' does not exist. Write it with python export.py --checkpoint CKPT, or point eval.onnx at it.")
+        raise UserError(
+            f"ONNX model '{path}' does not exist. Write it with python export.py --checkpoint CKPT, or point "
+            "eval.onnx at it."
+        )
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: the CUDA provider's fallback notes are not failures
     if threads > 0:
@@ -32,7 +35,10 @@ def create_session(path, device: str = "cpu", threads: int = 0) -> ort.Inference
     try:
         return ort.InferenceSession(str(path), options, providers=providers_for(device))
     except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
-        raise UserError(f"onnxruntime cannot load '{path}' ({type(exc).__name__}: {str(exc).splitlines()[0]}). Export it again with python export.py.") from None
+        raise UserError(
+            f"onnxruntime cannot load '{path}' ({type(exc).__name__}: {str(exc).splitlines()[0]}). Export it again "
+            "with python export.py."
+        ) from None
 
 
 class OnnxModel:
@@ -59,7 +65,10 @@ class OnnxModel:
         try:
             return self.session.run(None, {self.input_name: np.ascontiguousarray(images, dtype=np.float32)})[0]
         except Exception as exc:  # onnxruntime's own error types: a shape the graph does not take, a broken node
-            raise UserError(f"onnxruntime could not run '{self.path}' on a {tuple(images.shape)} input ({str(exc).splitlines()[0]}). Export it again with python export.py.") from None
+            raise UserError(
+                f"onnxruntime could not run '{self.path}' on a {tuple(images.shape)} input "
+                f"({str(exc).splitlines()[0]}). Export it again with python export.py."
+            ) from None
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         out = torch.from_numpy(self.run(images.detach().float().cpu().numpy())).to(images.device)
@@ -67,5 +76,9 @@ class OnnxModel:
             return F.one_hot(out.long(), self.num_classes).permute(0, 3, 1, 2).float()
         if self.kind == "probabilities":
             # fp32 sigmoids saturate at 1 beyond logits of about 17: the clamp keeps the inverse finite.
-            return torch.logit(out.float(), eps=1e-6) if self.activation == "sigmoid" else torch.log(out.float().clamp_min(1e-30))
+            return (
+                torch.logit(out.float(), eps=1e-6)
+                if self.activation == "sigmoid"
+                else torch.log(out.float().clamp_min(1e-30))
+            )
         return out.float()

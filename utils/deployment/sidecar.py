@@ -22,12 +22,19 @@ def build_sidecar(cfg, labels, checkpoint, output: str, fp16: bool, opset: int, 
     ``input.size`` is the [H, W] the model was trained at; any size runs, but that one predicts best.
     """
     activation = "sigmoid" if cfg.training.loss == "bce_dice" else "softmax"
-    output_shape = ["batch", "height", "width"] if output == "labels" else ["batch", labels.num_classes, "height", "width"]
+    output_shape = (
+        ["batch", "height", "width"] if output == "labels" else ["batch", labels.num_classes, "height", "width"]
+    )
     return {
         "format_version": FORMAT_VERSION,
         "classes": list(labels.names),
         "palette": [list(c) for c in labels.colors],
-        "label_mode": {"target": cfg.target, "labels": dataset_family(cfg).mode, "unlabeled_class": cfg.dataset.unlabeled_class, "void_classes": list(labels.void_classes)},
+        "label_mode": {
+            "target": cfg.target,
+            "labels": dataset_family(cfg).mode,
+            "unlabeled_class": cfg.dataset.unlabeled_class,
+            "void_classes": list(labels.void_classes),
+        },
         "to_label_id": list(labels.to_label_id) if labels.to_label_id is not None else None,
         "input": {
             "name": "image",
@@ -64,13 +71,23 @@ def read_sidecar(onnx_path) -> dict:
     """The sidecar of ``onnx_path``; a missing or unreadable one is a UserError saying how to get it back."""
     path = sidecar_path(onnx_path)
     if not path.is_file():
-        raise UserError(f"'{path}' does not exist: it describes '{onnx_path}' (classes, output kind). Export again with python export.py, which writes both.")
+        raise UserError(
+            f"'{path}' does not exist: it describes '{onnx_path}' (classes, output kind). Export again with python "
+            "export.py, which writes both."
+        )
     try:
         content = json.loads(path.read_text())
     except ValueError as exc:
         content = {"error": str(exc)}
-    if not isinstance(content, dict) or not isinstance(content.get("classes"), list) or (content.get("output") or {}).get("kind") not in ("logits", "probabilities", "labels"):
-        raise UserError(f"'{path}' is not a sidecar written by export.py (no classes or output kind). Export again with python export.py.")
+    if (
+        not isinstance(content, dict)
+        or not isinstance(content.get("classes"), list)
+        or (content.get("output") or {}).get("kind") not in ("logits", "probabilities", "labels")
+    ):
+        raise UserError(
+            f"'{path}' is not a sidecar written by export.py (no classes or output kind). Export again with python "
+            "export.py."
+        )
     return content
 
 

@@ -39,12 +39,27 @@ def run_official(cityscapes_root, results_dir, export_dir, timeout: float = 3600
     """
     export_dir = Path(export_dir)
     export_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, CITYSCAPES_DATASET=str(Path(cityscapes_root).resolve()), CITYSCAPES_RESULTS=str(Path(results_dir).resolve()), CITYSCAPES_EXPORT_DIR=str(export_dir.resolve()))
+    env = dict(
+        os.environ,
+        CITYSCAPES_DATASET=str(Path(cityscapes_root).resolve()),
+        CITYSCAPES_RESULTS=str(Path(results_dir).resolve()),
+        CITYSCAPES_EXPORT_DIR=str(export_dir.resolve()),
+    )
     root = Path(__file__).resolve().parents[2]
     env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")])
-    proc = subprocess.run([sys.executable, "-m", "utils.evaluation.cityscapes_official"], env=env, capture_output=True, text=True, timeout=timeout, cwd=root)
+    proc = subprocess.run(
+        [sys.executable, "-m", "utils.evaluation.cityscapes_official"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=root,
+    )
     if proc.returncode != 0:
-        raise UserError(f"The official Cityscapes evaluator failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+        raise UserError(
+            "The official Cityscapes evaluator failed (exit "
+            f"{proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+        )
     return json.loads((export_dir / RESULT_FILE).read_text())
 
 
@@ -54,10 +69,22 @@ def official_check(setup, metrics: dict, log) -> None:
     result = run_official(setup.cfg.paths.root, setup.output_dir / "cityscapes_results", setup.output_dir / "official")
     ours = metrics.get("miou_no_void", metrics["miou"])
     classes = result.get("classScores", {})
-    metrics["official"] = {"averageScoreClasses": result["averageScoreClasses"], "averageScoreInstClasses": result.get("averageScoreInstClasses"), "classScores": classes, "ours": ours}
-    log.info(f"official evaluator mIoU {result['averageScoreClasses']:.6f} | ours {ours:.6f} | difference {abs(result['averageScoreClasses'] - ours):.2e}")
+    metrics["official"] = {
+        "averageScoreClasses": result["averageScoreClasses"],
+        "averageScoreInstClasses": result.get("averageScoreInstClasses"),
+        "classScores": classes,
+        "ours": ours,
+    }
+    log.info(
+        f"official evaluator mIoU {result['averageScoreClasses']:.6f} | ours {ours:.6f} | difference "
+        f"{abs(result['averageScoreClasses'] - ours):.2e}"
+    )
     per_class = metrics["per_class"]
-    gaps = [abs(v - per_class[k].get("iou_no_void", per_class[k]["iou"])) for k, v in classes.items() if k in per_class and v == v]
+    gaps = [
+        abs(v - per_class[k].get("iou_no_void", per_class[k]["iou"]))
+        for k, v in classes.items()
+        if k in per_class and v == v
+    ]
     if gaps:
         log.info(f"official per-class IoU against ours: largest difference {max(gaps):.2e} over {len(gaps)} classes")
 

@@ -14,7 +14,9 @@ def _starts(length: int, window: int, stride: int) -> list:
     return starts + [length - window]
 
 
-def slide_logits(model, images: torch.Tensor, window, overlap: float, num_classes: int, max_batch: int = 8) -> torch.Tensor:
+def slide_logits(
+    model, images: torch.Tensor, window, overlap: float, num_classes: int, max_batch: int = 8
+) -> torch.Tensor:
     """Averages logits of ``window``-sized crops that overlap by ``overlap`` (a fraction of the window).
 
     ``images`` are at the training scale (resized to dataset.size) and the window is the training crop,
@@ -66,7 +68,11 @@ class ModelRunner:
         overlap: float = 0.33,
         outputs: str = "logits",
     ):
-        self.model, self.loss_name, self.num_classes = model.eval() if isinstance(model, torch.nn.Module) else model, loss_name, num_classes
+        self.model, self.loss_name, self.num_classes = (
+            model.eval() if isinstance(model, torch.nn.Module) else model,
+            loss_name,
+            num_classes,
+        )
         self.device, self.amp_dtype, self.mem_format = device, amp_dtype, mem_format
         self.mode, self.window, self.overlap, self.outputs = mode, tuple(window), overlap, outputs
 

@@ -26,7 +26,9 @@ class BevGrid:
     @property
     def shape(self) -> tuple:
         """(rows, cols): Z cells by X cells."""
-        return round((self.z_range[1] - self.z_range[0]) / self.res), round((self.x_range[1] - self.x_range[0]) / self.res)
+        return round((self.z_range[1] - self.z_range[0]) / self.res), round(
+            (self.x_range[1] - self.x_range[0]) / self.res
+        )
 
     def centres(self) -> tuple:
         """(X of each column (cols,), Z of each row (rows,)), built as the devkit builds them."""

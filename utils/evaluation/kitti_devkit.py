@@ -43,7 +43,13 @@ class RoadEvaluator:
     def compute(self) -> dict:
         pos = self.pos_hist.sum()
         if pos == 0:
-            return {"max_f": float("nan"), "precision": float("nan"), "recall": float("nan"), "average_precision": float("nan"), "threshold": float("nan")}
+            return {
+                "max_f": float("nan"),
+                "precision": float("nan"),
+                "recall": float("nan"),
+                "average_precision": float("nan"),
+                "threshold": float("nan"),
+            }
         # FN at threshold k: positives with value < k; FP: negatives with value >= k.
         fn = np.concatenate([[0], np.cumsum(self.pos_hist)[:-1]])
         fp = np.cumsum(self.neg_hist[::-1])[::-1]
@@ -90,10 +96,21 @@ def format_kitti_table(perspective: dict, bev=None) -> str:
         rule += "---:|---:|---:|---:|---:|"
     lines = [head, rule]
     for name, scores in perspective.items():
-        row = f"| {name} | " + " | ".join(_fmt(scores[k]) for k in ("max_f", "average_precision", "precision", "recall", "threshold")) + " |"
+        row = (
+            f"| {name} | "
+            + " | ".join(_fmt(scores[k]) for k in ("max_f", "average_precision", "precision", "recall", "threshold"))
+            + " |"
+        )
         if bev:
             other = bev.get(name)
-            row += " " + " | ".join(_fmt(other[k]) if other else "n/a" for k in ("max_f", "average_precision", "precision", "recall", "threshold")) + " |"
+            row += (
+                " "
+                + " | ".join(
+                    _fmt(other[k]) if other else "n/a"
+                    for k in ("max_f", "average_precision", "precision", "recall", "threshold")
+                )
+                + " |"
+            )
         lines.append(row)
     return "\n".join(lines)
 

@@ -83,7 +83,9 @@ class KittiResults:
         if category:
             self.bev.update(category, confidence_bev, gt_bev)
         if self.max_pictures < 0 or self.pictures < self.max_pictures:
-            panels = [cv2.cvtColor(confidence_bev, cv2.COLOR_GRAY2RGB)] + ([GT_COLORS[gt_bev]] if gt_bev is not None else [])
+            panels = [cv2.cvtColor(confidence_bev, cv2.COLOR_GRAY2RGB)] + (
+                [GT_COLORS[gt_bev]] if gt_bev is not None else []
+            )
             save_rgb(self.out / "pictures" / f"{name}_bev.png", side_by_side(*panels, gap=8))
             self.pictures += 1
 
@@ -92,20 +94,30 @@ class KittiResults:
         if self.without_calib and (self.split is not None):
             example = next((p for p in self.without_calib if p is not None), None)
             self.log.warning(
-                f"bird's-eye view needs the calibration: {len(self.without_calib)} frames have no calib file (e.g. '{example}'). "
-                "data_road.zip holds data_road/{training,testing}/calib/<name>.txt; without them only perspective results and scores are written."
+                f"bird's-eye view needs the calibration: {len(self.without_calib)} frames have no calib file (e.g. "
+                f"'{example}'). "
+                "data_road.zip holds data_road/{training,testing}/calib/<name>.txt; without them only perspective "
+                "results and scores are written."
             )
         if self.split == "test" and self.bev_files:
             with zipfile.ZipFile(self.out / SUBMISSION_ZIP, "w", zipfile.ZIP_DEFLATED) as archive:
                 for path in sorted(self.bev_files):
                     archive.write(path, path.name)
-            self.log.info(f"{len(self.bev_files)} BEV results zipped for the KITTI road server: {self.out / SUBMISSION_ZIP}")
+            self.log.info(
+                f"{len(self.bev_files)} BEV results zipped for the KITTI road server: {self.out / SUBMISSION_ZIP}"
+            )
 
     def report(self, metrics: dict, split, log) -> None:
         view = "perspective and bird's-eye view" if "kitti_bev" in metrics else "perspective only: BEV needs calib/"
-        log.info(f"KITTI devkit scores per category ({view}):\n" + format_kitti_table(metrics["kitti"], metrics.get("kitti_bev")))
+        log.info(
+            f"KITTI devkit scores per category ({view}):\n"
+            + format_kitti_table(metrics["kitti"], metrics.get("kitti_bev"))
+        )
         if split != "all":
-            log.info("the devkit's evaluateRoad.py scores kitti_results/ against every file of data_road/training: evaluate with eval.split=all for that")
+            log.info(
+                "the devkit's evaluateRoad.py scores kitti_results/ against every file of data_road/training: "
+                "evaluate with eval.split=all for that"
+            )
 
     def metrics(self) -> dict:
         """``kitti`` (perspective) and, when every labelled frame had its calib file, ``kitti_bev``."""

@@ -47,7 +47,10 @@ class LabelValueResults:
         return {}
 
     def report(self, metrics: dict, split, log) -> None:
-        log.info(f"results/: {self.count} label files in the dataset's own encoding, at the ground truth's paths and resolution, in {self.folder}")
+        log.info(
+            f"results/: {self.count} label files in the dataset's own encoding, at the ground truth's paths and "
+            f"resolution, in {self.folder}"
+        )
 
 
 class CityscapesResults(LabelValueResults):

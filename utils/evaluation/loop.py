@@ -55,7 +55,11 @@ def run_evaluation(setup, log, split: str = None, folder=None) -> dict:
                 gt = batch["mask"][k]
                 if cm_raw is not None:
                     cm_raw.update(prediction.raw_on_device, gt)
-                final = prediction.raw_on_device if prediction.final is prediction.raw else torch.from_numpy(prediction.final)
+                final = (
+                    prediction.raw_on_device
+                    if prediction.final is prediction.raw
+                    else torch.from_numpy(prediction.final)
+                )
                 per_image.add(name, cm_final.update(final, gt), pictures[k], prediction.final, gt.numpy())
                 gt = gt.numpy()
             if results is not None:
@@ -98,15 +102,26 @@ def _report(setup, log, split, cm_raw, cm_final, results, writer, per_image) -> 
     metrics["confusion_matrix"] = cm_final.matrix.cpu().tolist()
     plot_confusion_matrix(cm_final.matrix.cpu().numpy(), labels.names, setup.output_dir / "confusion_matrix.png")
     per_image.write_csv(setup.output_dir / "per_image.csv")
-    log.info(f"\n{split} split, {writer.count} images, at ground-truth resolution" + (f", DropClusters {cfg.eval.drop_clusters}" if cfg.eval.drop_clusters else "") + ":\n" + format_table(metrics))
+    log.info(
+        f"\n{split} split, {writer.count} images, at ground-truth resolution"
+        + (f", DropClusters {cfg.eval.drop_clusters}" if cfg.eval.drop_clusters else "")
+        + ":\n"
+        + format_table(metrics)
+    )
     if "without_drop_clusters" in metrics:
         raw = metrics["without_drop_clusters"]
-        log.info(f"without DropClusters: mIoU {raw['miou']:.4f}, mean dice {raw['mean_dice']:.4f}, pixel acc {raw['pixel_acc']:.4f}")
+        log.info(
+            f"without DropClusters: mIoU {raw['miou']:.4f}, mean dice {raw['mean_dice']:.4f}, pixel acc "
+            f"{raw['pixel_acc']:.4f}"
+        )
     if results is not None:
         results.report(metrics, split, log)
     worst = per_image.lowest(5)
     if worst:
-        log.info("lowest per-image mIoU (per_image.csv has every image): " + ", ".join(f"{name} {miou:.4f}" for name, miou in worst))
+        log.info(
+            "lowest per-image mIoU (per_image.csv has every image): "
+            + ", ".join(f"{name} {miou:.4f}" for name, miou in worst)
+        )
     _write_worst(setup.output_dir / "worst", per_image.worst_images())
     log.info(f"metrics.json, per_image.csv, confusion_matrix.png and pictures in {setup.output_dir}")
     return metrics

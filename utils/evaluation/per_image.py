@@ -27,7 +27,11 @@ def image_scores(matrix: np.ndarray) -> dict:
     iou = np.where(union > 0, tp / np.maximum(union, 1), np.nan)
     total = matrix.sum()
     occurring = iou[~np.isnan(iou)]
-    return {"pixel_acc": float(tp.sum() / total) if total else math.nan, "miou": float(occurring.mean()) if len(occurring) else math.nan, "iou": iou}
+    return {
+        "pixel_acc": float(tp.sum() / total) if total else math.nan,
+        "miou": float(occurring.mean()) if len(occurring) else math.nan,
+        "iou": iou,
+    }
 
 
 def error_map(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -66,7 +70,9 @@ class PerImage:
             self.rows.append({"image": name, **scores})
             if self.worst > 0 and not math.isnan(scores["miou"]):
                 self._kept.append((scores["miou"], len(self.rows), name, picture, pred, gt))
-        self._kept = sorted(self._kept, key=lambda e: e[:2])[: self.worst]  # the lowest mIoU so far, first seen first on ties
+        self._kept = sorted(self._kept, key=lambda e: e[:2])[
+            : self.worst
+        ]  # the lowest mIoU so far, first seen first on ties
         # The pictures are views of the whole batch: copy the kept ones so the batches themselves can go.
         self._kept = [(m, o, n, np.array(p), np.array(pr), np.array(g)) for m, o, n, p, pr, g in self._kept]
         self._pending.clear()
@@ -80,7 +86,12 @@ class PerImage:
         size = (max(1, round(w * PANEL_HEIGHT / h)), PANEL_HEIGHT)
         image = cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
         small = [cv2.resize(a, size, interpolation=cv2.INTER_NEAREST) for a in (gt, pred)]
-        return side_by_side(image, colorize(small[0], self.palette), colorize(small[1], self.palette), cv2.resize(error_map(pred, gt), size, interpolation=cv2.INTER_NEAREST))
+        return side_by_side(
+            image,
+            colorize(small[0], self.palette),
+            colorize(small[1], self.palette),
+            cv2.resize(error_map(pred, gt), size, interpolation=cv2.INTER_NEAREST),
+        )
 
     def write_csv(self, path) -> None:
         """``per_image.csv``: image, pixel_acc, miou, then one IoU column per class (empty where the class is in neither)."""
@@ -88,7 +99,9 @@ class PerImage:
             out = csv.writer(f)
             out.writerow(["image", "pixel_acc", "miou", *[f"iou_{n}" for n in self.names]])
             for row in self.rows:
-                out.writerow([row["image"], _cell(row["pixel_acc"]), _cell(row["miou"]), *[_cell(v) for v in row["iou"]]])
+                out.writerow(
+                    [row["image"], _cell(row["pixel_acc"]), _cell(row["miou"]), *[_cell(v) for v in row["iou"]]]
+                )
 
     def lowest(self, count: int = 5) -> list:
         """The ``count`` images with the lowest mIoU, as (name, miou)."""

@@ -66,19 +66,32 @@ class PredictionStep:
         drop_fill: ``"majority"``, ``"ignore"`` or a class index.
     """
 
-    def __init__(self, model, views: list, num_classes: int, merge: str = "mean", t: float = 0.5, drop_clusters: int = 0, drop_fill="majority"):
+    def __init__(
+        self,
+        model,
+        views: list,
+        num_classes: int,
+        merge: str = "mean",
+        t: float = 0.5,
+        drop_clusters: int = 0,
+        drop_fill="majority",
+    ):
         self.model, self.views, self.merge, self.t = model, views, merge, t
         self.num_classes, self.drop_size, self.drop_fill = num_classes, drop_clusters, drop_fill
         # A few threads: the labelling and the vote counting run in NumPy and scikit-image, mostly without the GIL.
         workers = max(1, min(4, (os.cpu_count() or 2) - 1))
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drop-clusters") if drop_clusters > 0 else None
+        self._pool = (
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drop-clusters") if drop_clusters > 0 else None
+        )
 
     def probabilities(self, images: torch.Tensor) -> torch.Tensor:
         """(N, C, h, w) merged probabilities on the device; the TTA views are made there too (one copy of the batch)."""
         device = getattr(self.model, "device", images.device)
         return predict_with_tta(self.model, images.to(device, non_blocking=True), self.views, self.merge, self.t)
 
-    def submit(self, images: torch.Tensor, sizes: list, reduce: Optional[Callable] = None, clean: bool = True) -> PendingBatch:
+    def submit(
+        self, images: torch.Tensor, sizes: list, reduce: Optional[Callable] = None, clean: bool = True
+    ) -> PendingBatch:
         """Starts one batch; ``sizes`` are each image's (H, W); ``reduce`` maps an image's (C, H, W) device
         probabilities to what the caller keeps (e.g. KITTI's uint8 road confidence), computed on the device;
         ``clean=False`` skips DropClusters (``final`` is ``raw``) for callers that use only ``extra``."""
@@ -92,10 +105,16 @@ class PredictionStep:
             raws.append(raw)
             on_device.append(device_map)
             extras.append(extra.cpu().numpy() if isinstance(extra, torch.Tensor) else extra)
-            finals.append(self._pool.submit(drop_clusters, raw, self.drop_size, self.drop_fill, self.num_classes) if self._pool and clean else raw)
+            finals.append(
+                self._pool.submit(drop_clusters, raw, self.drop_size, self.drop_fill, self.num_classes)
+                if self._pool and clean
+                else raw
+            )
         return PendingBatch(raws, extras, finals, on_device)
 
-    def __call__(self, images: torch.Tensor, sizes: list, reduce: Optional[Callable] = None, clean: bool = True) -> list:
+    def __call__(
+        self, images: torch.Tensor, sizes: list, reduce: Optional[Callable] = None, clean: bool = True
+    ) -> list:
         return self.submit(images, sizes, reduce, clean).result()
 
     def close(self) -> None:
@@ -139,7 +158,16 @@ class Predictor:
         self._resize = resize_transform(self.size)
 
     @classmethod
-    def from_checkpoint(cls, path, device: str = "auto", tta: str = "none", drop_clusters: int = 0, backend: str = "pytorch", onnx=None, batch_size: int = 4) -> "Predictor":
+    def from_checkpoint(
+        cls,
+        path,
+        device: str = "auto",
+        tta: str = "none",
+        drop_clusters: int = 0,
+        backend: str = "pytorch",
+        onnx=None,
+        batch_size: int = 4,
+    ) -> "Predictor":
         """The model of ``path`` (a best.pth or last.pth of train.py) ready to predict.
 
         Args:
@@ -153,7 +181,12 @@ class Predictor:
         from utils.evaluation.setup import build_eval_setup
         from utils.runtime import get_logger
 
-        overrides = [f"eval.device={device}", f"eval.tta={tta}", f"eval.drop_clusters={int(drop_clusters)}", f"eval.backend={backend}"]
+        overrides = [
+            f"eval.device={device}",
+            f"eval.tta={tta}",
+            f"eval.drop_clusters={int(drop_clusters)}",
+            f"eval.backend={backend}",
+        ]
         if onnx is not None:
             overrides.append(f"eval.onnx={onnx}")
         return cls(build_eval_setup(None, str(path), overrides, get_logger(), make_output=False), batch_size)
@@ -164,7 +197,9 @@ class Predictor:
         for i, image in enumerate(batch):
             if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
                 got = f"{type(image).__name__} {getattr(image, 'shape', '')} {getattr(image, 'dtype', '')}".strip()
-                raise ValueError(f"Predictor takes RGB uint8 images of shape (H, W, 3), or a list of them; image {i} is {got}.")
+                raise ValueError(
+                    f"Predictor takes RGB uint8 images of shape (H, W, 3), or a list of them; image {i} is {got}."
+                )
         return single, batch
 
     def _run(self, images, reduce=None, clean: bool = True) -> tuple:

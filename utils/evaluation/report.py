@@ -75,7 +75,11 @@ def _cell(value, digits: int = 4) -> str:
 def _table(head: list, rows: list, sortable: bool = True) -> str:
     cls = ' class="sortable"' if sortable else ""
     header = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    return f"<table{cls}><thead><tr>{header}</tr></thead><tbody>" + "".join(f"<tr>{''.join(r)}</tr>" for r in rows) + "</tbody></table>"
+    return (
+        f"<table{cls}><thead><tr>{header}</tr></thead><tbody>"
+        + "".join(f"<tr>{''.join(r)}</tr>" for r in rows)
+        + "</tbody></table>"
+    )
 
 
 def _run_table(setup, metrics: dict) -> str:
@@ -84,28 +88,49 @@ def _run_table(setup, metrics: dict) -> str:
     drop = f"{cfg.eval.drop_clusters} pixels, fill {cfg.eval.drop_clusters_fill}" if cfg.eval.drop_clusters else "off"
     rows = [
         ("checkpoint", str(setup.checkpoint)),
-        ("dataset", f"{cfg.target} at {cfg.paths.root}, split {metrics.get('split', cfg.eval.input or cfg.eval.split)}"),
+        (
+            "dataset",
+            f"{cfg.target} at {cfg.paths.root}, split {metrics.get('split', cfg.eval.input or cfg.eval.split)}",
+        ),
         ("classes", f"{labels.num_classes}: {', '.join(labels.names)}"),
-        ("input size", f"{cfg.dataset.size[0]}x{cfg.dataset.size[1]} (the training scale), {cfg.eval.inference}{window}"),
+        (
+            "input size",
+            f"{cfg.dataset.size[0]}x{cfg.dataset.size[1]} (the training scale), {cfg.eval.inference}{window}",
+        ),
         ("TTA", f"{cfg.eval.tta} (merge {cfg.eval.merge})"),
         ("DropClusters", drop),
-        ("backend", cfg.eval.backend + (f" ({resolve_onnx_path(cfg.eval.onnx, setup.checkpoint)})" if cfg.eval.backend == "onnxruntime" else "")),
+        (
+            "backend",
+            cfg.eval.backend
+            + (f" ({resolve_onnx_path(cfg.eval.onnx, setup.checkpoint)})" if cfg.eval.backend == "onnxruntime" else ""),
+        ),
         ("written", time.strftime("%Y-%m-%d %H:%M")),
     ]
-    return '<table class="kv">' + "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in rows) + "</table>"
+    return (
+        '<table class="kv">'
+        + "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in rows)
+        + "</table>"
+    )
 
 
 def _cards(metrics: dict) -> str:
     cards = [("mIoU", metrics["miou"]), ("mean dice", metrics["mean_dice"]), ("pixel accuracy", metrics["pixel_acc"])]
     if "miou_no_void" in metrics:
-        cards += [("mIoU without void", metrics["miou_no_void"]), ("mean dice without void", metrics["mean_dice_no_void"])]
+        cards += [
+            ("mIoU without void", metrics["miou_no_void"]),
+            ("mean dice without void", metrics["mean_dice_no_void"]),
+        ]
     raw = metrics.get("without_drop_clusters")
     if raw:
         cards += [("mIoU without DropClusters", raw["miou"]), ("mean dice without DropClusters", raw["mean_dice"])]
     official = metrics.get("official")
     if official:
         cards.append(("official evaluator mIoU", official["averageScoreClasses"]))
-    return '<div class="cards">' + "".join(f'<div class="card"><b>{_num(v)}</b><span>{html.escape(k)}</span></div>' for k, v in cards) + "</div>"
+    return (
+        '<div class="cards">'
+        + "".join(f'<div class="card"><b>{_num(v)}</b><span>{html.escape(k)}</span></div>' for k, v in cards)
+        + "</div>"
+    )
 
 
 def _kitti(metrics: dict) -> str:
@@ -144,12 +169,23 @@ def _per_image(path: Path) -> tuple:
     """(rows of per_image.csv as dicts, the table of image, pixel acc and mIoU)."""
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    table = [[_cell(r["image"]), _cell(float(r["pixel_acc"]) if r["pixel_acc"] else None), _cell(float(r["miou"]) if r["miou"] else None)] for r in rows]
+    table = [
+        [
+            _cell(r["image"]),
+            _cell(float(r["pixel_acc"]) if r["pixel_acc"] else None),
+            _cell(float(r["miou"]) if r["miou"] else None),
+        ]
+        for r in rows
+    ]
     return rows, _table(["image", "pixel accuracy", "mIoU"], table)
 
 
 def _worst(out: Path, rows: list) -> str:
-    panels = sorted((out / "worst").glob("*.png"), key=lambda p: int(p.stem.split("_", 1)[0])) if (out / "worst").is_dir() else []
+    panels = (
+        sorted((out / "worst").glob("*.png"), key=lambda p: int(p.stem.split("_", 1)[0]))
+        if (out / "worst").is_dir()
+        else []
+    )
     if not panels:
         return ""
     miou = {r["image"]: r["miou"] for r in rows}
@@ -157,8 +193,13 @@ def _worst(out: Path, rows: list) -> str:
     for path in panels:
         rank, name = path.stem.split("_", 1)
         score = float(miou[name]) if miou.get(name) else None
-        figures.append(f"<figure>{_img(path, name)}<figcaption>#{int(rank)} {html.escape(name)}: mIoU {_num(score)}</figcaption></figure>")
-    legend = "input | ground truth | prediction | error map (red: wrong, dark: right, grey: ignored in the ground truth)"
+        figures.append(
+            f"<figure>{_img(path, name)}<figcaption>#{int(rank)} {html.escape(name)}: mIoU "
+            f"{_num(score)}</figcaption></figure>"
+        )
+    legend = (
+        "input | ground truth | prediction | error map (red: wrong, dark: right, grey: ignored in the ground truth)"
+    )
     return f"<h2>The {len(panels)} images with the lowest mIoU</h2><p class='sub'>{legend}</p>" + "".join(figures)
 
 
@@ -166,22 +207,42 @@ def write_report(setup, metrics: dict) -> Path:
     """Writes ``<eval.output_dir>/report.html`` from ``metrics`` and the files eval wrote beside it; returns its path."""
     out = Path(setup.output_dir)
     title = f"Evaluation of {Path(setup.checkpoint).parent.name}/{Path(setup.checkpoint).name}"
-    parts = [f"<h1>{html.escape(title)}</h1>", f"<div class='sub'>{html.escape(setup.cfg.target)}, {setup.labels.num_classes} classes</div>", "<h2>Run</h2>", _run_table(setup, metrics)]
+    parts = [
+        f"<h1>{html.escape(title)}</h1>",
+        f"<div class='sub'>{html.escape(setup.cfg.target)}, {setup.labels.num_classes} classes</div>",
+        "<h2>Run</h2>",
+        _run_table(setup, metrics),
+    ]
     if metrics:
         parts += ["<h2>Scores</h2>", _cards(metrics), _kitti(metrics), "<h2>Per class</h2>", _per_class(setup, metrics)]
         if (out / "confusion_matrix.png").is_file():
-            parts += ["<h2>Confusion matrix</h2>", f"<figure>{_img(out / 'confusion_matrix.png', 'confusion matrix')}<figcaption>rows: ground truth, normalised</figcaption></figure>"]
+            parts += [
+                "<h2>Confusion matrix</h2>",
+                f"<figure>{_img(out / 'confusion_matrix.png', 'confusion matrix')}<figcaption>rows: ground truth, "
+                "normalised</figcaption></figure>",
+            ]
         curves = Path(setup.checkpoint).parent / "curves.png"
         if curves.is_file():
-            parts += ["<h2>Training curves</h2>", f"<figure>{_img(curves, 'training curves')}<figcaption>{html.escape(str(curves))}</figcaption></figure>"]
+            parts += [
+                "<h2>Training curves</h2>",
+                f"<figure>{_img(curves, 'training curves')}<figcaption>{html.escape(str(curves))}</figcaption></figure>",
+            ]
         rows, table = _per_image(out / "per_image.csv") if (out / "per_image.csv").is_file() else ([], "")
         parts.append(_worst(out, rows))
         if table:
-            parts += [f"<h2>Every image ({len(rows)}; per_image.csv has each class's IoU)</h2>", f"<div class='scroll'>{table}</div>"]
+            parts += [
+                f"<h2>Every image ({len(rows)}; per_image.csv has each class's IoU)</h2>",
+                f"<div class='scroll'>{table}</div>",
+            ]
     else:
         overlays = [p for p in setup.pictures[:6] if p.is_file()]  # this eval's own, not an earlier one's
-        parts += ["<h2>Predictions (no labels, so no scores)</h2>"] + [f"<figure>{_img(p, p.stem)}<figcaption>{html.escape(p.stem)}</figcaption></figure>" for p in overlays]
-    page = f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style></head>"
+        parts += ["<h2>Predictions (no labels, so no scores)</h2>"] + [
+            f"<figure>{_img(p, p.stem)}<figcaption>{html.escape(p.stem)}</figcaption></figure>" for p in overlays
+        ]
+    page = (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta "
+        f"charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style></head>"
+    )
     page += f"<body><main>{''.join(parts)}</main><script>{SCRIPT}</script></body></html>\n"
     path = out / "report.html"
     atomic_write_text(path, page)

@@ -51,7 +51,10 @@ def _checkpoint_path(raw: dict, cli_checkpoint) -> Path:
         return Path(ev["checkpoint"])
     if paths.get("output_dir"):
         return Path(paths["output_dir"]) / "best.pth"
-    raise UserError("No checkpoint given: pass --checkpoint PATH, set eval.checkpoint, or set paths.output_dir to a run folder holding best.pth.")
+    raise UserError(
+        "No checkpoint given: pass --checkpoint PATH, set eval.checkpoint, or set paths.output_dir to a run folder "
+        "holding best.pth."
+    )
 
 
 def trained_size(ckpt: dict) -> list:
@@ -69,12 +72,14 @@ def scale_warnings(cfg, trained: list) -> list:
     if size != list(trained):
         ratio = size[0] / trained[0]
         notes.append(
-            f"dataset.size is {size} but the checkpoint was trained on images resized to {list(trained)}: objects appear at {ratio:.2f}x their training size. "
+            f"dataset.size is {size} but the checkpoint was trained on images resized to {list(trained)}: objects "
+            f"appear at {ratio:.2f}x their training size. "
             "Leave dataset.size as the checkpoint has it; for sliding windows set dataset.crop_size instead."
         )
     if cfg.eval.inference == "slide" and (crop is None or (crop[0] >= size[0] and crop[1] >= size[1])):
         notes.append(
-            f"eval.inference is slide but the window ({crop or size}, dataset.crop_size or else dataset.size) covers the whole {size} image: "
+            f"eval.inference is slide but the window ({crop or size}, dataset.crop_size or else dataset.size) covers "
+            f"the whole {size} image: "
             "this is whole-image inference. Set dataset.crop_size (the training crop) for windows."
         )
     return notes
@@ -93,7 +98,10 @@ def merged_config(config_path, cli_checkpoint, overrides, paint_frames: bool = F
     ckpt = load_checkpoint(path)
     if not isinstance(ckpt.get("config"), dict):
         if not config_path:
-            raise UserError(f"Checkpoint '{path}' holds weights only, without the config that describes its model. Pass --config_path with the training config it was trained with.")
+            raise UserError(
+                f"Checkpoint '{path}' holds weights only, without the config that describes its model. Pass "
+                "--config_path with the training config it was trained with."
+            )
         ckpt["config"] = config_to_dict(config_from_dict(user))  # the user's file describes the model
     raw = dict(ckpt["config"])
     trained_on = raw.get("target")
@@ -111,7 +119,10 @@ def merged_config(config_path, cli_checkpoint, overrides, paint_frames: bool = F
     raw["dataset"] = dataset
     cfg = config_from_dict(raw, overrides)
     if trained_on != cfg.target:
-        raise UserError(f"target is '{cfg.target}' but checkpoint '{path}' was trained on '{trained_on}'. Evaluate it on its own dataset family.")
+        raise UserError(
+            f"target is '{cfg.target}' but checkpoint '{path}' was trained on '{trained_on}'. Evaluate it on its own "
+            "dataset family."
+        )
     return cfg, ckpt, path
 
 
@@ -130,20 +141,28 @@ def eval_labels(family: DatasetFamily, ckpt: dict, log) -> LabelSet:
 def load_eval_model(cfg, ckpt: dict, path, labels: LabelSet) -> torch.nn.Module:
     """The checkpoint's model on the CPU in eval mode; a class list or architecture that does not fit is a UserError."""
     if list(labels.names) != list(ckpt.get("class_names", labels.names)):
-        raise UserError(f"Checkpoint '{path}' was trained on classes {ckpt['class_names']}, but its config now gives {list(labels.names)}.")
+        raise UserError(
+            f"Checkpoint '{path}' was trained on classes {ckpt['class_names']}, but its config now gives "
+            f"{list(labels.names)}."
+        )
     # The checkpoint holds every weight: no ImageNet download (timm's hub, torchvision's URLs) on an offline eval machine.
     model = build_model_from_config(replace(cfg.model, encoder_weights=None), labels.num_classes)
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as exc:
         raise UserError(
-            f"Checkpoint '{path}' does not fit model {cfg.model.arch}/{cfg.model.encoder}: the model keys come from the checkpoint, do not override them ({str(exc).splitlines()[0]})."
+            f"Checkpoint '{path}' does not fit model {cfg.model.arch}/{cfg.model.encoder}: the model keys come from "
+            f"the checkpoint, do not override them ({str(exc).splitlines()[0]})."
         ) from None
     return model.eval()
 
 
 def _windows(cfg) -> dict:
-    return {"mode": cfg.eval.inference, "window": cfg.dataset.crop_size or cfg.dataset.size, "overlap": cfg.eval.slide_overlap}
+    return {
+        "mode": cfg.eval.inference,
+        "window": cfg.dataset.crop_size or cfg.dataset.size,
+        "overlap": cfg.eval.slide_overlap,
+    }
 
 
 def _pytorch_predictor(cfg, ckpt, path, labels, device) -> ModelRunner:
@@ -151,7 +170,9 @@ def _pytorch_predictor(cfg, ckpt, path, labels, device) -> ModelRunner:
     mem_format = memory_format(device, cfg.training.channels_last)
     model = model.to(device, memory_format=mem_format)
     amp = amp_dtype(device, "bf16" if cfg.eval.amp else "none")
-    return ModelRunner(model, cfg.training.loss, labels.num_classes, device, amp_dtype=amp, mem_format=mem_format, **_windows(cfg))
+    return ModelRunner(
+        model, cfg.training.loss, labels.num_classes, device, amp_dtype=amp, mem_format=mem_format, **_windows(cfg)
+    )
 
 
 def _onnxruntime_predictor(cfg, path, labels, device, log) -> ModelRunner:
@@ -161,24 +182,36 @@ def _onnxruntime_predictor(cfg, path, labels, device, log) -> ModelRunner:
     exported = model.sidecar
     if exported["classes"] != list(labels.names) or exported.get("loss") != cfg.training.loss:
         raise UserError(
-            f"eval.onnx '{onnx_path}' was exported for classes {exported['classes']} (loss {exported.get('loss')}), but checkpoint '{path}' has {list(labels.names)} "
-            f"(loss {cfg.training.loss}). Export this checkpoint (python export.py --checkpoint {path}) or pass its own --checkpoint."
+            f"eval.onnx '{onnx_path}' was exported for classes {exported['classes']} (loss {exported.get('loss')}), "
+            f"but checkpoint '{path}' has {list(labels.names)} "
+            f"(loss {cfg.training.loss}). Export this checkpoint (python export.py --checkpoint {path}) or pass its "
+            "own --checkpoint."
         )
     if exported.get("checkpoint") and Path(exported["checkpoint"]).resolve() != Path(path).resolve():
-        log.warning(f"note: {onnx_path} was exported from {exported['checkpoint']}, not from {path}; the config comes from the latter.")
+        log.warning(
+            f"note: {onnx_path} was exported from {exported['checkpoint']}, not from {path}; the config comes from "
+            "the latter."
+        )
     if not (exported.get("check") or {}).get("passed", True):
         log.warning(f"note: {onnx_path} failed its check at export (see its model.json).")
     if cfg.eval.inference == "slide" and exported["output"]["kind"] == "probabilities":
         log.warning(
-            f"note: {onnx_path} outputs probabilities; sliding windows average logits, and logits recovered from saturated probabilities "
-            "are capped, so confident overlapping windows can differ from PyTorch. Export with --output logits for slide inference."
+            f"note: {onnx_path} outputs probabilities; sliding windows average logits, and logits recovered from "
+            "saturated probabilities "
+            "are capped, so confident overlapping windows can differ from PyTorch. Export with --output logits for "
+            "slide inference."
         )
     providers = ", ".join(p.replace("ExecutionProvider", "") for p in model.providers)
-    log.info(f"backend onnxruntime: {onnx_path} ({exported['output']['kind']}, {'fp16' if exported.get('fp16') else 'fp32'}, opset {exported.get('opset')}), providers {providers}")
+    log.info(
+        f"backend onnxruntime: {onnx_path} ({exported['output']['kind']}, "
+        f"{'fp16' if exported.get('fp16') else 'fp32'}, opset {exported.get('opset')}), providers {providers}"
+    )
     return ModelRunner(model, cfg.training.loss, labels.num_classes, device, outputs=model.outputs, **_windows(cfg))
 
 
-def build_eval_setup(config_path, cli_checkpoint, overrides, log, paint_frames: bool = False, make_output: bool = True) -> EvalSetup:
+def build_eval_setup(
+    config_path, cli_checkpoint, overrides, log, paint_frames: bool = False, make_output: bool = True
+) -> EvalSetup:
     """The checkpoint's model and everything eval needs around it; ``make_output`` creates eval.output_dir (the
     Python API's Predictor writes nothing)."""
     cfg, ckpt, path = merged_config(config_path, cli_checkpoint, overrides, paint_frames)
@@ -189,7 +222,10 @@ def build_eval_setup(config_path, cli_checkpoint, overrides, log, paint_frames: 
         predictor = _onnxruntime_predictor(cfg, path, labels, device, log)
     else:
         if cfg.eval.onnx:
-            log.info(f"note: eval.onnx is set but eval.backend is pytorch: evaluating {path}; add eval.backend=onnxruntime to evaluate the graph")
+            log.info(
+                f"note: eval.onnx is set but eval.backend is pytorch: evaluating {path}; add eval.backend=onnxruntime "
+                "to evaluate the graph"
+            )
         predictor = _pytorch_predictor(cfg, ckpt, path, labels, device)
     views = tta_views(cfg.eval.tta, cfg.eval.tta_scales, cfg.eval.tta_flip)
     out = Path(cfg.eval.output_dir) if cfg.eval.output_dir else Path(cfg.paths.output_dir) / "eval"
@@ -198,15 +234,29 @@ def build_eval_setup(config_path, cli_checkpoint, overrides, log, paint_frames: 
     fill = cfg.eval.drop_clusters_fill
     if fill not in ("majority", "ignore"):
         if fill not in labels.names:
-            raise UserError(f"eval.drop_clusters_fill is '{fill}'; allowed: majority | ignore | a class name ({', '.join(labels.names)}).")
+            raise UserError(
+                f"eval.drop_clusters_fill is '{fill}'; allowed: majority | ignore | a class name "
+                f"({', '.join(labels.names)})."
+            )
         fill = labels.names.index(fill)
-    log.info(f"checkpoint {path} (stage {ckpt.get('stage', 0) + 1}, epoch {ckpt.get('epoch')}), {cfg.model.arch}/{cfg.model.encoder}, classes: {', '.join(labels.names)}")
+    log.info(
+        f"checkpoint {path} (stage {ckpt.get('stage', 0) + 1}, epoch {ckpt.get('epoch')}), "
+        f"{cfg.model.arch}/{cfg.model.encoder}, classes: {', '.join(labels.names)}"
+    )
     for note in scale_warnings(cfg, trained_size(ckpt)):
         log.warning(f"warning: {note}")
     window = cfg.dataset.crop_size or cfg.dataset.size
-    how = f"{window[0]}x{window[1]} windows over images resized to" if cfg.eval.inference == "slide" else "whole images resized to"
-    log.info(
-        f"inference {cfg.eval.inference}: {how} {cfg.dataset.size[0]}x{cfg.dataset.size[1]}, TTA {cfg.eval.tta} ({len(views)} views, merge {cfg.eval.merge}), DropClusters {cfg.eval.drop_clusters or 'off'}, device {device}"
+    how = (
+        f"{window[0]}x{window[1]} windows over images resized to"
+        if cfg.eval.inference == "slide"
+        else "whole images resized to"
     )
-    step = PredictionStep(predictor, views, labels.num_classes, cfg.eval.merge, cfg.eval.tsharpen_t, cfg.eval.drop_clusters, fill)
+    log.info(
+        f"inference {cfg.eval.inference}: {how} {cfg.dataset.size[0]}x{cfg.dataset.size[1]}, TTA {cfg.eval.tta} "
+        f"({len(views)} views, merge {cfg.eval.merge}), DropClusters {cfg.eval.drop_clusters or 'off'}, device "
+        f"{device}"
+    )
+    step = PredictionStep(
+        predictor, views, labels.num_classes, cfg.eval.merge, cfg.eval.tsharpen_t, cfg.eval.drop_clusters, fill
+    )
     return EvalSetup(cfg, labels, predictor, views, path, out, device, fill, family, step)

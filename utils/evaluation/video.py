@@ -47,7 +47,9 @@ class VideoWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         w, h = size_wh
         self.even = (w + w % 2, h + h % 2)
-        self._gen = imageio_ffmpeg.write_frames(str(self.path), self.even, fps=fps, codec="libx264", pix_fmt_out="yuv420p", macro_block_size=1, quality=7)
+        self._gen = imageio_ffmpeg.write_frames(
+            str(self.path), self.even, fps=fps, codec="libx264", pix_fmt_out="yuv420p", macro_block_size=1, quality=7
+        )
         self._gen.send(None)
         self.count = 0
 

@@ -27,7 +27,9 @@ def run_video(setup, log, path) -> str:
     info = video_info(path)
     out_path = setup.output_dir / f"{path.stem}_overlay.mp4"
     writer = VideoWriter(out_path, info["size"], info["fps"])
-    resize = resize_transform(cfg.dataset.size)  # the training scale, for whole-image and sliding-window inference alike
+    resize = resize_transform(
+        cfg.dataset.size
+    )  # the training scale, for whole-image and sliding-window inference alike
     palette = labels.palette()
 
     def submit(frames):

@@ -5,7 +5,20 @@ from sklearn.cluster import DBSCAN
 
 # Model classes that are objects by default: the Cityscapes vehicle and human labels, and the
 # categories holding them.
-DEFAULT_OBJECTS = ("human", "vehicle", "person", "rider", "car", "truck", "bus", "caravan", "trailer", "train", "motorcycle", "bicycle")
+DEFAULT_OBJECTS = (
+    "human",
+    "vehicle",
+    "person",
+    "rider",
+    "car",
+    "truck",
+    "bus",
+    "caravan",
+    "trailer",
+    "train",
+    "motorcycle",
+    "bicycle",
+)
 GROUND = ("road", "flat", "lane")
 
 

@@ -18,8 +18,10 @@ from utils.data.families.kitti import data_road_base
 from utils.data.kitti_calib import calib_path_for
 
 VELODYNE_HELP = (
-    "KITTI ships the road benchmark's scans as data_road_velodyne.zip (https://www.cvlibs.net/datasets/kitti/eval_road.php): "
-    "unzip it beside data_road/ so that data_road_velodyne/<split>/velodyne/<name>.bin (or data_road/<split>/velodyne/) exists."
+    "KITTI ships the road benchmark's scans as data_road_velodyne.zip "
+    "(https://www.cvlibs.net/datasets/kitti/eval_road.php): "
+    "unzip it beside data_road/ so that data_road_velodyne/<split>/velodyne/<name>.bin (or "
+    "data_road/<split>/velodyne/) exists."
 )
 
 
@@ -43,7 +45,10 @@ def kitti_frames(root, split: str) -> list:
     root = Path(root)
     base = data_road_base(root, split)
     if base is None:
-        raise UserError(f"No data_road/{split}/image_2 under '{root}' (paint.root, else paths.root). Set paint.root to the folder holding KITTI's data_road/.")
+        raise UserError(
+            f"No data_road/{split}/image_2 under '{root}' (paint.root, else paths.root). Set paint.root to the folder "
+            "holding KITTI's data_road/."
+        )
     scans = [base / split / "velodyne", base.parent / "data_road_velodyne" / split / "velodyne"]
     frames, missing = [], []
     for image in sorted((base / split / "image_2").glob("*.png")):
@@ -55,7 +60,10 @@ def kitti_frames(root, split: str) -> list:
         truth = base / split / "velodyne_labels" / f"{image.stem}.label"
         frames.append(Frame(image.stem, image, calib, scan, truth if truth.is_file() else None))
     if not frames:
-        raise UserError(f"No frame under '{base / split}' has both calib/<name>.txt and a Velodyne scan (looked in {scans[0]} and {scans[1]}). {VELODYNE_HELP}")
+        raise UserError(
+            f"No frame under '{base / split}' has both calib/<name>.txt and a Velodyne scan (looked in {scans[0]} and "
+            f"{scans[1]}). {VELODYNE_HELP}"
+        )
     return frames, missing
 
 
@@ -63,7 +71,10 @@ def read_scan(path) -> np.ndarray:
     """(N, 4) float32: x forward, y left, z up (metres), reflectance."""
     data = np.fromfile(path, np.float32)
     if data.size % 4:
-        raise UserError(f"Velodyne scan '{path}' holds {data.size} floats, not a multiple of 4 (x, y, z, reflectance): the file is truncated or not a KITTI scan.")
+        raise UserError(
+            f"Velodyne scan '{path}' holds {data.size} floats, not a multiple of 4 (x, y, z, reflectance): the file "
+            "is truncated or not a KITTI scan."
+        )
     return data.reshape(-1, 4)
 
 
@@ -77,11 +88,23 @@ def read_point_labels(path, count: int) -> np.ndarray:
 
 def write_ply(path, xyz: np.ndarray, rgb: np.ndarray) -> None:
     """A binary little-endian PLY of coloured points (Open3D, CloudCompare and MeshLab read it)."""
-    rows = np.empty(len(xyz), [("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("red", "u1"), ("green", "u1"), ("blue", "u1")])
+    rows = np.empty(
+        len(xyz), [("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("red", "u1"), ("green", "u1"), ("blue", "u1")]
+    )
     rows["x"], rows["y"], rows["z"] = xyz[:, 0], xyz[:, 1], xyz[:, 2]
     rows["red"], rows["green"], rows["blue"] = rgb[:, 0], rgb[:, 1], rgb[:, 2]
     header = "ply\nformat binary_little_endian 1.0\n" + f"element vertex {len(xyz)}\n"
-    header += "".join(f"property {t} {n}\n" for n, t in (("x", "float"), ("y", "float"), ("z", "float"), ("red", "uchar"), ("green", "uchar"), ("blue", "uchar")))
+    header += "".join(
+        f"property {t} {n}\n"
+        for n, t in (
+            ("x", "float"),
+            ("y", "float"),
+            ("z", "float"),
+            ("red", "uchar"),
+            ("green", "uchar"),
+            ("blue", "uchar"),
+        )
+    )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as f:

@@ -36,6 +36,8 @@ def bev_picture(scan: np.ndarray, index: np.ndarray, colors: np.ndarray, cluster
     for dr, dc in ((0, 0), (0, 1), (1, 0), (1, 1)):  # painted points as 2x2 dots
         out[rows[inside] + dr, cols[inside] + dc] = colors[inside]
     for c in clusters:
-        (r0, r1), (c0, c1) = to_pixels(np.array([c["box_max"][0], c["box_min"][0]]), np.array([c["box_max"][1], c["box_min"][1]]))
+        (r0, r1), (c0, c1) = to_pixels(
+            np.array([c["box_max"][0], c["box_min"][0]]), np.array([c["box_max"][1], c["box_min"][1]])
+        )
         cv2.rectangle(out, (int(c0), int(r0)), (int(c1), int(r1)), (255, 255, 255), 1)
     return out

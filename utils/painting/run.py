@@ -27,7 +27,10 @@ def _object_classes(cfg, names) -> list:
     wanted = cfg.paint.object_classes
     unknown = [n for n in wanted or [] if n not in names]
     if unknown:
-        raise UserError(f"paint.object_classes names {unknown}, which the model does not predict; its classes are: {', '.join(names)}.")
+        raise UserError(
+            f"paint.object_classes names {unknown}, which the model does not predict; its classes are: "
+            f"{', '.join(names)}."
+        )
     return object_class_indices(names, wanted)
 
 
@@ -37,7 +40,10 @@ def _loader(setup, frames, log):
     cfg = setup.cfg
     height, width = image_size(frames[0].image)
     size = [cfg.dataset.size[0], max(32, round(cfg.dataset.size[0] * width / height))]
-    log.info(f"frames of {height}x{width} are predicted at {size[0]}x{size[1]} (dataset.size's height, the frames' aspect) and upsampled back")
+    log.info(
+        f"frames of {height}x{width} are predicted at {size[0]}x{size[1]} (dataset.size's height, the frames' aspect) "
+        "and upsampled back"
+    )
     items = [Item(f.image, None, f.name) for f in frames]
     dataset = build_dataset(cfg, setup.labels, "test", "predict", size=size, items=items, use_cache=False)
     return build_loader(dataset, cfg.eval.batch_size, cfg.eval.num_workers, train=False)
@@ -55,7 +61,8 @@ def run_painting(setup, log) -> dict:
     cfg, names = setup.cfg, list(setup.labels.names)
     if cfg.paint.root is None and not kitti_layout(cfg.paths.root):
         raise UserError(
-            f"paths.root '{cfg.paths.root}' holds no KITTI data_road/ to paint; set paint.root to the folder holding KITTI's data_road/ (e.g. --set paint.root=data/kitti), or point paths.root there."
+            f"paths.root '{cfg.paths.root}' holds no KITTI data_road/ to paint; set paint.root to the folder holding "
+            "KITTI's data_road/ (e.g. --set paint.root=data/kitti), or point paths.root there."
         )
     frames, missing = kitti_frames(cfg.paint.root or cfg.paths.root, cfg.paint.split)
     if missing:
@@ -64,7 +71,10 @@ def run_painting(setup, log) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     objects = _object_classes(cfg, names)
     if not objects:
-        log.warning(f"no object class among the model's classes ({', '.join(names)}): no clusters; set paint.object_classes to cluster some")
+        log.warning(
+            f"no object class among the model's classes ({', '.join(names)}): no clusters; set paint.object_classes "
+            "to cluster some"
+        )
     palette = setup.labels.palette()
     lut = truth_table(setup.family, setup.labels)
     scorer = PaintScorer(names, lut, objects) if lut is not None and any(f.truth for f in frames) else None
@@ -74,7 +84,9 @@ def run_painting(setup, log) -> dict:
     for batch in tqdm(_loader(setup, frames, log), desc="paint", dynamic_ncols=True):
         start = time.perf_counter()
         # The eval step: TTA, upsampling to the frame's size; the full probabilities come back for painting.
-        predictions = setup.step(batch["image"], batch["original_size"].tolist(), reduce=lambda p: p.float(), clean=False)
+        predictions = setup.step(
+            batch["image"], batch["original_size"].tolist(), reduce=lambda p: p.float(), clean=False
+        )
         inference_ms = 1000 * (time.perf_counter() - start) / len(batch["name"])
         for k, name in enumerate(batch["name"]):
             frame = frames[int(batch["index"][k])]
@@ -92,14 +104,27 @@ def run_painting(setup, log) -> dict:
                 scorer.update(painted.index, xyz, painted.classes, read_point_labels(frame.truth, len(scan)), clusters)
             drawn = len(records) < cfg.paint.max_pictures or cfg.paint.max_pictures < 0
             if drawn or video is not None:
-                camera = camera_picture(read_rgb(frame.image), painted.pixels, painted.points[:, 0], palette[painted.classes])
+                camera = camera_picture(
+                    read_rgb(frame.image), painted.pixels, painted.points[:, 0], palette[painted.classes]
+                )
                 if drawn:
                     save_rgb(out / "pictures" / f"{name}_points.png", camera)
-                    save_rgb(out / "pictures" / f"{name}_bev.png", bev_picture(scan, painted.index, palette[painted.classes], clusters))
+                    save_rgb(
+                        out / "pictures" / f"{name}_bev.png",
+                        bev_picture(scan, painted.index, palette[painted.classes], clusters),
+                    )
                 if video is not None:
                     video.write(camera)
             records.append(
-                {"frame": name, "points": len(scan), "painted": len(painted.index), "clusters": len(clusters), "ground_points": ground, "ms_painting": paint_ms, "ms_inference": inference_ms}
+                {
+                    "frame": name,
+                    "points": len(scan),
+                    "painted": len(painted.index),
+                    "clusters": len(clusters),
+                    "ground_points": ground,
+                    "ms_painting": paint_ms,
+                    "ms_inference": inference_ms,
+                }
             )
     if video is not None:
         video.close()
@@ -114,7 +139,11 @@ def _write_frame(out: Path, name: str, painted, clusters: list, ground: int, pal
     write_array(out / "painted" / f"{name}.bin", painted.points)
     write_array(out / "labels" / f"{name}.label", painted.classes.astype(np.uint32))
     write_ply(out / "ply" / f"{name}.ply", painted.points[:, :3], palette[painted.classes])
-    record = {"frame": name, "ground_points": ground, "clusters": [{k: v for k, v in c.items() if k != "members"} for c in clusters]}
+    record = {
+        "frame": name,
+        "ground_points": ground,
+        "clusters": [{k: v for k, v in c.items() if k != "members"} for c in clusters],
+    }
     (out / "clusters").mkdir(exist_ok=True)
     (out / "clusters" / f"{name}.json").write_text(json.dumps(record, indent=1))
 
@@ -127,7 +156,11 @@ def _summary(setup, records: list, scorer) -> dict:
         "frames": len(records),
         "points": int(sum(r["points"] for r in records)),
         "painted_points": int(sum(r["painted"] for r in records)),
-        "ms_per_frame": {"painting_median": float(np.median(paint_ms)), "painting_max": float(np.max(paint_ms)), "inference_median": float(np.median([r["ms_inference"] for r in records]))},
+        "ms_per_frame": {
+            "painting_median": float(np.median(paint_ms)),
+            "painting_max": float(np.max(paint_ms)),
+            "inference_median": float(np.median([r["ms_inference"] for r in records])),
+        },
         "per_frame": records,
     }
     if scorer is not None:
@@ -137,12 +170,24 @@ def _summary(setup, records: list, scorer) -> dict:
 
 def _log_summary(log, m: dict, out: Path) -> None:
     t = m["ms_per_frame"]
-    log.info(f"{m['frames']} frames, {m['points']:,} points, {m['painted_points']:,} painted (in front of the camera and inside the image)")
-    log.info(f"per frame: painting {t['painting_median']:.1f} ms (median CPU time on one core), inference {t['inference_median']:.0f} ms (median wall time)")
+    log.info(
+        f"{m['frames']} frames, {m['points']:,} points, {m['painted_points']:,} painted (in front of the camera and "
+        "inside the image)"
+    )
+    log.info(
+        f"per frame: painting {t['painting_median']:.1f} ms (median CPU time on one core), inference "
+        f"{t['inference_median']:.0f} ms (median wall time)"
+    )
     if "point_accuracy" in m:
-        lines = ["| class | point IoU |", "|---|---:|"] + [f"| {n} | {'n/a' if v['iou'] != v['iou'] else format(v['iou'], '.4f')} |" for n, v in m["per_class"].items()]
+        lines = ["| class | point IoU |", "|---|---:|"] + [
+            f"| {n} | {'n/a' if v['iou'] != v['iou'] else format(v['iou'], '.4f')} |" for n, v in m["per_class"].items()
+        ]
         log.info("painted labels against the true point labels:\n" + "\n".join(lines))
-        found = f"clusters found {m['objects_found']} of {m['objects']} objects (recall {m['cluster_recall']:.4f})" if m["objects"] else "no true object among the object classes"
+        found = (
+            f"clusters found {m['objects_found']} of {m['objects']} objects (recall {m['cluster_recall']:.4f})"
+            if m["objects"]
+            else "no true object among the object classes"
+        )
         log.info(f"point accuracy {m['point_accuracy']:.4f}, point mIoU {m['point_miou']:.4f}; {found}")
     log.info(f"painted/, labels/, ply/, clusters/, pictures/ and paint_metrics.json in {out}")
 

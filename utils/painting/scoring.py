@@ -29,7 +29,9 @@ class PaintScorer:
         self.total = np.zeros(len(self.names), np.int64)
         self.found = np.zeros(len(self.names), np.int64)
 
-    def update(self, index: np.ndarray, xyz: np.ndarray, predicted: np.ndarray, truth: np.ndarray, clusters: list) -> None:
+    def update(
+        self, index: np.ndarray, xyz: np.ndarray, predicted: np.ndarray, truth: np.ndarray, clusters: list
+    ) -> None:
         """One frame: ``index`` (M,) painted rows of the scan, ``xyz`` (M, 3) and ``predicted`` (M,) of
         those points, ``truth`` (N,) the scan's uint32 true labels, ``clusters`` from cluster_objects."""
         labels = truth[index]
@@ -44,13 +46,19 @@ class PaintScorer:
             if obj == 0 or count < MIN_OBJECT_POINTS or cls not in self.object_classes:
                 continue
             self.total[cls] += 1
-            near = [np.linalg.norm(np.asarray(c["centroid"]) - centroids[k]) <= FOUND_WITHIN for c in clusters if c["class_index"] == cls]
+            near = [
+                np.linalg.norm(np.asarray(c["centroid"]) - centroids[k]) <= FOUND_WITHIN
+                for c in clusters
+                if c["class_index"] == cls
+            ]
             self.found[cls] += any(near)
 
     def compute(self) -> dict:
         scores = self.matrix.compute(self.names)
         per_class = {n: {"iou": v["iou"]} for n, v in scores["per_class"].items()}
-        objects = {self.names[c]: {"objects": int(self.total[c]), "found": int(self.found[c])} for c in self.object_classes}
+        objects = {
+            self.names[c]: {"objects": int(self.total[c]), "found": int(self.found[c])} for c in self.object_classes
+        }
         total = int(self.total.sum())
         return {
             "point_accuracy": scores["pixel_acc"],

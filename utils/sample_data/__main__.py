@@ -10,7 +10,12 @@ from utils.sample_data.generate import generate_sample
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Write deterministic synthetic samples in the layout of every dataset family (Cityscapes, KITTI road, BDD100K, Mapillary Vistas, folder).")
+    parser = argparse.ArgumentParser(
+        description=(
+            "Write deterministic synthetic samples in the layout of every dataset family (Cityscapes, KITTI road, "
+            "BDD100K, Mapillary Vistas, folder)."
+        )
+    )
     parser.add_argument("--out", default="data/sample", help="output folder (default: data/sample)")
     parser.add_argument("--force", action="store_true", help="regenerate even if a complete sample is there")
     add_debug_argument(parser)

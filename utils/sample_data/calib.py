@@ -44,4 +44,10 @@ def sample_calib(focal: float, cx: float, cy: float, camera_height: float) -> Ki
     cam_to_road = np.hstack([R0_RECT, (t2 - [0.0, camera_height, 0.0])[:, None]])
     velo_in_cam2 = np.array([0.0, camera_height - VELO_HEIGHT, -VELO_BEHIND])
     velo_to_cam = np.hstack([R0_RECT.T @ VELO_AXES, (R0_RECT.T @ (velo_in_cam2 - t2))[:, None]])
-    return KittiCalib(**projections, R0_rect=R0_RECT, Tr_velo_to_cam=velo_to_cam, Tr_imu_to_velo=TR_IMU_TO_VELO, Tr_cam_to_road=cam_to_road)
+    return KittiCalib(
+        **projections,
+        R0_rect=R0_RECT,
+        Tr_velo_to_cam=velo_to_cam,
+        Tr_imu_to_velo=TR_IMU_TO_VELO,
+        Tr_cam_to_road=cam_to_road,
+    )

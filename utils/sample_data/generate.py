@@ -14,7 +14,9 @@ from utils.data.families import FAMILIES
 # Processes, not OpenCV threads, render in parallel; a cv2 thread pool would not survive the fork.
 cv2.setNumThreads(0)
 
-SAMPLE_VERSION = 5  # 3: KITTI calib/ files; 4: Velodyne scans and their true point labels; 5: BDD100K, Vistas and folder layouts
+SAMPLE_VERSION = (
+    5  # 3: KITTI calib/ files; 4: Velodyne scans and their true point labels; 5: BDD100K, Vistas and folder layouts
+)
 MARKER = ".sample_complete"
 
 
@@ -49,7 +51,9 @@ def hash_str(text: str) -> int:
     return int.from_bytes(text.encode()[:16].ljust(16, b"\0"), "little") % (1 << 62)
 
 
-def generate_sample(out_dir, spec: SampleSpec = SampleSpec(), force: bool = False, progress=None, workers: int = 0) -> Path:
+def generate_sample(
+    out_dir, spec: SampleSpec = SampleSpec(), force: bool = False, progress=None, workers: int = 0
+) -> Path:
     """Writes ``out_dir/<family>`` for every registered family (cityscapes, kitti, bdd100k, vistas, folder); returns ``out_dir``.
 
     Args:
@@ -70,7 +74,11 @@ def generate_sample(out_dir, spec: SampleSpec = SampleSpec(), force: bool = Fals
         for name in FAMILIES:
             shutil.rmtree(out / name, ignore_errors=True)
     say = progress or (lambda _msg: None)
-    jobs = [job for name, family in FAMILIES.items() for job in family.sample_jobs(out / name, spec, lambda *parts: _seed(spec, *parts))]
+    jobs = [
+        job
+        for name, family in FAMILIES.items()
+        for job in family.sample_jobs(out / name, spec, lambda *parts: _seed(spec, *parts))
+    ]
     say(f"{len(jobs)} scenes on {workers} processes")
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:

@@ -21,7 +21,17 @@ ELEVATIONS = np.linspace(2.0, -24.8, 64)
 AZIMUTH_STEP = 0.08
 MAX_RANGE = 120.0
 RANGE_NOISE = 0.01  # metres, one sigma
-_REFLECTANCE = {"road": 0.25, "sidewalk": 0.3, "terrain": 0.2, "ground": 0.22, "building": 0.35, "vegetation": 0.45, "pole": 0.5, "traffic sign": 0.9, "traffic light": 0.4}
+_REFLECTANCE = {
+    "road": 0.25,
+    "sidewalk": 0.3,
+    "terrain": 0.2,
+    "ground": 0.22,
+    "building": 0.35,
+    "vegetation": 0.45,
+    "pole": 0.5,
+    "traffic sign": 0.9,
+    "traffic light": 0.4,
+}
 
 
 def _ids(*names):
@@ -44,7 +54,18 @@ def street_boxes(s: dict) -> list:
         if kind == "tree":
             crown, trunk = obj[3], obj[4]
             boxes.append((x - 0.18, x + 0.18, 0.0, trunk, z - 0.18, z + 0.18, "vegetation", 0))
-            boxes.append((x - 1.2 * crown, x + 1.2 * crown, trunk + 0.1 * crown, trunk + 1.8 * crown, z - 0.3, z + 0.3, "vegetation", 0))
+            boxes.append(
+                (
+                    x - 1.2 * crown,
+                    x + 1.2 * crown,
+                    trunk + 0.1 * crown,
+                    trunk + 1.8 * crown,
+                    z - 0.3,
+                    z + 0.3,
+                    "vegetation",
+                    0,
+                )
+            )
         elif kind == "pole":
             height, top = obj[3], obj[4]
             boxes.append((x - 0.1, x + 0.1, 0.0, height, z - 0.1, z + 0.1, "pole", 0))

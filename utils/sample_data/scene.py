@@ -97,7 +97,12 @@ def _draw_tree(cv: Canvas, cam, x, z, crown, trunk_h):
     base = cam.project(x, 0.0, z)
     top = cam.project(x, trunk_h, z)
     half = cam.project(x + 0.18, 0.0, z)[0] - base[0]
-    cv.polygon([[base[0] - half, base[1]], [base[0] + half, base[1]], [top[0] + half, top[1]], [top[0] - half, top[1]]], "vegetation", (80, 62, 40), grain=6)
+    cv.polygon(
+        [[base[0] - half, base[1]], [base[0] + half, base[1]], [top[0] + half, top[1]], [top[0] - half, top[1]]],
+        "vegetation",
+        (80, 62, 40),
+        grain=6,
+    )
     green = _jitter(rng, (70, 110, 45), 15)
     for _ in range(4):
         cx, cy = x + rng.uniform(-0.6, 0.6) * crown, trunk_h + crown * rng.uniform(0.6, 1.1)
@@ -116,9 +121,13 @@ def _draw_pole(cv: Canvas, cam, x, z, height, kind):
         if rng.random() < 0.5:
             cv.ellipse(c, (r, r), "traffic sign", color, grain=3)
         else:
-            cv.polygon(_quad_xy(cam, x - 0.55, x + 0.55, height - 1.1, height, z - 0.05), "traffic sign", color, grain=3)
+            cv.polygon(
+                _quad_xy(cam, x - 0.55, x + 0.55, height - 1.1, height, z - 0.05), "traffic sign", color, grain=3
+            )
     elif kind == "light":
-        cv.polygon(_quad_xy(cam, x - 0.25, x + 0.25, height - 1.1, height, z - 0.05), "traffic light", (35, 35, 30), grain=3)
+        cv.polygon(
+            _quad_xy(cam, x - 0.25, x + 0.25, height - 1.1, height, z - 0.05), "traffic light", (35, 35, 30), grain=3
+        )
         lit = rng.integers(3)
         for i, col in enumerate([(230, 40, 30), (240, 190, 30), (40, 220, 80)]):
             c = cam.project(x, height - 0.22 - 0.33 * i, z - 0.06)
@@ -133,8 +142,16 @@ def _draw_vehicle(cv: Canvas, cam, x, z, kind, color):
     side_x = x - w / 2 if x > 0 else x + w / 2
     cv.polygon(_quad_yz(cam, side_x, 0.25, h * 0.95, z, z + length), kind, color * 0.8, grain=4, instance=inst)
     cv.polygon(_quad_xy(cam, x - w / 2, x + w / 2, 0.3, h * 0.62, z), kind, color, grain=4, instance=inst)
-    cv.polygon(_quad_xy(cam, x - w * 0.42, x + w * 0.42, h * 0.62, h, z + 0.4), kind, color * 0.9, grain=4, instance=inst)
-    cv.polygon(_quad_xy(cam, x - w * 0.35, x + w * 0.35, h * 0.66, h * 0.94, z + 0.39), kind, (40, 50, 60), grain=3, instance=inst)
+    cv.polygon(
+        _quad_xy(cam, x - w * 0.42, x + w * 0.42, h * 0.62, h, z + 0.4), kind, color * 0.9, grain=4, instance=inst
+    )
+    cv.polygon(
+        _quad_xy(cam, x - w * 0.35, x + w * 0.35, h * 0.66, h * 0.94, z + 0.39),
+        kind,
+        (40, 50, 60),
+        grain=3,
+        instance=inst,
+    )
     for wx in (x - w * 0.38, x + w * 0.38):
         cv.polygon(_quad_xy(cam, wx - 0.16, wx + 0.16, 0.0, 0.4, z + 0.05), kind, (20, 20, 20), grain=2, instance=inst)
 
@@ -155,8 +172,20 @@ def _draw_person(cv: Canvas, cam, x, z, height, rider=False):
         base = 0.7
     else:
         for dx in (-0.12, 0.12):
-            cv.polygon(_quad_xy(cam, x + dx - 0.08, x + dx + 0.08, 0.0, height * 0.47, z), label, (40, 40, 50), grain=4, instance=inst)
-    cv.polygon(_quad_xy(cam, x - 0.24, x + 0.24, base + height * 0.45, base + height * 0.85, z), label, coat, grain=5, instance=inst)
+            cv.polygon(
+                _quad_xy(cam, x + dx - 0.08, x + dx + 0.08, 0.0, height * 0.47, z),
+                label,
+                (40, 40, 50),
+                grain=4,
+                instance=inst,
+            )
+    cv.polygon(
+        _quad_xy(cam, x - 0.24, x + 0.24, base + height * 0.45, base + height * 0.85, z),
+        label,
+        coat,
+        grain=5,
+        instance=inst,
+    )
     head = cam.project(x, base + height * 0.92, z)
     r = cam.project(x + 0.11, 0, z)[0] - cam.project(x, 0, z)[0]
     cv.ellipse(head, (r, r * 1.2), label, _jitter(rng, (205, 160, 130), 30), grain=3, instance=inst)

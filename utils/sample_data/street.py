@@ -62,11 +62,17 @@ def make_street(rng: np.random.Generator, height: int, width: int, style: str) -
     objects = []
     for side, x_curb, x_wall in ((-1, road[0], s["facade_x"][0]), (1, road[1], s["facade_x"][1])):
         for z in rng.uniform(4, 80, int(rng.integers(2, 6))):
-            objects.append(("tree", x_curb + side * s["sidewalk"] * 0.6, z, rng.uniform(1.8, 3.0), rng.uniform(2.0, 3.5)))
+            objects.append(
+                ("tree", x_curb + side * s["sidewalk"] * 0.6, z, rng.uniform(1.8, 3.0), rng.uniform(2.0, 3.5))
+            )
         for z in rng.uniform(5, 60, int(rng.integers(1, 4))):
-            objects.append(("pole", x_curb + side * 0.5, z, rng.uniform(4.0, 7.0), rng.choice(["sign", "light", "sign", "none"])))
+            objects.append(
+                ("pole", x_curb + side * 0.5, z, rng.uniform(4.0, 7.0), rng.choice(["sign", "light", "sign", "none"]))
+            )
         for z in rng.uniform(4, 40, int(rng.integers(1, 5))):
-            objects.append(("person", x_curb + side * rng.uniform(0.8, s["sidewalk"] - 0.3), z, rng.uniform(1.55, 1.95)))
+            objects.append(
+                ("person", x_curb + side * rng.uniform(0.8, s["sidewalk"] - 0.3), z, rng.uniform(1.55, 1.95))
+            )
         if rng.random() < 0.4:
             objects.append(("static", x_wall - side * 0.6, rng.uniform(5, 40)))
         for z in rng.uniform(6, 70, int(rng.integers(0, 3))):  # parked cars along the kerb
@@ -74,7 +80,9 @@ def make_street(rng: np.random.Generator, height: int, width: int, style: str) -
     for z in rng.uniform(8, 90, int(rng.integers(1, 5))):
         kind = rng.choice(["car", "car", "car", "truck", "bus"])
         lane_center = rng.uniform(road[0] + 1.2, road[1] - 1.2)
-        objects.append(("vehicle", lane_center, z, kind, sc._jitter(rng, rng.uniform(30, 220, 3), 0), rng.uniform(-0.2, 0.6)))
+        objects.append(
+            ("vehicle", lane_center, z, kind, sc._jitter(rng, rng.uniform(30, 220, 3), 0), rng.uniform(-0.2, 0.6))
+        )
     if rng.random() < 0.3:
         objects.append(("rider", road[1] - 0.8, rng.uniform(8, 30), 1.0, EGO_SPEED * 0.5))
     s["objects"] = objects
@@ -119,10 +127,21 @@ def render(s: dict, height: int, width: int, frame: int = 0) -> Canvas:
     if s["hood"] is not None:
         xs = np.linspace(0, width, 24)
         top = height - s["hood"] + (s["hood"] * 0.6) * ((xs - width / 2) / (width / 2)) ** 2
-        cv.polygon(np.concatenate([np.stack([xs, top], 1), [[width, height], [0, height]]]), "ego vehicle", (35, 38, 45), grain=3, blotch=8)
+        cv.polygon(
+            np.concatenate([np.stack([xs, top], 1), [[width, height], [0, height]]]),
+            "ego vehicle",
+            (35, 38, 45),
+            grain=3,
+            blotch=8,
+        )
     if s["border"]:
         b = max(2, height // 64)
-        cv.polygon([[0, height - b], [width, height - b], [width, height], [0, height]], "rectification border", (0, 0, 0), grain=0)
+        cv.polygon(
+            [[0, height - b], [width, height - b], [width, height], [0, height]],
+            "rectification border",
+            (0, 0, 0),
+            grain=0,
+        )
     return cv
 
 

@@ -87,7 +87,10 @@ def write_cityscapes_video(root: Path, city: str, frames: int, rng, size) -> Non
     street = make_street(rng, h, w, "cityscapes")
     for t in range(frames):
         canvas = render(street, h, w, frame=t)
-        write_rgb(root / "leftImg8bit" / "demoVideo" / city / f"{city}_000000_{t:06d}_leftImg8bit.png", canvas.finish(*street["lighting"]))
+        write_rgb(
+            root / "leftImg8bit" / "demoVideo" / city / f"{city}_000000_{t:06d}_leftImg8bit.png",
+            canvas.finish(*street["lighting"]),
+        )
 
 
 def kitti_gt(canvas, street, size, lane: bool) -> np.ndarray:
@@ -115,7 +118,9 @@ def write_kitti_frame(root: Path, split: str, category: str, index: int, rng, si
     base = root / "data_road" / split
     write_rgb(base / "image_2" / f"{category}_{index:06d}.png", canvas.finish(*street["lighting"]))
     (base / "calib").mkdir(parents=True, exist_ok=True)
-    (base / "calib" / f"{category}_{index:06d}.txt").write_text(format_calib(sample_calib(street["focal"], size[1] / 2, street["horizon"], street["camera_height"])))
+    (base / "calib" / f"{category}_{index:06d}.txt").write_text(
+        format_calib(sample_calib(street["focal"], size[1] / 2, street["horizon"], street["camera_height"]))
+    )
     points, point_labels = scan(street, np.random.default_rng(street["seed"] + 1))
     for folder, array in (("velodyne", points), ("velodyne_labels", point_labels)):
         (base / folder).mkdir(parents=True, exist_ok=True)
@@ -123,4 +128,6 @@ def write_kitti_frame(root: Path, split: str, category: str, index: int, rng, si
     if split == "training":
         write_rgb(base / "gt_image_2" / f"{category}_road_{index:06d}.png", kitti_gt(canvas, street, size, lane=False))
         if category == "um":
-            write_rgb(base / "gt_image_2" / f"{category}_lane_{index:06d}.png", kitti_gt(canvas, street, size, lane=True))
+            write_rgb(
+                base / "gt_image_2" / f"{category}_lane_{index:06d}.png", kitti_gt(canvas, street, size, lane=True)
+            )

@@ -44,8 +44,10 @@ class NonFiniteGuard:
             self.skipped_steps.append(step)
             if len(self.skipped_steps) > self.max_skipped:
                 raise NonFiniteError(
-                    f"training.nonfinite=skip: {len(self.skipped_steps)} optimizer steps had a non-finite loss or gradient norm "
-                    f"(steps {_few(self.skipped_steps)}), more than training.max_nonfinite_steps={self.max_skipped}; stopped at step {step} (epoch {epoch}). "
+                    f"training.nonfinite=skip: {len(self.skipped_steps)} optimizer steps had a non-finite loss or "
+                    "gradient norm "
+                    f"(steps {_few(self.skipped_steps)}), more than training.max_nonfinite_steps={self.max_skipped}; "
+                    f"stopped at step {step} (epoch {epoch}). "
                     f"Checkpoints already written are intact. {ADVICE}."
                 )
             return False
@@ -69,8 +71,10 @@ class NonFiniteGuard:
             step = self.counter_base + first
             epoch = self.epoch_starts[bisect.bisect_right([s for s, _ in self.epoch_starts], step) - 1][1]
             raise NonFiniteError(
-                f"training.nonfinite=stop: the loss or gradient norm became NaN or infinite at optimizer step {step} (epoch {epoch}); "
-                f"stopped before {about_to}, so no checkpoint holds non-finite weights and last.pth / best.pth are as they were. "
+                f"training.nonfinite=stop: the loss or gradient norm became NaN or infinite at optimizer step {step} "
+                f"(epoch {epoch}); "
+                f"stopped before {about_to}, so no checkpoint holds non-finite weights and last.pth / best.pth are as "
+                "they were. "
                 f"{ADVICE}; to ride over rare bad batches set training.nonfinite: skip."
             )
 

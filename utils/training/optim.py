@@ -31,7 +31,9 @@ class LRSchedule:
 
     def __init__(self, optimizer, cfg, base_lr: float, total_steps: int, higher_is_better: bool, steps_before: int = 0):
         self.optimizer, self.cfg, self.base_lr = optimizer, cfg, base_lr
-        self.steps_before = steps_before  # optimizer steps of earlier stages: the encoder freeze counts over the whole run
+        self.steps_before = (
+            steps_before  # optimizer steps of earlier stages: the encoder freeze counts over the whole run
+        )
         self.total_steps = max(1, total_steps)
         self.higher_is_better = higher_is_better
         self.step_count = 0
@@ -43,7 +45,11 @@ class LRSchedule:
     def current_lr(self) -> float:
         """base_lr, shaped by warmup and the policy; poly and cosine decay towards training.min_lr."""
         cfg, t = self.cfg, self.step_count
-        warm = min(1.0, (t + 1) / cfg.warmup_iters) if cfg.warmup_iters > 0 and cfg.scheduler in ("poly", "cosine") else 1.0
+        warm = (
+            min(1.0, (t + 1) / cfg.warmup_iters)
+            if cfg.warmup_iters > 0 and cfg.scheduler in ("poly", "cosine")
+            else 1.0
+        )
         floor = min(cfg.min_lr, self.base_lr)
         if cfg.scheduler == "poly":
             decay = (1.0 - min(t, self.total_steps) / self.total_steps) ** cfg.poly_power
@@ -88,9 +94,19 @@ class LRSchedule:
         return self.current_lr()
 
     def state_dict(self) -> dict:
-        return {"step_count": self.step_count, "steps_before": self.steps_before, "plateau_factor": self.plateau_factor, "best": self.best, "bad_validations": self.bad_validations}
+        return {
+            "step_count": self.step_count,
+            "steps_before": self.steps_before,
+            "plateau_factor": self.plateau_factor,
+            "best": self.best,
+            "bad_validations": self.bad_validations,
+        }
 
     def load_state_dict(self, state: dict) -> None:
-        self.step_count, self.steps_before, self.plateau_factor = state["step_count"], state["steps_before"], state["plateau_factor"]
+        self.step_count, self.steps_before, self.plateau_factor = (
+            state["step_count"],
+            state["steps_before"],
+            state["plateau_factor"],
+        )
         self.best, self.bad_validations = state["best"], state["bad_validations"]
         self.apply()

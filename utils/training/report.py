@@ -9,7 +9,10 @@ def summary_line(head: str, train_loss: float, record: dict, lr: float, speed: f
     """``head`` (e.g. 'epoch 3/8'), the train loss when known, the val metrics when validated, lr and img/s."""
     line = head + (f" | loss {train_loss:.4f}" if not math.isnan(train_loss) else "")
     if record is not None:
-        line += f" | val loss {record['val_loss']:.4f} | mIoU {record['miou']:.4f} | mean dice {record['mean_dice']:.4f} | pixel acc {record['pixel_acc']:.4f}"
+        line += (
+            f" | val loss {record['val_loss']:.4f} | mIoU {record['miou']:.4f} | mean dice {record['mean_dice']:.4f} "
+            f"| pixel acc {record['pixel_acc']:.4f}"
+        )
     return line + f" | lr {lr:.2e} | {speed:.1f} img/s"
 
 
@@ -21,5 +24,8 @@ def final_report(history: list, best, key_metric: str, run_path, skipped_steps: 
         best_text = f"{best:.4f} (best.pth)" if best is not None else "never finite, so no best.pth"
         lines.append(f"best {key_metric}: {best_text}; last: last.pth in {run_path}")
     if skipped_steps:
-        lines.append(f"{len(skipped_steps)} optimizer steps were skipped for a non-finite loss (training.nonfinite=skip): {skipped_steps[:20]}")
+        lines.append(
+            f"{len(skipped_steps)} optimizer steps were skipped for a non-finite loss (training.nonfinite=skip): "
+            f"{skipped_steps[:20]}"
+        )
     return "\n".join(lines)

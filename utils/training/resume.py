@@ -75,7 +75,9 @@ def _advice(run: Path, saved: dict, diffs: list) -> str:
     if own_cfg is not None and not config_differences(saved, config_to_dict(own_cfg)):
         moved = Path(own_cfg.paths.output_dir).resolve() != run.resolve()  # a run folder copied from elsewhere
         where = f" --set {shlex.quote(f'paths.output_dir={run}')}" if moved else ""
-        return f"Resume with the run's own config: python train.py --config_path {shlex.quote(str(own))} --resume{where}"
+        return (
+            f"Resume with the run's own config: python train.py --config_path {shlex.quote(str(own))} --resume{where}"
+        )
     sets = " ".join(shlex.quote(f"{key}={_flow(old)}") for key, old, _ in diffs)
     return f"Resume with the config the run was trained with, e.g. add --set {sets}"
 
@@ -86,19 +88,32 @@ def prepare_run_folder(cfg, resume: bool):
     last = run / "last.pth"
     if not resume:
         if last.exists():
-            raise UserError(f"'{run}' already holds a run (last.pth). Continue it with --resume, or choose a new paths.output_dir (--set paths.output_dir=...); nothing was overwritten.")
+            raise UserError(
+                f"'{run}' already holds a run (last.pth). Continue it with --resume, or choose a new paths.output_dir "
+                "(--set paths.output_dir=...); nothing was overwritten."
+            )
         return None
     if not last.is_file():
-        raise UserError(f"--resume found no '{last}'. Start without --resume, or point paths.output_dir at the run to continue.")
+        raise UserError(
+            f"--resume found no '{last}'. Start without --resume, or point paths.output_dir at the run to continue."
+        )
     ckpt = load_checkpoint(last)
     saved = ckpt.get("config")
     if not isinstance(saved, dict) or "stage" not in ckpt or "optimizer" not in ckpt:
-        raise UserError(f"'{last}' holds weights but no training state (optimizer, stage, config), so it cannot be resumed. Start a new run with training.init_from: {last}.")
+        raise UserError(
+            f"'{last}' holds weights but no training state (optimizer, stage, config), so it cannot be resumed. Start "
+            f"a new run with training.init_from: {last}."
+        )
     diffs = config_differences(saved, config_to_dict(cfg))
     if diffs:
         listed = "; ".join(f"{key} is {_flow(new)} here but {_flow(old)} in last.pth" for key, old, new in diffs)
-        raise UserError(f"Cannot resume '{run}': {listed}. Nothing in the run folder was changed. {_advice(run, saved, diffs)}")
+        raise UserError(
+            f"Cannot resume '{run}': {listed}. Nothing in the run folder was changed. {_advice(run, saved, diffs)}"
+        )
     stages = len(cfg.training.stages) or 1
     if ckpt["stage"] >= stages:
-        raise UserError(f"'{last}' was written in stage {ckpt['stage'] + 1}, but training.stages has {stages} now. Resume with the run's own config.yaml.")
+        raise UserError(
+            f"'{last}' was written in stage {ckpt['stage'] + 1}, but training.stages has {stages} now. Resume with "
+            "the run's own config.yaml."
+        )
     return ckpt

@@ -52,11 +52,21 @@ class RunDir:
     def log_validation(self, record: dict, grid) -> None:
         """A validation record (metrics.json's) and its picture grid to TensorBoard, at the record's step."""
         step = record["iteration"]
-        self.scalars({"val/loss": record["val_loss"], "val/miou": record["miou"], "val/mean_dice": record["mean_dice"], "val/pixel_acc": record["pixel_acc"]}, step)
+        self.scalars(
+            {
+                "val/loss": record["val_loss"],
+                "val/miou": record["miou"],
+                "val/mean_dice": record["mean_dice"],
+                "val/pixel_acc": record["pixel_acc"],
+            },
+            step,
+        )
         self.scalars({f"val_iou/{k}": v["iou"] for k, v in record["per_class"].items()}, step)
         self.scalars({f"val_dice/{k}": v["dice"] for k, v in record["per_class"].items()}, step)
         if not record["partial_epoch"]:
-            self.scalars({"train/epoch_loss": record["loss"], "train/epoch_images_per_sec": record["images_per_sec"]}, step)
+            self.scalars(
+                {"train/epoch_loss": record["loss"], "train/epoch_images_per_sec": record["images_per_sec"]}, step
+            )
         if grid is not None:
             self.image("val/input_gt_prediction", grid, step)
 

@@ -61,7 +61,11 @@ def read_holder(folder) -> Optional[dict]:
         return {}
     except OSError:
         return None  # no lock (or no folder); what else is wrong with the folder is reported when it is created
-    return holder if isinstance(holder, dict) and {"host", "pid", "started"} <= set(holder) and isinstance(holder["pid"], int) else {}
+    return (
+        holder
+        if isinstance(holder, dict) and {"host", "pid", "started"} <= set(holder) and isinstance(holder["pid"], int)
+        else {}
+    )
 
 
 def stale_reason(holder: dict) -> Optional[str]:
@@ -95,11 +99,20 @@ def _since(started: str) -> str:
 def busy_message(folder, holder: dict) -> str:
     lock = Path(folder) / LOCK_NAME
     if not holder:
-        return f"Run folder '{folder}' holds a lock file that cannot be read ({lock}): another training may be using it. If none is, remove it: rm {shlex.quote(str(lock))}"
-    line = f"Run folder '{folder}' is in use by pid {holder['pid']} on host {holder['host']} since {_since(holder['started'])} ({lock})"
+        return (
+            f"Run folder '{folder}' holds a lock file that cannot be read ({lock}): another training may be using it. "
+            f"If none is, remove it: rm {shlex.quote(str(lock))}"
+        )
+    line = (
+        f"Run folder '{folder}' is in use by pid {holder['pid']} on host {holder['host']} since "
+        f"{_since(holder['started'])} ({lock})"
+    )
     if holder["host"] == socket.gethostname():
         return f"{line}. Wait for that training to end, or choose another paths.output_dir; nothing was changed."
-    return f"{line}. If that job is known to be dead (cancelled, or its node went down), remove the lock and run again: rm {shlex.quote(str(lock))}"
+    return (
+        f"{line}. If that job is known to be dead (cancelled, or its node went down), remove the lock and run again: "
+        f"rm {shlex.quote(str(lock))}"
+    )
 
 
 def check_not_locked(folder) -> None:
@@ -130,12 +143,20 @@ class RunLock:
             if reason is None:
                 raise UserError(busy_message(self.folder, holder))
             if self._take_over(json.dumps(holder)):
-                log.warning(f"warning: took over the lock of pid {holder['pid']} on host {holder['host']} (since {_since(holder['started'])}) in '{self.folder}': {reason}")
-        raise UserError(f"Could not take the lock of run folder '{self.folder}' ({self.path}): other trainings keep starting there. Start one training per paths.output_dir.")
+                log.warning(
+                    f"warning: took over the lock of pid {holder['pid']} on host {holder['host']} (since "
+                    f"{_since(holder['started'])}) in '{self.folder}': {reason}"
+                )
+        raise UserError(
+            f"Could not take the lock of run folder '{self.folder}' ({self.path}): other trainings keep starting "
+            "there. Start one training per paths.output_dir."
+        )
 
     def _publish(self, content: bytes) -> bool:
         """True when this call created the lock, complete, with ``content``; False when a lock exists."""
-        tmp = self.folder / f"{LOCK_NAME}-{socket.gethostname()}{TMP_MARK}{os.getpid()}"  # removed by remove_stale_temporaries if killed here
+        tmp = (
+            self.folder / f"{LOCK_NAME}-{socket.gethostname()}{TMP_MARK}{os.getpid()}"
+        )  # removed by remove_stale_temporaries if killed here
         try:
             with open(tmp, "wb") as f:
                 f.write(content)

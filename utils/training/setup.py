@@ -44,29 +44,44 @@ def build_training_parts(cfg, device: torch.device, log, items: dict, resume: bo
     seed_everything(t.seed, t.deterministic, t.cudnn_benchmark)
     labels = dataset_family(cfg).labels()
     # A resume overwrites every weight: no ImageNet download, so an offline machine can continue its run.
-    model = build_model_from_config(replace(cfg.model, encoder_weights=None) if resume else cfg.model, labels.num_classes)
+    model = build_model_from_config(
+        replace(cfg.model, encoder_weights=None) if resume else cfg.model, labels.num_classes
+    )
     if t.init_from and not resume:
         ckpt = load_checkpoint(t.init_from)
         fresh = transfer_weights(model, ckpt["model"])
         log.info(
-            f"init_from {t.init_from}: loaded {len(model.state_dict()) - len(fresh)} tensors; re-initialised {len(fresh)}"
-            + (f" ({', '.join(fresh[:4])}{', ...' if len(fresh) > 4 else ''})" if fresh else "")
+            f"init_from {t.init_from}: loaded {len(model.state_dict()) - len(fresh)} tensors; re-initialised "
+            f"{len(fresh)}" + (f" ({', '.join(fresh[:4])}{', ...' if len(fresh) > 4 else ''})" if fresh else "")
         )
     # Weights start equal everywhere (DDP broadcasts rank 0's anyway); dropout must differ per process.
     torch.manual_seed(t.seed + get_rank())
     if get_world_size() > 1 and t.sync_bn and device.type == "cuda":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model = model.to(device, memory_format=memory_format(device, t.channels_last))
-    criterion = build_loss(t.loss, labels.num_classes, t.bce_weight, t.class_weights, t.ohem_thresh, t.ohem_min_kept).to(device)
+    criterion = build_loss(
+        t.loss, labels.num_classes, t.bce_weight, t.class_weights, t.ohem_thresh, t.ohem_min_kept
+    ).to(device)
     dtype = amp_dtype(device, t.amp)
     log.info(
-        f"model {cfg.model.arch} / {cfg.model.encoder} ({cfg.model.encoder_weights or 'random init'}): {count_parameters(model):,} parameters, "
-        f"{labels.num_classes} classes ({', '.join(labels.names)}); device {device}, amp {dtype or 'off'}, loss {t.loss}"
-        + (f" with OHEM (thresh {t.ohem_thresh:g}, min_kept {t.ohem_min_kept} per process)" if t.ohem_thresh is not None else "")
+        f"model {cfg.model.arch} / {cfg.model.encoder} ({cfg.model.encoder_weights or 'random init'}): "
+        f"{count_parameters(model):,} parameters, "
+        f"{labels.num_classes} classes ({', '.join(labels.names)}); device {device}, amp {dtype or 'off'}, loss "
+        f"{t.loss}"
+        + (
+            f" with OHEM (thresh {t.ohem_thresh:g}, min_kept {t.ohem_min_kept} per process)"
+            if t.ohem_thresh is not None
+            else ""
+        )
     )
     if t.freeze_encoder_iters and cfg.model.encoder_weights is None:
-        log.warning(f"warning: training.freeze_encoder_iters={t.freeze_encoder_iters} with model.encoder_weights: null freezes random weights; set freeze_encoder_iters: 0 or use imagenet weights.")
-    return TrainingParts(device, labels, model, criterion, dtype, checkpoint_meta(cfg, labels), items, config_saved=not resume)
+        log.warning(
+            f"warning: training.freeze_encoder_iters={t.freeze_encoder_iters} with model.encoder_weights: null "
+            "freezes random weights; set freeze_encoder_iters: 0 or use imagenet weights."
+        )
+    return TrainingParts(
+        device, labels, model, criterion, dtype, checkpoint_meta(cfg, labels), items, config_saved=not resume
+    )
 
 
 def build_stage_loaders(cfg, labels: LabelSet, items: dict, size, batch_size: int, device: torch.device) -> tuple:
@@ -75,4 +90,6 @@ def build_stage_loaders(cfg, labels: LabelSet, items: dict, size, batch_size: in
     train_set = build_dataset(cfg, labels, "train", "train", size, items=items.get("train"))
     val_set = build_dataset(cfg, labels, "val", "val", size, items=items.get("val"))
     t = cfg.training
-    return build_loader(train_set, batch_size, t.num_workers, True, t.seed, rank, world, pin), build_loader(val_set, batch_size, t.num_workers, False, t.seed, rank, world, pin)
+    return build_loader(train_set, batch_size, t.num_workers, True, t.seed, rank, world, pin), build_loader(
+        val_set, batch_size, t.num_workers, False, t.seed, rank, world, pin
+    )

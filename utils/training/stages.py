@@ -23,7 +23,10 @@ def plan_stages(cfg) -> list:
     if not t.stages:
         return [Stage(0, t.epochs, tuple(cfg.dataset.size), t.batch_size, t.lr, t.max_iters)]
     pick = lambda value, default: default if value is None else value  # noqa: E731
-    return [Stage(i, s.epochs, tuple(pick(s.size, cfg.dataset.size)), pick(s.batch_size, t.batch_size), pick(s.lr, t.lr)) for i, s in enumerate(t.stages)]
+    return [
+        Stage(i, s.epochs, tuple(pick(s.size, cfg.dataset.size)), pick(s.batch_size, t.batch_size), pick(s.lr, t.lr))
+        for i, s in enumerate(t.stages)
+    ]
 
 
 def resolve_epochs(stage: Stage, steps_per_epoch: int) -> Stage:
@@ -39,9 +42,14 @@ def schedule_warnings(cfg, stage_steps: int, run_steps: int) -> list:
     if t.warmup_iters > stage_steps and t.scheduler in ("poly", "cosine"):
         peak = (stage_steps / t.warmup_iters) if t.warmup_iters else 1.0
         out.append(
-            f"training.warmup_iters={t.warmup_iters} is more than this stage's {stage_steps} optimizer steps: the lr never leaves warmup "
-            f"and peaks at about {peak:.0%} of training.lr. Lower warmup_iters (e.g. {max(1, stage_steps // 10)}) or train longer."
+            f"training.warmup_iters={t.warmup_iters} is more than this stage's {stage_steps} optimizer steps: the lr "
+            "never leaves warmup "
+            f"and peaks at about {peak:.0%} of training.lr. Lower warmup_iters (e.g. {max(1, stage_steps // 10)}) or "
+            "train longer."
         )
     if t.freeze_encoder_iters >= run_steps:
-        out.append(f"training.freeze_encoder_iters={t.freeze_encoder_iters} covers the whole run ({run_steps} optimizer steps): the encoder never trains. Lower it or train longer.")
+        out.append(
+            f"training.freeze_encoder_iters={t.freeze_encoder_iters} covers the whole run ({run_steps} optimizer "
+            "steps): the encoder never trains. Lower it or train longer."
+        )
     return out

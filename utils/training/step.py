@@ -14,7 +14,16 @@ def gradient_norm(params: list) -> torch.Tensor:
     return torch.linalg.vector_norm(torch.stack([n.to(grads[0].device) for n in norms]))
 
 
-def optimizer_step(model: torch.nn.Module, optimizer, scaler, clip_grad_norm, guard: NonFiniteGuard, loss: torch.Tensor, step: int, epoch: int) -> bool:
+def optimizer_step(
+    model: torch.nn.Module,
+    optimizer,
+    scaler,
+    clip_grad_norm,
+    guard: NonFiniteGuard,
+    loss: torch.Tensor,
+    step: int,
+    epoch: int,
+) -> bool:
     """Clips, checks for NaN/inf and steps; returns False when the guard (training.nonfinite=skip) dropped the step.
 
     ``loss`` is the step's mean loss (over accumulated micro-batches), ``step`` the 1-based optimizer step

@@ -10,7 +10,14 @@ from tqdm import tqdm
 
 from utils.checkpoint import rng_state, set_rng_state
 from utils.config.errors import NonFiniteError, UserError
-from utils.distributed import all_gather_objects, all_reduce_sum, get_rank, get_world_size, is_distributed, is_main_process
+from utils.distributed import (
+    all_gather_objects,
+    all_reduce_sum,
+    get_rank,
+    get_world_size,
+    is_distributed,
+    is_main_process,
+)
 from utils.runtime import autocast, memory_format
 from utils.training.nonfinite import BufferSnapshot, NonFiniteGuard, weights_are_finite
 from utils.training.optim import LRSchedule, build_optimizer
@@ -31,7 +38,9 @@ class Trainer:
         self.raw_model, self.criterion = parts.model, parts.criterion
         self.model, self.ddp = parts.model, None
         if is_distributed():
-            self.ddp = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            self.ddp = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
             self.model = self.ddp
         if self.t.compile:
             self.model = torch.compile(self.model)
@@ -51,7 +60,9 @@ class Trainer:
 
     # ----------------------------------------------------------------- setup per stage
     def _setup_stage(self, stage: Stage) -> Stage:
-        self.train_loader, self.val_loader = build_stage_loaders(self.cfg, self.labels, self.parts.items, stage.size, stage.batch_size, self.device)
+        self.train_loader, self.val_loader = build_stage_loaders(
+            self.cfg, self.labels, self.parts.items, stage.size, stage.batch_size, self.device
+        )
         train_set, val_set, world = self.train_loader.dataset, self.val_loader.dataset, get_world_size()
         accum = self.t.accumulation_steps
         self.batches_per_epoch = (len(self.train_loader) // accum) * accum
@@ -59,7 +70,8 @@ class Trainer:
             self.batches_per_epoch = min(self.batches_per_epoch, self.t.iters_per_epoch * accum)
         if self.batches_per_epoch == 0:
             raise UserError(
-                f"The training set has {len(train_set)} images: {len(self.train_loader)} batches of {stage.batch_size} per process, "
+                f"The training set has {len(train_set)} images: {len(self.train_loader)} batches of "
+                f"{stage.batch_size} per process, "
                 f"fewer than training.accumulation_steps={accum}. Lower the batch size or accumulation_steps."
             )
         stage = resolve_epochs(stage, self.batches_per_epoch // accum)
@@ -68,7 +80,9 @@ class Trainer:
         steps = stage.max_steps or self.batches_per_epoch // accum * stage.epochs
         self.stage_end_step = stage.max_steps or None  # iteration mode has a single stage: its steps count from 0
         self.optimizer = build_optimizer(self.raw_model, self.t, stage.lr)
-        self.schedule = LRSchedule(self.optimizer, self.t, stage.lr, steps, self.higher_is_better, steps_before=self.global_step)
+        self.schedule = LRSchedule(
+            self.optimizer, self.t, stage.lr, steps, self.higher_is_better, steps_before=self.global_step
+        )
         last = stage.index == len(self.stages) - 1
         for warning in schedule_warnings(self.cfg, steps, self.global_step + steps if last else math.inf):
             self.log.warning(f"warning: {warning}")
@@ -76,7 +90,8 @@ class Trainer:
         crop = self.cfg.dataset.crop_size
         scale = f"{stage.size[0]}x{stage.size[1]}" + (f" in {crop[0]}x{crop[1]} crops" if crop else "")
         self.log.info(
-            f"stage {stage.index + 1}/{len(self.stages)}: {unit} at {scale}, batch {stage.batch_size} x {world} processes, lr {stage.lr:g}; {len(train_set)} train / {len(val_set)} val images"
+            f"stage {stage.index + 1}/{len(self.stages)}: {unit} at {scale}, batch {stage.batch_size} x {world} "
+            f"processes, lr {stage.lr:g}; {len(train_set)} train / {len(val_set)} val images"
         )
         return stage
 
@@ -136,18 +151,29 @@ class Trainer:
         loss_sum = torch.tensor(progress["loss_sum"] if progress and is_main_process() else 0.0, device=self.device)
         count_before, loss_count = (progress["loss_count"] if progress else 0), 0
         start = time.perf_counter()
-        bar = tqdm(total=self.batches_per_epoch // accum, initial=start_batch // accum, desc=f"train {self._epoch_label(stage, epoch)}", disable=not is_main_process(), leave=False, dynamic_ncols=True)
+        bar = tqdm(
+            total=self.batches_per_epoch // accum,
+            initial=start_batch // accum,
+            desc=f"train {self._epoch_label(stage, epoch)}",
+            disable=not is_main_process(),
+            leave=False,
+            dynamic_ncols=True,
+        )
         self.optimizer.zero_grad(set_to_none=True)
         step_loss, snapshot, seen_now = torch.zeros((), device=self.device), None, 0
         for i, batch in enumerate(self.train_loader, start=start_batch):
             if i >= self.batches_per_epoch or self._steps_done(stage):
                 break
             if self.t.nonfinite == "skip" and i % accum == 0:
-                snapshot = BufferSnapshot(self.raw_model)  # a dropped step must not keep the batch-norm statistics it wrote
+                snapshot = BufferSnapshot(
+                    self.raw_model
+                )  # a dropped step must not keep the batch-norm statistics it wrote
             images = batch["image"].to(self.device, non_blocking=True).contiguous(memory_format=self.mem_format)
             masks = batch["mask"].to(self.device, non_blocking=True)
             sync = (i + 1) % accum == 0
-            no_sync = self.ddp.no_sync() if self.ddp is not None and not sync else nullcontext()  # skip all-reduce until the last micro-batch
+            no_sync = (
+                self.ddp.no_sync() if self.ddp is not None and not sync else nullcontext()
+            )  # skip all-reduce until the last micro-batch
             with no_sync:
                 with autocast(self.device, self.parts.amp_dtype):
                     loss = self.criterion(model(images), masks)
@@ -165,20 +191,37 @@ class Trainer:
             step_loss = torch.zeros((), device=self.device)
             speed = seen_now / (time.perf_counter() - start)
             to_tensorboard = self.global_step % max(1, self.t.log_every_iters) == 0
-            if to_tensorboard or ((i + 1) // accum) % 5 == 0:  # .item() waits for the GPU: only every few steps, the same on every rank
+            if (
+                to_tensorboard or ((i + 1) // accum) % 5 == 0
+            ):  # .item() waits for the GPU: only every few steps, the same on every rank
                 self.guard.check(f"step {self.global_step + 1}")
                 current = loss.item()
                 self.train_points.append((self.global_step, current, self.schedule.lr))
                 bar.set_postfix(loss=f"{current:.4f}", lr=f"{self.schedule.lr:.2e}", img_s=f"{speed:.1f}")
                 if to_tensorboard:
-                    self.run.scalars({"train/loss": current, "train/lr": self.schedule.lr, "train/images_per_sec": speed}, self.global_step)
+                    self.run.scalars(
+                        {"train/loss": current, "train/lr": self.schedule.lr, "train/images_per_sec": speed},
+                        self.global_step,
+                    )
             bar.update(1)
-            if self.t.val_every_iters and self.global_step % self.t.val_every_iters == 0 and self.last_validated != self.global_step:
+            if (
+                self.t.val_every_iters
+                and self.global_step % self.t.val_every_iters == 0
+                and self.last_validated != self.global_step
+            ):
                 self.validate(stage, epoch, float("nan"), speed, partial=True)
                 model.train()
-            if self.t.checkpoint_every_iters and self.global_step % self.t.checkpoint_every_iters == 0 and self.last_saved != self.global_step:
+            if (
+                self.t.checkpoint_every_iters
+                and self.global_step % self.t.checkpoint_every_iters == 0
+                and self.last_saved != self.global_step
+            ):
                 total = all_reduce_sum(loss_sum.clone())
-                progress_now = {"samples": done + (i + 1 - start_batch) * per_batch, "loss_sum": total.item(), "loss_count": count_before + loss_count * world}
+                progress_now = {
+                    "samples": done + (i + 1 - start_batch) * per_batch,
+                    "loss_sum": total.item(),
+                    "loss_count": count_before + loss_count * world,
+                }
                 self.save("last.pth", stage, epoch, progress=progress_now)
         bar.close()
         sampler.skip(0)
@@ -188,7 +231,16 @@ class Trainer:
         return mean_loss, seen_now / max(1e-9, time.perf_counter() - start)
 
     def _optimizer_step(self, loss: torch.Tensor, epoch_number: int) -> bool:
-        ok = optimizer_step(self.raw_model, self.optimizer, self.scaler, self.t.clip_grad_norm, self.guard, loss, self.global_step + 1, epoch_number)
+        ok = optimizer_step(
+            self.raw_model,
+            self.optimizer,
+            self.scaler,
+            self.t.clip_grad_norm,
+            self.guard,
+            loss,
+            self.global_step + 1,
+            epoch_number,
+        )
         if ok:
             self.schedule.step()
             self.global_step += 1
@@ -198,8 +250,10 @@ class Trainer:
         self.guard.check(about_to)
         if not weights_are_finite(self.raw_model):
             raise NonFiniteError(
-                f"The model's weights (or batch-norm statistics) are NaN or infinite at optimizer step {self.global_step}; stopped before {about_to}, "
-                "so no checkpoint holds them and last.pth / best.pth are as they were. Lower training.lr or set training.clip_grad_norm."
+                "The model's weights (or batch-norm statistics) are NaN or infinite at optimizer step "
+                f"{self.global_step}; stopped before {about_to}, "
+                "so no checkpoint holds them and last.pth / best.pth are as they were. Lower training.lr or set "
+                "training.clip_grad_norm."
             )
 
     def validate(self, stage: Stage, epoch: int, train_loss: float, speed: float, partial: bool = False) -> dict:
@@ -208,7 +262,16 @@ class Trainer:
         self._assert_finite("validating")  # a broken model never scores, so it never becomes best.pth
         # The unwrapped model: DDP's forward would broadcast buffers, a collective that ranks with no
         # validation images (uneven shards) never join. Its weights and buffers match on every rank.
-        metrics, grid = validate(self.raw_model, self.val_loader, self.criterion, self.labels, self.device, self.parts.amp_dtype, self.mem_format, self.t.tb_images)
+        metrics, grid = validate(
+            self.raw_model,
+            self.val_loader,
+            self.criterion,
+            self.labels,
+            self.device,
+            self.parts.amp_dtype,
+            self.mem_format,
+            self.t.tb_images,
+        )
         record = {
             "epoch": self.epoch_offsets[stage.index] + epoch,
             "stage": stage.index + 1,
@@ -224,7 +287,9 @@ class Trainer:
         self.last_validated = self.global_step
         key = metrics["val_loss"] if self.t.key_metric == "loss" else metrics[self.t.key_metric]
         self.schedule.validation(key)
-        if not math.isnan(key) and (self.best is None or (key > self.best if self.higher_is_better else key < self.best)):
+        if not math.isnan(key) and (
+            self.best is None or (key > self.best if self.higher_is_better else key < self.best)
+        ):
             self.best = key
             self.save("best.pth", stage, epoch)
         self.run.write_json(self.history, "metrics.json")
@@ -237,7 +302,9 @@ class Trainer:
     def _close_epoch_record(self, stage: Stage, epoch: int, train_loss: float, speed: float) -> dict:
         """The record of a validation at the epoch's last step becomes the epoch's: one validation, not two."""
         record = self.history[-1]
-        record.update(epoch=self.epoch_offsets[stage.index] + epoch, partial_epoch=False, loss=train_loss, images_per_sec=speed)
+        record.update(
+            epoch=self.epoch_offsets[stage.index] + epoch, partial_epoch=False, loss=train_loss, images_per_sec=speed
+        )
         self.run.scalars({"train/epoch_loss": train_loss, "train/epoch_images_per_sec": speed}, self.global_step)
         self.run.write_json(self.history, "metrics.json")
         return record
@@ -281,13 +348,19 @@ class Trainer:
         self.last_saved = self.global_step
         progress = ckpt.get("epoch_progress")
         where = f"{ckpt['epoch']} epochs" + (f" and {progress['samples']} samples of the next" if progress else "")
-        self.log.info(f"resuming from {self.run.path / 'last.pth'}: stage {ckpt['stage'] + 1}, {where}, {self.global_step} steps done")
+        self.log.info(
+            f"resuming from {self.run.path / 'last.pth'}: stage {ckpt['stage'] + 1}, {where}, {self.global_step} "
+            "steps done"
+        )
 
     def _restore_optimizer(self, ckpt: dict) -> None:
         try:
             self.optimizer.load_state_dict(ckpt["optimizer"])
         except (ValueError, KeyError) as exc:
-            raise UserError(f"last.pth's optimizer state does not fit training.optimizer '{self.t.optimizer}' ({exc}). Resume with the run's own config.yaml.") from None
+            raise UserError(
+                f"last.pth's optimizer state does not fit training.optimizer '{self.t.optimizer}' ({exc}). Resume "
+                "with the run's own config.yaml."
+            ) from None
         self.schedule.load_state_dict(ckpt["schedule"])
 
     # ----------------------------------------------------------------- reporting
@@ -297,5 +370,9 @@ class Trainer:
 
     def _summary(self, stage: Stage, epoch: int, train_loss: float, speed: float, r: dict = None) -> None:
         label = self._epoch_label(stage, epoch)
-        head = f"step {self.global_step} (epoch {label}, partial)" if r is not None and r["partial_epoch"] else f"epoch {label}"
+        head = (
+            f"step {self.global_step} (epoch {label}, partial)"
+            if r is not None and r["partial_epoch"]
+            else f"epoch {label}"
+        )
         self.log.info(summary_line(head, train_loss, r, self.schedule.lr, speed))

@@ -29,7 +29,10 @@ FAMILIES = {
 def family_class(target: str) -> type:
     """The family class registered as ``target``; an unknown name is a UserError listing the registered ones."""
     if target not in FAMILIES:
-        raise UserError(f"Config key 'target' is {target!r}, which is not a dataset family.{closest(str(target), FAMILIES)} Registered: {', '.join(FAMILIES)}.")
+        raise UserError(
+            f"Config key 'target' is {target!r}, which is not a dataset family.{closest(str(target), FAMILIES)} "
+            f"Registered: {', '.join(FAMILIES)}."
+        )
     return FAMILIES[target]
 
 

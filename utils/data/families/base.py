@@ -17,7 +17,12 @@ from utils.labels import IGNORE_INDEX, LabelSet
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 # Dataset keys only some families read, and who reads them; another family refuses a value other than the default.
-FAMILY_KEYS = {"unlabeled_class": "cityscapes", "val_cities": "cityscapes", "coarse": "cityscapes", "val_fraction": "kitti"}
+FAMILY_KEYS = {
+    "unlabeled_class": "cityscapes",
+    "val_cities": "cityscapes",
+    "coarse": "cityscapes",
+    "val_fraction": "kitti",
+}
 
 
 class LabelFileError(UserError):
@@ -65,7 +70,9 @@ class DatasetFamily:
         if not isinstance(self.mode, str) or self.mode not in self.label_modes:
             modes = list(self.label_modes)
             allowed = modes[0] if len(modes) == 1 else f"{', '.join(modes[:-1])} or {modes[-1]}"
-            raise UserError(f"Config key 'dataset.labels' is {self.mode!r}; with target {self.name} it must be {allowed}.")
+            raise UserError(
+                f"Config key 'dataset.labels' is {self.mode!r}; with target {self.name} it must be {allowed}."
+            )
         self.check_unused_keys()
 
     def check_unused_keys(self) -> None:
@@ -75,7 +82,10 @@ class DatasetFamily:
         for key, owner in FAMILY_KEYS.items():
             value = getattr(self.cfg.dataset, key)
             if key not in self.keys and value != getattr(default, key):
-                raise UserError(f"Config key 'dataset.{key}' is {value!r}, but only target {owner} reads it; with target {self.name} remove it (its default is {getattr(default, key)!r}).")
+                raise UserError(
+                    f"Config key 'dataset.{key}' is {value!r}, but only target {owner} reads it; with target "
+                    f"{self.name} remove it (its default is {getattr(default, key)!r})."
+                )
 
     # -- labels -------------------------------------------------------------------------------------------
     def labels(self) -> LabelSet:
@@ -97,7 +107,9 @@ class DatasetFamily:
         self.check_root()
         items = self.split_items(split, labelled and split != "test")
         if not items:
-            raise UserError(f"No {split} images found for target {self.name} under '{self.root}' (paths.root). {self.download_help}")
+            raise UserError(
+                f"No {split} images found for target {self.name} under '{self.root}' (paths.root). {self.download_help}"
+            )
         return items
 
     def check_root(self) -> None:
@@ -142,7 +154,12 @@ class DatasetFamily:
         labels = setup.labels  # the checkpoint's classes, which may come without the dataset
         if labels.to_label_id is None:
             return None
-        return LabelValueResults(setup.output_dir / "results", self.root, labels, lambda path, values: self.write_result(path, values, labels))
+        return LabelValueResults(
+            setup.output_dir / "results",
+            self.root,
+            labels,
+            lambda path, values: self.write_result(path, values, labels),
+        )
 
     def write_result(self, path: Path, values: np.ndarray, labels: LabelSet) -> None:
         """One result file holding label values, as the family's label files hold them."""
@@ -167,7 +184,10 @@ def read_single_channel(path: Path, what: str = "label values") -> np.ndarray:
     """A single-channel 8-bit label PNG (Cityscapes label ids, BDD100K train ids, a folder dataset's values)."""
     label = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if label is None:
-        raise LabelFileError(f"Cannot read label file '{path}': the file is missing or not a PNG.", "does not decode (empty, truncated or not a PNG)")
+        raise LabelFileError(
+            f"Cannot read label file '{path}': the file is missing or not a PNG.",
+            "does not decode (empty, truncated or not a PNG)",
+        )
     if label.ndim != 2 or label.dtype != np.uint8:
         reason = f"is not a single-channel 8-bit PNG of {what} (got shape {label.shape}, {label.dtype})"
         raise LabelFileError(f"Label file '{path}' {reason}.", reason)
@@ -220,14 +240,19 @@ def paired_items(images: list, image_root: Path, label_of, labelled: bool, missi
     names = {}
     for item in items:  # x.png beside x.jpg: one label, one name, results and pictures that overwrite each other
         if item.name in names:
-            raise UserError(f"Images '{names[item.name]}' and '{item.image}' have the same name apart from the suffix, so they share a label file and an output name. Rename or remove one.")
+            raise UserError(
+                f"Images '{names[item.name]}' and '{item.image}' have the same name apart from the suffix, so they "
+                "share a label file and an output name. Rename or remove one."
+            )
         names[item.name] = item.image
     return items
 
 
 def orphan_files(label_dirs, pattern: str, has_image) -> list:
     """Files matching ``pattern`` under each folder of ``label_dirs`` for which ``has_image(label)`` is False."""
-    return [label for folder in sorted(set(label_dirs)) for label in sorted(folder.glob(pattern)) if not has_image(label)]
+    return [
+        label for folder in sorted(set(label_dirs)) for label in sorted(folder.glob(pattern)) if not has_image(label)
+    ]
 
 
 def closest(name: str, valid) -> str:

@@ -20,10 +20,13 @@ from utils.data.families.cityscapes import CATEGORY_NAMES, TRAIN_LABELS, categor
 from utils.labels import IGNORE_INDEX, LabelSet
 
 DOWNLOAD_HELP = (
-    "Download the 10K images (bdd100k_images_10k.zip) and the semantic segmentation labels (bdd100k_sem_seg_labels_trainval.zip) "
+    "Download the 10K images (bdd100k_images_10k.zip) and the semantic segmentation labels "
+    "(bdd100k_sem_seg_labels_trainval.zip) "
     "as https://doc.bdd100k.com/download.html describes (free account), unzip both into one folder and set "
-    "paths.root to the folder holding bdd100k/ (images/10k/{train,val,test}/<name>.jpg and labels/sem_seg/masks/{train,val}/<name>.png). "
-    "No dataset yet? python -m utils.sample_data --out data/sample writes a BDD100K-layout sample in data/sample/bdd100k"
+    "paths.root to the folder holding bdd100k/ (images/10k/{train,val,test}/<name>.jpg and "
+    "labels/sem_seg/masks/{train,val}/<name>.png). "
+    "No dataset yet? python -m utils.sample_data --out data/sample writes a BDD100K-layout sample in "
+    "data/sample/bdd100k"
 )
 # Cityscapes label id -> train id (255 for void labels), what the masks hold for the sample's renders.
 ID_TO_TRAIN = np.full(256, IGNORE_INDEX, np.uint8)
@@ -61,7 +64,13 @@ class Bdd100k(DatasetFamily):
         folder = self.base / "images" / "10k" / split
         masks = self.base / "labels" / "sem_seg" / "masks" / split
         images = sorted(p for p in folder.glob("*.jpg")) if folder.is_dir() else []
-        return paired_items(images, folder, lambda image: masks / f"{image.stem}.png", labelled, f"Unzip bdd100k_sem_seg_labels_trainval.zip into paths.root. {DOWNLOAD_HELP}")
+        return paired_items(
+            images,
+            folder,
+            lambda image: masks / f"{image.stem}.png",
+            labelled,
+            f"Unzip bdd100k_sem_seg_labels_trainval.zip into paths.root. {DOWNLOAD_HELP}",
+        )
 
     def values_text(self) -> str:
         return "BDD100K's train ids"

@@ -18,7 +18,8 @@ from utils.data.segmentation import Item
 from utils.labels import IGNORE_INDEX, LabelSet
 
 DOWNLOAD_HELP = (
-    "Download leftImg8bit_trainvaltest.zip and gtFine_trainvaltest.zip from https://www.cityscapes-dataset.com/downloads/ "
+    "Download leftImg8bit_trainvaltest.zip and gtFine_trainvaltest.zip from "
+    "https://www.cityscapes-dataset.com/downloads/ "
     "(free account), unzip both into one folder and set paths.root to it. It must hold "
     "leftImg8bit/{train,val,test}/<city>/<city>_<seq>_<frame>_leftImg8bit.png and "
     "gtFine/{train,val,test}/<city>/<same stem>_gtFine_labelIds.png. "
@@ -28,7 +29,15 @@ DOWNLOAD_HELP = (
 
 CATEGORY_NAMES = ["void", "flat", "construction", "object", "nature", "sky", "human", "vehicle"]
 # A category is drawn in the colour of its most common label, so pictures read like Cityscapes'.
-_CATEGORY_COLOR_LABEL = {"flat": "road", "construction": "building", "object": "traffic sign", "nature": "vegetation", "sky": "sky", "human": "person", "vehicle": "car"}
+_CATEGORY_COLOR_LABEL = {
+    "flat": "road",
+    "construction": "building",
+    "object": "traffic sign",
+    "nature": "vegetation",
+    "sky": "sky",
+    "human": "person",
+    "vehicle": "car",
+}
 REAL_LABELS = [lab for lab in CITYSCAPES_LABELS if lab.id >= 0]
 LABEL_IDS = np.array(sorted({lab.id for lab in REAL_LABELS}), np.uint8)
 TRAIN_LABELS = sorted((lab for lab in REAL_LABELS if lab.trainId not in (255, -1)), key=lambda lab: lab.trainId)
@@ -97,7 +106,9 @@ def _pairs(root: Path, image_split: str, gt: str, gt_split: str, cities=None, la
         stem = path.name[: -len("_leftImg8bit.png")]
         label = root / gt / gt_split / city / f"{stem}_{gt}_labelIds.png" if labelled else None
         if label is not None and not label.is_file():
-            raise UserError(f"Label file '{label}' for image '{path}' is missing. Unzip {gt}_trainvaltest.zip into paths.root.")
+            raise UserError(
+                f"Label file '{label}' for image '{path}' is missing. Unzip {gt}_trainvaltest.zip into paths.root."
+            )
         items.append(Item(path, label, stem))
     return items
 
@@ -115,7 +126,10 @@ def cityscapes_items(root, split: str, val_cities=(), coarse: bool = False, labe
             present = {p.name for p in (root / "leftImg8bit" / "train").glob("*") if p.is_dir()}
             missing = sorted(set(val_cities) - present)
             if missing:
-                raise UserError(f"dataset.val_cities names {missing}, which are not train cities under '{root}/leftImg8bit/train'. Present: {sorted(present)}.")
+                raise UserError(
+                    f"dataset.val_cities names {missing}, which are not train cities under "
+                    f"'{root}/leftImg8bit/train'. Present: {sorted(present)}."
+                )
             train_cities = present - set(val_cities)
         items = _pairs(root, "train", "gtFine", "train", train_cities, labelled)
         if coarse:
@@ -125,7 +139,10 @@ def cityscapes_items(root, split: str, val_cities=(), coarse: bool = False, labe
     else:
         items = _pairs(root, split, "gtFine", split, None, labelled and split != "test")
     if not items:
-        raise UserError(f"No images matching <city>/*_leftImg8bit.png found for split '{split}' under '{root}/leftImg8bit'. {DOWNLOAD_HELP}")
+        raise UserError(
+            f"No images matching <city>/*_leftImg8bit.png found for split '{split}' under '{root}/leftImg8bit'. "
+            f"{DOWNLOAD_HELP}"
+        )
     return items
 
 
@@ -139,7 +156,10 @@ class Cityscapes(DatasetFamily):
         if isinstance(self.mode, list):
             listed_labels(self.mode)  # each name in the label table, once: checked before any work
         elif self.mode not in self.label_modes:
-            raise UserError(f"Config key 'dataset.labels' is {self.mode!r}; allowed: road | categories | classes | a list of label names.")
+            raise UserError(
+                f"Config key 'dataset.labels' is {self.mode!r}; allowed: road | categories | classes | a list of "
+                "label names."
+            )
         self.check_unused_keys()
 
     def build_labels(self) -> LabelSet:
@@ -168,7 +188,10 @@ class Cityscapes(DatasetFamily):
         outside = np.setdiff1d(values, LABEL_IDS)
         listed = ", ".join(map(str, outside[:6].tolist())) + (", ..." if len(outside) > 6 else "")
         if len(outside) == len(values):
-            return f"every pixel of its label '{path}' is outside the Cityscapes label table (values {listed}; ids are 0-33): is it a labelIds PNG?"
+            return (
+                f"every pixel of its label '{path}' is outside the Cityscapes label table (values {listed}; ids are "
+                "0-33): is it a labelIds PNG?"
+            )
         if len(outside):
             return f"its label '{path}' holds values outside the Cityscapes label table ({listed}; ids are 0-33)"
         return None
@@ -190,13 +213,22 @@ class Cityscapes(DatasetFamily):
         from utils.evaluation.label_results import CityscapesResults
 
         labels = setup.labels
-        return CityscapesResults(setup.output_dir / "cityscapes_results", labels) if labels.to_label_id is not None and split is not None else None
+        return (
+            CityscapesResults(setup.output_dir / "cityscapes_results", labels)
+            if labels.to_label_id is not None and split is not None
+            else None
+        )
 
     def official_evaluation(self, setup):
         from utils.evaluation.cityscapes_official import official_check
 
         cfg = self.cfg
-        if cfg.eval.official and setup.labels.to_label_id is not None and cfg.eval.split == "val" and not cfg.dataset.val_cities:
+        if (
+            cfg.eval.official
+            and setup.labels.to_label_id is not None
+            and cfg.eval.split == "val"
+            and not cfg.dataset.val_cities
+        ):
             return lambda metrics, log: official_check(setup, metrics, log)
         return None
 
@@ -210,9 +242,20 @@ class Cityscapes(DatasetFamily):
         jobs = []
         for split, cities in (("train", spec.train_cities), ("val", spec.val_cities), ("test", spec.test_cities)):
             for city, count in cities.items():
-                jobs += [(write_cityscapes_frame, (out, split, city, i, 19, seed(split, city, i), spec.cityscapes_size)) for i in range(count)]
+                jobs += [
+                    (write_cityscapes_frame, (out, split, city, i, 19, seed(split, city, i), spec.cityscapes_size))
+                    for i in range(count)
+                ]
         for city, count in spec.coarse_cities.items():
-            jobs += [(write_cityscapes_frame, (out, "train_extra", city, i, 19, seed("extra", city, i), spec.cityscapes_size, "gtCoarse")) for i in range(count)]
+            jobs += [
+                (
+                    write_cityscapes_frame,
+                    (out, "train_extra", city, i, 19, seed("extra", city, i), spec.cityscapes_size, "gtCoarse"),
+                )
+                for i in range(count)
+            ]
         if spec.video_frames:
-            jobs.append((write_cityscapes_video, (out, "stuttgart_00", spec.video_frames, seed("video"), spec.cityscapes_size)))
+            jobs.append(
+                (write_cityscapes_video, (out, "stuttgart_00", spec.video_frames, seed("video"), spec.cityscapes_size))
+            )
         return jobs

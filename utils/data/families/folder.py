@@ -24,13 +24,25 @@ import numpy as np
 import yaml
 
 from utils.config.errors import UserError
-from utils.data.families.base import IMAGE_SUFFIXES, DatasetFamily, MissingDescription, images_under, orphan_files, paired_items
+from utils.data.families.base import (
+    IMAGE_SUFFIXES,
+    DatasetFamily,
+    MissingDescription,
+    images_under,
+    orphan_files,
+    paired_items,
+)
 from utils.labels import IGNORE_INDEX, LabelSet
 
-FORMAT = "expected e.g. 'ignore: [0]' and 'classes: [{name: drivable, value: 10, color: [128, 64, 128]}, {name: agent, value: 50}]' (values 0-255, color optional)"
+FORMAT = (
+    "expected e.g. 'ignore: [0]' and 'classes: [{name: drivable, value: 10, color: [128, 64, 128]}, {name: agent, "
+    "value: 50}]' (values 0-255, color optional)"
+)
 DOWNLOAD_HELP = (
-    "Put your images in paths.root/images/<split>/ (any subfolders; .png or .jpg), each label at the same relative path under "
-    "paths.root/labels/<split>/ as a single-channel 8-bit .png, and describe the label values in paths.root/classes.yaml. "
+    "Put your images in paths.root/images/<split>/ (any subfolders; .png or .jpg), each label at the same relative "
+    "path under "
+    "paths.root/labels/<split>/ as a single-channel 8-bit .png, and describe the label values in "
+    "paths.root/classes.yaml. "
     "An example: python -m utils.sample_data --out data/sample writes one in data/sample/folder"
 )
 ENTRY_KEYS = ("name", "value", "color")
@@ -51,7 +63,9 @@ def _value(raw, where: str, path: Path) -> int:
 def read_classes_yaml(path: Path) -> tuple:
     """(names, values, colors, ignore values) from ``classes.yaml``; each mistake is one line showing the format."""
     if not path.is_file():
-        raise MissingDescription(f"No '{path}': target folder reads its classes from paths.root/classes.yaml; {FORMAT}.")
+        raise MissingDescription(
+            f"No '{path}': target folder reads its classes from paths.root/classes.yaml; {FORMAT}."
+        )
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -70,18 +84,36 @@ def read_classes_yaml(path: Path) -> tuple:
         raise UserError(f"{path} lists {len(data['classes'])} classes; at most 255 fit an 8-bit class map.")
     names, values, colors = [], [], []
     for i, entry in enumerate(data["classes"]):
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or "value" not in entry or set(entry) - set(ENTRY_KEYS):
-            raise UserError(f"{path}: classes[{i}] is {entry!r}; each class is a mapping of name, value and optional color; {FORMAT}.")
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("name"), str)
+            or "value" not in entry
+            or set(entry) - set(ENTRY_KEYS)
+        ):
+            raise UserError(
+                f"{path}: classes[{i}] is {entry!r}; each class is a mapping of name, value and optional color; "
+                f"{FORMAT}."
+            )
         name, value = entry["name"], _value(entry["value"], f"classes[{i}].value", path)
         if name in names:
-            raise UserError(f"{path}: the class name '{name}' appears twice (classes[{names.index(name)}] and classes[{i}]); each class once; {FORMAT}.")
+            raise UserError(
+                f"{path}: the class name '{name}' appears twice (classes[{names.index(name)}] and classes[{i}]); each "
+                f"class once; {FORMAT}."
+            )
         if value in values or value in ignore:
             other = f"classes[{values.index(value)}]" if value in values else "ignore"
-            raise UserError(f"{path}: the value {value} of classes[{i}] ('{name}') is also in {other}; each value belongs to one class or to ignore; {FORMAT}.")
+            raise UserError(
+                f"{path}: the value {value} of classes[{i}] ('{name}') is also in {other}; each value belongs to one "
+                f"class or to ignore; {FORMAT}."
+            )
         color = entry.get("color")
         if color is None:
             color = default_color(i)
-        elif not isinstance(color, list) or len(color) != 3 or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in color):
+        elif (
+            not isinstance(color, list)
+            or len(color) != 3
+            or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in color)
+        ):
             raise UserError(f"{path}: classes[{i}].color is {color!r}; it must be [R, G, B] with 0-255 each; {FORMAT}.")
         names.append(name)
         values.append(value)
@@ -110,7 +142,11 @@ class Folder(DatasetFamily):
         images = images_under(folder) if folder.is_dir() else []
         labels = self.root / "labels" / split
         return paired_items(
-            images, self.root / "images", lambda image: (labels / image.relative_to(folder)).with_suffix(".png"), labelled, f"Each image needs its label at the same relative path under {labels}."
+            images,
+            self.root / "images",
+            lambda image: (labels / image.relative_to(folder)).with_suffix(".png"),
+            labelled,
+            f"Each image needs its label at the same relative path under {labels}.",
         )
 
     def known_values(self) -> np.ndarray:
@@ -127,16 +163,24 @@ class Folder(DatasetFamily):
         def has_image(label: Path) -> bool:
             split = next(p for p in label.parents if p.parent == self.root / "labels")
             folder = self.root / "images" / split.name / label.parent.relative_to(split)
-            return any((folder / (label.stem + s)).is_file() for s in IMAGE_SUFFIXES + tuple(s.upper() for s in IMAGE_SUFFIXES))
+            return any(
+                (folder / (label.stem + s)).is_file() for s in IMAGE_SUFFIXES + tuple(s.upper() for s in IMAGE_SUFFIXES)
+            )
 
-        folders = {next(p for p in item.label.parents if p.parent == self.root / "labels") for item in items if item.label is not None}
+        folders = {
+            next(p for p in item.label.parents if p.parent == self.root / "labels")
+            for item in items
+            if item.label is not None
+        }
         return orphan_files(folders, "**/*.png", has_image)
 
     @classmethod
     def sample_jobs(cls, out: Path, spec, seed) -> list:
         jobs = [(write_folder_classes, (out,))]
         for split, count in spec.folder_splits.items():
-            jobs += [(write_folder_frame, (out, split, i, seed("folder", split, i), spec.folder_size)) for i in range(count)]
+            jobs += [
+                (write_folder_frame, (out, split, i, seed("folder", split, i), spec.folder_size)) for i in range(count)
+            ]
         return jobs
 
 
@@ -152,9 +196,15 @@ SAMPLE_IGNORE = ["unlabeled", "ego vehicle", "rectification border"]
 
 def write_folder_classes(root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
-    lines = ["# The built-in sample's classes: label pixel values, in class-index order.", "ignore: [0]            # void: unlabeled, the ego vehicle, the rectification border", "classes:"]
+    lines = [
+        "# The built-in sample's classes: label pixel values, in class-index order.",
+        "ignore: [0]            # void: unlabeled, the ego vehicle, the rectification border",
+        "classes:",
+    ]
     for name, value, color, _ in SAMPLE_CLASSES:
-        lines.append(f"  - {{name: {name}, value: {value}" + (f", color: [{', '.join(map(str, color))}]" if color else "") + "}")
+        lines.append(
+            f"  - {{name: {name}, value: {value}" + (f", color: [{', '.join(map(str, color))}]" if color else "") + "}"
+        )
     (root / "classes.yaml").write_text("\n".join(lines) + "\n")
 
 

@@ -20,7 +20,8 @@ from utils.labels import IGNORE_INDEX, LabelSet
 DOWNLOAD_HELP = (
     "Download data_road.zip from https://www.cvlibs.net/datasets/kitti/eval_road.php, unzip it and set paths.root to "
     "the folder that holds data_road/ (training/image_2, training/gt_image_2, testing/image_2). "
-    "No dataset yet? The built-in sample has a KITTI part: python -m utils.sample_data --out data/sample, then paths.root: data/sample/kitti"
+    "No dataset yet? The built-in sample has a KITTI part: python -m utils.sample_data --out data/sample, then "
+    "paths.root: data/sample/kitti"
 )
 
 # data_road's image and ground-truth names: um_000012.png, um_road_000012.png, um_lane_000012.png.
@@ -36,7 +37,10 @@ def decode_kitti_gt(path: Path) -> np.ndarray:
     """
     gt = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if gt is None:
-        raise LabelFileError(f"Cannot read KITTI ground truth '{path}': the file is missing or not a PNG.", "does not decode (empty, truncated or not a PNG)")
+        raise LabelFileError(
+            f"Cannot read KITTI ground truth '{path}': the file is missing or not a PNG.",
+            "does not decode (empty, truncated or not a PNG)",
+        )
     road, valid = gt[:, :, 0] > 0, gt[:, :, 2] > 0
     out = np.full(gt.shape[:2], IGNORE_INDEX, np.uint8)
     out[valid] = 1
@@ -70,7 +74,10 @@ def kitti_items(root, split: str, mode: str, val_fraction: float, labelled: bool
     for path in images:
         match = NAME.fullmatch(path.stem)
         if match is None:
-            raise UserError(f"KITTI image '{path}' is not named like data_road's <um|umm|uu>_<index>.png, so its ground truth cannot be found. Rename it or move it out of {path.parent}.")
+            raise UserError(
+                f"KITTI image '{path}' is not named like data_road's <um|umm|uu>_<index>.png, so its ground truth "
+                f"cannot be found. Rename it or move it out of {path.parent}."
+            )
         category, index = match.groups()
         label = base / "training" / "gt_image_2" / f"{category}_{mode}_{index}.png"
         if not label.is_file():
@@ -79,7 +86,9 @@ def kitti_items(root, split: str, mode: str, val_fraction: float, labelled: bool
     if split == "all":
         return items
     if len(items) < 2:
-        raise UserError(f"Found {len(items)} labelled KITTI images under '{base}'; at least 2 are needed to split train/val.")
+        raise UserError(
+            f"Found {len(items)} labelled KITTI images under '{base}'; at least 2 are needed to split train/val."
+        )
     order = np.random.default_rng(0).permutation(len(items))
     n_val = min(len(items) - 1, max(1, round(val_fraction * len(items))))
     chosen = sorted(order[:n_val]) if split == "val" else sorted(order[n_val:])

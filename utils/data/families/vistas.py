@@ -24,7 +24,8 @@ from utils.data.families.base import DatasetFamily, LabelFileError, MissingDescr
 from utils.labels import IGNORE_INDEX, LabelSet
 
 DOWNLOAD_HELP = (
-    "Download Mapillary Vistas (v2.0 holds v1.2 too) from https://www.mapillary.com/dataset/vistas (free account), unzip it and set "
+    "Download Mapillary Vistas (v2.0 holds v1.2 too) from https://www.mapillary.com/dataset/vistas (free account), "
+    "unzip it and set "
     "paths.root to the folder holding config_v2.0.json and training/, validation/, testing/. "
     "No dataset yet? python -m utils.sample_data --out data/sample writes a Vistas-layout sample in data/sample/vistas"
 )
@@ -36,12 +37,21 @@ def read_vistas_config(path: Path) -> list:
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))["labels"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"Vistas config '{path}' cannot be read as the release's JSON with a 'labels' list ({type(exc).__name__}: {exc}). Re-download it.") from None
+        raise UserError(
+            f"Vistas config '{path}' cannot be read as the release's JSON with a 'labels' list ({type(exc).__name__}: "
+            f"{exc}). Re-download it."
+        ) from None
     if not isinstance(entries, list) or not entries or len(entries) > IGNORE_INDEX:
-        raise UserError(f"Vistas config '{path}' must list between 1 and 255 labels, got {entries if not isinstance(entries, list) else len(entries)}.")
+        raise UserError(
+            f"Vistas config '{path}' must list between 1 and 255 labels, got "
+            f"{entries if not isinstance(entries, list) else len(entries)}."
+        )
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or len(entry.get("color") or []) != 3:
-            raise UserError(f"Vistas config '{path}': label {i} must be a mapping with a name and an [R, G, B] color, got {entry!r}.")
+            raise UserError(
+                f"Vistas config '{path}': label {i} must be a mapping with a name and an [R, G, B] color, got "
+                f"{entry!r}."
+            )
     return entries
 
 
@@ -50,11 +60,17 @@ def read_palette_png(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as image:
             if image.mode not in ("P", "L"):
-                reason = f"is a {image.mode} picture, not an 8-bit palette PNG of config indices: use the release's labels/ folder, not a colour rendering"
+                reason = (
+                    f"is a {image.mode} picture, not an 8-bit palette PNG of config indices: use the release's "
+                    "labels/ folder, not a colour rendering"
+                )
                 raise LabelFileError(f"Label file '{path}' {reason}.", reason)
             return np.array(image)
     except OSError:
-        raise LabelFileError(f"Cannot read label file '{path}': the file is missing or not a PNG.", "does not decode (empty, truncated or not a PNG)") from None
+        raise LabelFileError(
+            f"Cannot read label file '{path}': the file is missing or not a PNG.",
+            "does not decode (empty, truncated or not a PNG)",
+        ) from None
 
 
 def write_palette_png(path: Path, indices: np.ndarray, colors) -> None:
@@ -89,7 +105,10 @@ class Vistas(DatasetFamily):
         path = self._config_path()
         if not path.is_file():
             versions = {"config.json": "v1.2 (releases before v1.2)"}
-            other = [f"{p.name} (dataset.labels: {versions.get(p.name, p.stem.removeprefix('config_'))})" for p in sorted(self.root.glob("config*.json"))]
+            other = [
+                f"{p.name} (dataset.labels: {versions.get(p.name, p.stem.removeprefix('config_'))})"
+                for p in sorted(self.root.glob("config*.json"))
+            ]
             hint = f" The folder has {', '.join(other)}." if other else f" {DOWNLOAD_HELP}"
             raise MissingDescription(f"No Vistas config '{path}' for dataset.labels: {self.mode}.{hint}")
         entries = read_vistas_config(path)
@@ -105,7 +124,13 @@ class Vistas(DatasetFamily):
         folder = self.root / SPLITS[split] / "images"
         images = sorted(folder.glob("*.jpg")) if folder.is_dir() else []
         labels = self._labels_dir(split)
-        return paired_items(images, folder, lambda image: labels / f"{image.stem}.png", labelled, f"Vistas keeps them in {labels.relative_to(self.root)}/. {DOWNLOAD_HELP}")
+        return paired_items(
+            images,
+            folder,
+            lambda image: labels / f"{image.stem}.png",
+            labelled,
+            f"Vistas keeps them in {labels.relative_to(self.root)}/. {DOWNLOAD_HELP}",
+        )
 
     def read_label(self, path: Path) -> np.ndarray:
         return read_palette_png(path)
@@ -131,7 +156,10 @@ class Vistas(DatasetFamily):
         jobs = [(write_vistas_configs, (out,))]
         for split, count in spec.vistas_splits.items():
             sizes = spec.vistas_sizes
-            jobs += [(write_vistas_frame, (out, split, i, seed("vistas", split, i), sizes[i % len(sizes)])) for i in range(count)]
+            jobs += [
+                (write_vistas_frame, (out, split, i, seed("vistas", split, i), sizes[i % len(sizes)]))
+                for i in range(count)
+            ]
         return jobs
 
 
@@ -184,8 +212,13 @@ def _sample_lut(entries: list) -> np.ndarray:
 def write_vistas_configs(root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
     for version, entries in SAMPLE_CONFIGS.items():
-        labels = [{"color": c, "instances": inst, "readable": r, "name": n, "evaluate": ev} for n, r, c, inst, ev, _ in entries]
-        (root / f"config_{version}.json").write_text(json.dumps({"labels": labels, "version": version, "mapping": "public"}, indent=1))
+        labels = [
+            {"color": c, "instances": inst, "readable": r, "name": n, "evaluate": ev}
+            for n, r, c, inst, ev, _ in entries
+        ]
+        (root / f"config_{version}.json").write_text(
+            json.dumps({"labels": labels, "version": version, "mapping": "public"}, indent=1)
+        )
 
 
 def write_vistas_frame(root: Path, split: str, index: int, rng, size) -> None:
@@ -199,4 +232,6 @@ def write_vistas_frame(root: Path, split: str, index: int, rng, size) -> None:
     write_jpeg(folder / "images" / f"{key}.jpg", image)
     if split != "test":
         for version, entries in SAMPLE_CONFIGS.items():
-            write_palette_png(folder / version / "labels" / f"{key}.png", _sample_lut(entries)[label_ids], [e[2] for e in entries])
+            write_palette_png(
+                folder / version / "labels" / f"{key}.png", _sample_lut(entries)[label_ids], [e[2] for e in entries]
+            )
