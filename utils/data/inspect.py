@@ -184,9 +184,11 @@ def _legend(entries: list, width: int) -> np.ndarray:
     return canvas
 
 
-def inspect_dataset(cfg, splits=("train", "val", "test"), workers: int = 8, say=print) -> dict:
-    """Reads every file of ``splits`` (a split the dataset lacks is skipped, train is required) and returns the JSON report."""
-    family = dataset_family(cfg)
+def inspect_dataset(family, splits=("train", "val", "test"), workers: int = 8, say=print) -> tuple:
+    """Reads every file of ``splits`` (test may be absent; train and val are required).
+
+    Returns (the JSON report, the train items, for the picture).
+    """
     labels = family.labels()
     out, stats_by_split, items_by_split = {}, {}, {}
     for split in splits:
@@ -221,13 +223,14 @@ def inspect_dataset(cfg, splits=("train", "val", "test"), workers: int = 8, say=
     say(class_table(labels, labelled, weights))
     say(f"training.class_weights (from train), ENet: {weights['enet']}")
     say(f"training.class_weights (from train), median frequency: {weights['median_frequency']}")
-    return {
+    result = {
         **out,
         "class_weights": {"from": "train", **weights},
         "splits": summary,
-        "target": cfg.target,
+        "target": family.name,
         "classes": list(labels.names),
     }
+    return result, items_by_split["train"]
 
 
 def main(argv=None) -> int:
@@ -239,10 +242,10 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=8, help="reading threads (default 8)")
     args = parser.parse_args(argv)
     cfg = load_config(args.config_path, args.set)
-    result = inspect_dataset(cfg, workers=max(1, args.workers), say=lambda text: print(text, flush=True))
     family = dataset_family(cfg)
+    result, train = inspect_dataset(family, workers=max(1, args.workers), say=lambda text: print(text, flush=True))
     picture = Path(args.out or cfg.paths.output_dir) / "inspect.png"
-    save_rgb(picture, sample_picture(family, family.items("train"), max(1, args.samples)))
+    save_rgb(picture, sample_picture(family, train, max(1, args.samples)))
     print(f"wrote {picture}")
     if args.json:
         atomic_write_text(Path(args.json), to_json(result))

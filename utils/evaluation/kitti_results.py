@@ -17,6 +17,7 @@ import zipfile
 import cv2
 import numpy as np
 
+from utils.data.families.base import write_gray_png
 from utils.data.kitti_calib import calib_path_for, read_calib
 from utils.evaluation.kitti_bev import bev_lookup, to_bev
 from utils.evaluation.kitti_devkit import CategoryScores, devkit_category, format_kitti_table, kitti_result_name
@@ -65,7 +66,7 @@ class KittiResults:
             gt: (H, W) uint8, 0 road, 1 not road, IGNORE_INDEX outside the valid area; None without labels.
         """
         result = kitti_result_name(name, self.mode)
-        _write_gray(self.out / "kitti_results" / f"{result}.png", confidence)
+        write_gray_png(self.out / "kitti_results" / f"{result}.png", confidence)
         category = devkit_category(name, self.mode) if gt is not None else None
         if category:
             self.labelled += 1
@@ -77,7 +78,7 @@ class KittiResults:
         lookup = bev_lookup(read_calib(calib_file), confidence.shape)
         confidence_bev = to_bev(confidence, lookup)
         path = self.out / "kitti_results_bev" / f"{result}.png"
-        _write_gray(path, confidence_bev)
+        write_gray_png(path, confidence_bev)
         self.bev_files.append(path)
         gt_bev = to_bev(gt, lookup, IGNORE_INDEX) if gt is not None else None
         if category:
@@ -125,9 +126,3 @@ class KittiResults:
         if self.labelled and not self.without_calib:
             out["kitti_bev"] = self.bev.compute()
         return out
-
-
-def _write_gray(path, image: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), image):
-        raise OSError(f"could not write {path}")

@@ -5,6 +5,7 @@ labelled pixels: ignored pixels count for nothing, and a class in neither is lef
 the CSV). Each image's confusion matrix is counted on the device with the dataset's; one copy per batch.
 """
 
+import bisect
 import csv
 import math
 
@@ -69,13 +70,16 @@ class PerImage:
             scores = image_scores(matrix)
             self.rows.append({"image": name, **scores})
             if self.worst > 0 and not math.isnan(scores["miou"]):
-                self._kept.append((scores["miou"], len(self.rows), name, picture, pred, gt))
-        self._kept = sorted(self._kept, key=lambda e: e[:2])[
-            : self.worst
-        ]  # the lowest mIoU so far, first seen first on ties
-        # The pictures are views of the whole batch: copy the kept ones so the batches themselves can go.
-        self._kept = [(m, o, n, np.array(p), np.array(pr), np.array(g)) for m, o, n, p, pr, g in self._kept]
+                self._keep((scores["miou"], len(self.rows)), name, picture, pred, gt)
         self._pending.clear()
+
+    def _keep(self, key: tuple, name: str, picture, pred, gt) -> None:
+        """Keeps the ``worst`` lowest (mIoU, order) images, sorted; an entering image's arrays are copied once,
+        since they are views of the whole batch."""
+        if len(self._kept) == self.worst and key >= self._kept[-1][:2]:
+            return
+        bisect.insort(self._kept, (*key, name, np.array(picture), np.array(pred), np.array(gt)), key=lambda e: e[:2])
+        del self._kept[self.worst :]
 
     def worst_images(self) -> list:
         """[(name, miou, panel)] lowest mIoU first; panel = input | ground truth | prediction | error map."""

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 from cityscapesscripts.helpers.labels import id2label, name2label
 
+from utils.data.families.base import write_gray_png
 from utils.data.kitti_calib import format_calib
 from utils.sample_data.calib import sample_calib
 from utils.sample_data.lidar import scan
@@ -27,10 +28,7 @@ def write_rgb(path: Path, rgb: np.ndarray) -> None:
         raise OSError(f"could not write {path}")
 
 
-def write_gray(path: Path, image: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), image):
-        raise OSError(f"could not write {path}")
+write_gray = write_gray_png  # label ids, instance ids and masks, single-channel
 
 
 def write_jpeg(path: Path, rgb: np.ndarray, quality: int = 90) -> None:
