@@ -143,145 +143,46 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
-def _validate(cfg: Config) -> None:
+def _check_rules(node, prefix: str) -> None:
+    """Each key's declared :class:`~utils.config.declare.Rule`, in schema order, into sections and stage lists."""
+    for f in dataclasses.fields(node):
+        key, value = f"{prefix}{f.name}", getattr(node, f.name)
+        if dataclasses.is_dataclass(value):
+            _check_rules(value, f"{key}.")
+        elif isinstance(value, list) and value and dataclasses.is_dataclass(value[0]):
+            for i, entry in enumerate(value):
+                _check_rules(entry, f"{key}[{i}].")
+        elif f.metadata.get("rule") is not None and not f.metadata["rule"].ok(value):
+            raise UserError(f"Config key '{key}' is {value!r}; it {f.metadata['rule'].text}.")
+
+
+def _check_combinations(cfg: Config) -> None:
+    """The rules that involve more than one key (target and dataset.labels are the dataset family's to check)."""
+
     def bad(key, msg):
         raise UserError(f"Config key '{key}' {msg}")
 
-    sizes = [("dataset.size", cfg.dataset.size), ("dataset.crop_size", cfg.dataset.crop_size)] + [
-        (f"training.stages[{i}].size", s.size) for i, s in enumerate(cfg.training.stages)
-    ]
-    for key, size in sizes:
-        if size is not None and (len(size) != 2 or min(size) < 32):
-            bad(key, f"is {size}; it must be [H, W] with both at least 32, e.g. [512, 1024].")
-    # target and dataset.labels are the dataset family's to check (utils/data/families), when the run asks it for items or labels.
+    t, d = cfg.training, cfg.dataset
     if not cfg.target.strip():
         bad("target", "is empty; it names a dataset family, e.g. cityscapes.")
-    if not 0.0 <= cfg.training.bce_weight <= 1.0:
-        bad("training.bce_weight", f"is {cfg.training.bce_weight}; it must lie in [0, 1].")
-    if not 0.0 < cfg.dataset.val_fraction < 1.0:
-        bad("dataset.val_fraction", f"is {cfg.dataset.val_fraction}; it must lie strictly between 0 and 1.")
-    lo, hi = (cfg.dataset.scale_range + [0, 0])[:2]
-    if len(cfg.dataset.scale_range) != 2 or not 0 < lo <= hi:
-        bad("dataset.scale_range", f"is {cfg.dataset.scale_range}; it must be [min, max] with 0 < min <= max.")
-    if cfg.dataset.cat_max_ratio < 1 and cfg.dataset.crop_size is None and (lo, hi) == (1.0, 1.0):
+    if d.cat_max_ratio < 1 and d.crop_size is None and tuple(d.scale_range) == (1.0, 1.0):
         bad(
             "dataset.cat_max_ratio",
-            f"is {cfg.dataset.cat_max_ratio} but training takes no crops: set dataset.crop_size or a "
+            f"is {d.cat_max_ratio} but training takes no crops: set dataset.crop_size or a "
             "dataset.scale_range other than [1, 1], or cat_max_ratio: 1.0.",
         )
-    for key in ("epochs", "batch_size", "accumulation_steps"):
-        if getattr(cfg.training, key) < 1:
-            bad(f"training.{key}", f"is {getattr(cfg.training, key)}; it must be at least 1.")
-    if cfg.training.lr <= 0:
-        bad("training.lr", f"is {cfg.training.lr}; it must be positive.")
-    t, m, d = cfg.training, cfg.model, cfg.dataset
-    checks = [
-        (
-            "training.clip_grad_norm",
-            t.clip_grad_norm is None or t.clip_grad_norm > 0,
-            "must be positive, or null to turn clipping off",
-        ),
-        ("model.dropout", 0.0 <= m.dropout < 1.0, "must lie in [0, 1)"),
-        (
-            "model.fpn_pyramid_channels",
-            m.fpn_pyramid_channels > 0 and m.fpn_pyramid_channels % 32 == 0,
-            "must be a positive multiple of 32 (GroupNorm uses 32 groups)",
-        ),
-        (
-            "model.fpn_segmentation_channels",
-            m.fpn_segmentation_channels > 0 and m.fpn_segmentation_channels % 32 == 0,
-            "must be a positive multiple of 32 (GroupNorm uses 32 groups)",
-        ),
-        (
-            "model.unet_decoder_channels",
-            len(m.unet_decoder_channels) == 5 and min(m.unet_decoder_channels) > 0,
-            "must list five positive widths, deepest first",
-        ),
-        ("model.unet_num_filters", m.unet_num_filters > 0, "must be positive"),
-        ("dataset.color_jitter", d.color_jitter >= 0, "must not be negative"),
-        ("dataset.hue_jitter", 0 <= d.hue_jitter <= 0.5, "must lie in [0, 0.5]"),
-        ("dataset.weather_p", 0 <= d.weather_p <= 1, "must lie in [0, 1]"),
-        (
-            "dataset.cache_dir",
-            d.cache_dir is None or d.cache_dir.strip() != "",
-            "must be a folder path, or null for <paths.root>/prepared",
-        ),
-        ("dataset.cat_max_ratio", 0 < d.cat_max_ratio <= 1, "must lie in (0, 1]; 1.0 turns it off"),
-        ("training.weight_decay", t.weight_decay >= 0, "must not be negative"),
-        ("training.momentum", 0 <= t.momentum < 1, "must lie in [0, 1)"),
-        ("training.num_workers", t.num_workers >= 0, "must not be negative"),
-        ("training.iters_per_epoch", t.iters_per_epoch >= 0, "must be 0 (whole epochs) or positive"),
-        ("training.val_every_iters", t.val_every_iters >= 0, "must be 0 (per epoch) or positive"),
-        ("training.warmup_iters", t.warmup_iters >= 0, "must not be negative"),
-        ("training.max_iters", t.max_iters >= 0, "must be 0 (use epochs) or positive"),
-        (
-            "training.max_iters",
-            t.max_iters == 0 or not t.stages,
-            "cannot be combined with training.stages (stages count epochs); set one of them",
-        ),
-        ("training.checkpoint_every_iters", t.checkpoint_every_iters >= 0, "must be 0 (once per epoch) or positive"),
-        ("training.max_nonfinite_steps", t.max_nonfinite_steps >= 0, "must not be negative"),
-        ("training.min_lr", 0 <= t.min_lr < t.lr, "must lie in [0, training.lr)"),
-        ("training.freeze_encoder_iters", t.freeze_encoder_iters >= 0, "must not be negative"),
-        ("training.poly_power", t.poly_power > 0, "must be positive"),
-        ("training.plateau_factor", 0 < t.plateau_factor < 1, "must lie strictly between 0 and 1"),
-        ("training.plateau_patience", t.plateau_patience >= 0, "must not be negative"),
-        (
-            "training.ohem_thresh",
-            t.ohem_thresh is None or 0 < t.ohem_thresh <= 1,
-            "must lie in (0, 1], or null to turn OHEM off",
-        ),
-        ("training.ohem_min_kept", t.ohem_min_kept >= 1, "must be at least 1"),
-        (
-            "training.class_weights",
-            t.class_weights is None or (min(t.class_weights, default=0) >= 0 and max(t.class_weights, default=0) > 0),
-            "must hold non-negative weights, at least one positive",
-        ),
-        ("eval.num_workers", cfg.eval.num_workers >= 0, "must not be negative"),
-        ("eval.report_worst", cfg.eval.report_worst >= 0, "must be 0 (no panels) or a number of images"),
-        ("eval.tsharpen_t", cfg.eval.tsharpen_t > 0, "must be positive"),
-        ("eval.overlay_alpha", 0 <= cfg.eval.overlay_alpha <= 1, "must lie in [0, 1]"),
-    ]
-    for i, stage in enumerate(t.stages):
-        checks += [
-            (f"training.stages[{i}].epochs", stage.epochs >= 1, "must be at least 1"),
-            (
-                f"training.stages[{i}].batch_size",
-                stage.batch_size is None or stage.batch_size >= 1,
-                "must be at least 1 (or null)",
-            ),
-            (f"training.stages[{i}].lr", stage.lr is None or stage.lr > 0, "must be positive (or null)"),
-        ]
-    for key, ok, rule in checks:
-        if not ok:
-            value = eval_key(cfg, key)
-            bad(key, f"is {value!r}; it {rule}.")
-    if cfg.eval.batch_size < 1:
-        bad("eval.batch_size", f"is {cfg.eval.batch_size}; it must be at least 1.")
-    if not 0.0 <= cfg.eval.slide_overlap <= 0.9:
+    if t.max_iters and t.stages:
         bad(
-            "eval.slide_overlap",
-            f"is {cfg.eval.slide_overlap}; it must lie in [0, 0.9] (higher means thousands of windows per image).",
+            "training.max_iters",
+            f"is {t.max_iters!r}; it cannot be combined with training.stages (stages count epochs); set one of them.",
         )
-    if cfg.eval.video_fps <= 0:
-        bad("eval.video_fps", f"is {cfg.eval.video_fps}; it must be positive.")
-    if cfg.eval.drop_clusters < 0:
-        bad("eval.drop_clusters", f"is {cfg.eval.drop_clusters}; it must be 0 (off) or a positive pixel count.")
-    if not cfg.eval.tta_scales or min(cfg.eval.tta_scales) <= 0:
-        bad("eval.tta_scales", f"is {cfg.eval.tta_scales}; it must be a non-empty list of positive scales.")
-    if cfg.paint.eps <= 0:
-        bad("paint.eps", f"is {cfg.paint.eps}; it must be a positive distance in metres, e.g. 0.5.")
-    if cfg.paint.min_samples < 1:
-        bad("paint.min_samples", f"is {cfg.paint.min_samples}; it must be at least 1.")
+    if not 0 <= t.min_lr < t.lr:
+        bad("training.min_lr", f"is {t.min_lr!r}; it must lie in [0, training.lr).")
 
 
-def eval_key(cfg, dotted: str):
-    """The value at ``section.key`` or ``training.stages[i].key``, for error messages."""
-    node = cfg
-    for part in re.split(r"\.|\[|\]\.?", dotted):
-        if part:
-            node = node[int(part)] if part.isdigit() else getattr(node, part)
-    return node
+def _validate(cfg: Config) -> None:
+    _check_rules(cfg, "")
+    _check_combinations(cfg)
 
 
 def config_from_dict(data: dict, overrides: Optional[list[str]] = None) -> Config:

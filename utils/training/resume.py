@@ -6,26 +6,20 @@ while the run folder, its config.yaml included, is exactly as it was.
 """
 
 import shlex
-from dataclasses import fields
 from pathlib import Path
 
 import yaml
 
 from utils.checkpoint import load_checkpoint
 from utils.config import config_to_dict, load_config
+from utils.config.declare import declared_keys
 from utils.config.errors import UserError
-from utils.config.schema import ModelConfig
+from utils.config.schema import Config
 from utils.data.families import FAMILIES
 
-# Keys whose change makes last.pth meaningless for the new config: the model's, except those the schema marks
-# free_on_resume (dropout, encoder_weights), and these (other keys may change, e.g. epochs to train longer, or the lr).
-MUST_MATCH = (
-    "target",
-    "dataset.labels",
-    "dataset.unlabeled_class",
-    *(f"model.{f.name}" for f in fields(ModelConfig) if not f.metadata["free_on_resume"]),
-    "training.optimizer",
-)
+# Keys whose change makes last.pth meaningless for the new config (the model, the classes, the optimizer): those the
+# schema declares on_resume="match". Every other key may change, e.g. epochs to train longer, or the lr.
+MUST_MATCH = tuple(key for key, _ in declared_keys(Config, on_resume="match"))
 _MISSING = object()
 
 
