@@ -15,6 +15,7 @@ from utils.config.cli import add_config_arguments, run_main
 from utils.config.errors import UserError
 from utils.evaluation.loop import run_evaluation
 from utils.evaluation.report import write_report
+from utils.evaluation.results import official_scoring
 from utils.evaluation.setup import build_eval_setup
 from utils.evaluation.video import VIDEO_SUFFIXES, is_video
 from utils.evaluation.video_eval import run_video
@@ -48,7 +49,7 @@ def main(argv=None) -> int:
     if metrics:
         path = setup.output_dir / "metrics.json"
         atomic_write_text(path, to_json(metrics))  # saved before the official evaluator runs, in case it fails
-        official = setup.family.official_evaluation(setup)  # Cityscapes' own evaluator, where it applies
+        official = official_scoring(setup, setup.cfg.eval.split)  # Cityscapes' own evaluator, where it applies
         if official is not None:
             official(metrics, log)
             atomic_write_text(path, to_json(metrics))

@@ -18,10 +18,11 @@ from torchvision.transforms import v2
 
 from benchmarks.common import full_size_sample, result, side_by_side, threads
 from utils.config import config_from_dict
-from utils.data import _worker_init, build_dataset, collate
+from utils.data.families import build_labels
+from utils.data.loaders import _worker_init, build_dataset, collate
 from utils.data.prepare import build_cache
 from utils.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from utils.labels import IGNORE_INDEX, build_labels
+from utils.labels import IGNORE_INDEX
 
 
 def torchvision_dataset(root, size, labels):

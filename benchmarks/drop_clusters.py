@@ -14,9 +14,10 @@ import numpy as np
 
 from benchmarks.common import full_size_sample, result, side_by_side
 from utils.config import config_from_dict
-from utils.data import dataset_items
+from utils.data.families import build_labels
+from utils.data.loaders import dataset_items
 from utils.evaluation.drop_clusters import drop_clusters
-from utils.labels import IGNORE_INDEX, build_labels
+from utils.labels import IGNORE_INDEX
 
 
 def noisy_prediction(root, classes: int = 19, specks: int = 3000, seed: int = 0) -> np.ndarray:

@@ -30,10 +30,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from models import build_model  # noqa: E402
+from utils.data.families import build_labels  # noqa: E402
 from utils.deployment.export import DeployModule, export_onnx  # noqa: E402
 from utils.deployment.runtime import CUDA_PROVIDER, create_session  # noqa: E402
 from utils.evaluation.setup import load_eval_model, merged_config  # noqa: E402
-from utils.labels import build_labels  # noqa: E402
 
 SIZES = ((512, 1024), (1024, 2048))
 QUICK_SIZES = ((64, 128), (96, 192))

@@ -10,10 +10,11 @@ from benchmarks.__main__ import run_entry, table
 from benchmarks.common import result
 from benchmarks.registry import BENCHMARKS, Entry
 from utils.config import config_from_dict
-from utils.data import build_dataset
+from utils.data.families import build_labels
+from utils.data.loaders import build_dataset
 from utils.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from utils.evaluation.drop_clusters import drop_clusters
-from utils.labels import IGNORE_INDEX, build_labels
+from utils.labels import IGNORE_INDEX
 
 
 def test_cuda_only_and_absent_entries_are_skipped_and_json_is_written(tmp_path):

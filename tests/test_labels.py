@@ -4,7 +4,8 @@ from cityscapesscripts.helpers.labels import labels as CS_LABELS
 from cityscapesscripts.helpers.labels import name2label
 
 from utils.config.errors import UserError
-from utils.labels import IGNORE_INDEX, build_labels
+from utils.data.families import build_labels
+from utils.labels import IGNORE_INDEX
 
 REAL = [lab for lab in CS_LABELS if lab.id >= 0]
 

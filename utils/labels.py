@@ -1,4 +1,5 @@
-"""The classes of a run: :class:`LabelSet`, built by the run's dataset family (utils/data/families).
+"""The classes of a run: :class:`LabelSet`, built by the run's dataset family (utils/data/families; without a run,
+``utils.data.families.build_labels``).
 
 A LabelSet maps a dataset's label values to training class indices with a 256-entry lookup table
 (:data:`IGNORE_INDEX` marks pixels that count for nothing), and carries names and colours for
@@ -6,7 +7,7 @@ pictures and the reverse mapping for results in the dataset's own encoding.
 """
 
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Optional
 
 import numpy as np
 
@@ -78,24 +79,3 @@ class LabelSet:
         table = np.full(256, self.ignore_value, np.uint8)
         table[: self.num_classes] = self.to_label_id
         return table
-
-
-def build_labels(
-    target: str, labels: Union[str, list, None] = None, unlabeled_class: bool = False, root: str = "."
-) -> LabelSet:
-    """The LabelSet of family ``target`` in label mode ``labels`` (null: the family's default).
-
-    ``root`` is the dataset folder, for families whose classes are described there (vistas, folder).
-    Runs get theirs from ``utils.data.families.dataset_family(cfg).labels()``.
-    """
-    from utils.config import config_from_dict
-    from utils.data.families import dataset_family
-
-    cfg = config_from_dict(
-        {
-            "target": target,
-            "paths": {"root": str(root)},
-            "dataset": {"labels": labels, "unlabeled_class": unlabeled_class},
-        }
-    )
-    return dataset_family(cfg).labels()

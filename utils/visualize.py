@@ -1,4 +1,5 @@
-"""Pictures: colorized class maps, overlays on the input, side-by-side grids and the confusion-matrix plot."""
+"""Pictures: colorized class maps, overlays on the input, side-by-side grids, the confusion-matrix plot, and the
+image files every writer in the project saves through (RGB, single-channel, JPEG, palette PNG)."""
 
 import io
 import math
@@ -44,11 +45,40 @@ def stack_rows(rows: list, gap: int = 4) -> np.ndarray:
     return np.concatenate(padded[:-1], axis=0)
 
 
-def save_rgb(path, rgb: np.ndarray) -> None:
+def _imwrite(path, image: np.ndarray, params=()) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+    if not cv2.imwrite(str(path), image, list(params)):
         raise OSError(f"could not write {path}")
+
+
+def save_rgb(path, rgb: np.ndarray) -> None:
+    """(H, W, 3) uint8 RGB as a PNG (or whatever the suffix says), folders created."""
+    _imwrite(path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+
+
+def save_gray(path, image: np.ndarray) -> None:
+    """A single-channel image (label values, class indices, confidences; uint8 or uint16) as a PNG."""
+    _imwrite(path, image)
+
+
+def save_jpeg(path, rgb: np.ndarray, quality: int = 90) -> None:
+    """(H, W, 3) uint8 RGB as a JPEG, as BDD100K and Mapillary Vistas ship their images."""
+    _imwrite(path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), (cv2.IMWRITE_JPEG_QUALITY, quality))
+
+
+def save_palette_png(path, indices: np.ndarray, colors) -> None:
+    """(H, W) uint8 indices as a palette PNG with ``colors`` [(R, G, B), ...] (Vistas' label format)."""
+    from PIL import Image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    indices = np.ascontiguousarray(indices, np.uint8)
+    image = Image.frombytes("P", (indices.shape[1], indices.shape[0]), indices.tobytes())
+    palette = np.zeros((256, 3), np.uint8)
+    palette[: len(colors)] = np.asarray(colors, np.uint8)
+    image.putpalette(palette.ravel().tolist())
+    image.save(path, optimize=True)
 
 
 def _pyplot():

@@ -9,9 +9,9 @@ from conftest import tiny_overrides
 
 from utils.config import config_from_dict
 from utils.config.errors import UserError
-from utils.data import build_dataset, dataset_items
+from utils.data.families import build_labels
+from utils.data.loaders import build_dataset, dataset_items
 from utils.data.prepare import main as prepare_main
-from utils.labels import build_labels
 
 
 def _config(root, cache_dir, *extra):

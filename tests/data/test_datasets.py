@@ -8,11 +8,12 @@ from conftest import SMALL
 
 from utils.config import config_from_dict
 from utils.config.errors import UserError
-from utils.data import build_dataset, build_loader, dataset_items
+from utils.data.families import build_labels
 from utils.data.families.kitti import decode_kitti_gt
 from utils.data.kitti_calib import calib_path_for, read_calib, road_to_image_homography
+from utils.data.loaders import build_dataset, build_loader, dataset_items
 from utils.data.transforms import reseed, train_transform
-from utils.labels import IGNORE_INDEX, build_labels
+from utils.labels import IGNORE_INDEX
 from utils.sample_data.generate import _seed
 from utils.sample_data.street import make_street
 

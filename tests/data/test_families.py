@@ -14,8 +14,8 @@ from utils.config import config_from_dict
 from utils.config.errors import UserError
 from utils.data.checks import checked_items
 from utils.data.families import FAMILIES, dataset_family
-from utils.data.families.vistas import SAMPLE_CONFIGS
 from utils.labels import IGNORE_INDEX
+from utils.sample_data.layouts.vistas import SAMPLE_CONFIGS
 
 LOG = logging.getLogger("test-families")
 

@@ -15,10 +15,10 @@ import eval as eval_script
 import export as export_script
 import train
 from utils.config.errors import EXIT_USER_ERROR
+from utils.data.families import build_labels
 from utils.deployment import run as export_run
 from utils.deployment.runtime import create_session
 from utils.evaluation.setup import build_eval_setup, load_eval_model, merged_config
-from utils.labels import build_labels
 from utils.losses import probabilities
 from utils.runtime import get_logger
 

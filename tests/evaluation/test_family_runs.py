@@ -14,9 +14,9 @@ import eval as eval_script
 import export
 import paint_points
 from utils.config import config_from_dict
-from utils.data import build_dataset
 from utils.data.families import dataset_family
 from utils.data.inspect import main as inspect_main
+from utils.data.loaders import build_dataset
 from utils.data.prepare import build_cache
 from utils.labels import IGNORE_INDEX
 

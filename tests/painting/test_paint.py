@@ -6,9 +6,8 @@ import pytest
 from conftest import SMALL
 
 from utils.config import config_from_dict
-from utils.data.families import dataset_family
+from utils.data.families import build_labels, dataset_family
 from utils.data.kitti_calib import KittiCalib, read_calib
-from utils.labels import build_labels
 from utils.painting.clusters import cluster_objects, object_class_indices
 from utils.painting.frames import kitti_frames, read_point_labels, read_scan
 from utils.painting.paint import paint_scan

@@ -12,8 +12,8 @@ from conftest import tiny_overrides
 from models import build_model_from_config
 from utils.checkpoint import load_checkpoint
 from utils.config import config_from_dict
-from utils.data import build_dataset, build_loader
-from utils.labels import build_labels
+from utils.data.families import build_labels
+from utils.data.loaders import build_dataset, build_loader
 from utils.losses import build_loss
 from utils.training.validation import validate
 

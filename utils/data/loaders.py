@@ -1,4 +1,4 @@
-"""Builders from config to datasets and loaders: ``build_dataset`` and ``build_loader``."""
+"""Builders from config to datasets and loaders: ``build_dataset`` and ``build_loader``, and the items they read."""
 
 from pathlib import Path
 

@@ -1,9 +1,7 @@
 """The dataset every layout feeds: reads an image and its label file, encodes labels, applies transforms."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import cv2
 import numpy as np
@@ -11,15 +9,9 @@ import torch
 from torch.utils.data import Dataset
 
 from utils.config.errors import UserError
+from utils.data.families.base import Item
 from utils.data.transforms import reseed, to_tensor
 from utils.labels import LabelSet
-
-
-@dataclass(frozen=True)
-class Item:
-    image: Path
-    label: Optional[Path]
-    name: str
 
 
 def read_rgb(path: Path) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from utils.config.errors import UserError
-from utils.data import build_dataset, dataset_items
+from utils.data.loaders import build_dataset, dataset_items
 from utils.deployment.runtime import OnnxModel
 from utils.losses import probabilities
 

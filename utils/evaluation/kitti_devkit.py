@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from utils.data.families.kitti import NAME
+from utils.data.kitti_layout import NAME
 
 # evaluateRoad's categories, in its order; 'all' pools every image, which the devkit never does.
 DEVKIT_CATEGORIES = ("um_lane", "um_road", "umm_road", "uu_road")

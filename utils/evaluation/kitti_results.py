@@ -17,17 +17,14 @@ import zipfile
 import cv2
 import numpy as np
 
-from utils.data.families.base import write_gray_png
 from utils.data.kitti_calib import calib_path_for, read_calib
+from utils.data.kitti_layout import GT_COLORS
 from utils.evaluation.kitti_bev import bev_lookup, to_bev
 from utils.evaluation.kitti_devkit import CategoryScores, devkit_category, format_kitti_table, kitti_result_name
 from utils.labels import IGNORE_INDEX
-from utils.visualize import save_rgb, side_by_side
+from utils.visualize import save_gray, save_rgb, side_by_side
 
 SUBMISSION_ZIP = "kitti_bev_submission.zip"
-# Ground truth drawn as data_road draws it: magenta road, red not road, black outside the valid area.
-GT_COLORS = np.zeros((256, 3), np.uint8)
-GT_COLORS[0], GT_COLORS[1] = (255, 0, 255), (255, 0, 0)
 
 
 class KittiResults:
@@ -66,7 +63,7 @@ class KittiResults:
             gt: (H, W) uint8, 0 road, 1 not road, IGNORE_INDEX outside the valid area; None without labels.
         """
         result = kitti_result_name(name, self.mode)
-        write_gray_png(self.out / "kitti_results" / f"{result}.png", confidence)
+        save_gray(self.out / "kitti_results" / f"{result}.png", confidence)
         category = devkit_category(name, self.mode) if gt is not None else None
         if category:
             self.labelled += 1
@@ -78,7 +75,7 @@ class KittiResults:
         lookup = bev_lookup(read_calib(calib_file), confidence.shape)
         confidence_bev = to_bev(confidence, lookup)
         path = self.out / "kitti_results_bev" / f"{result}.png"
-        write_gray_png(path, confidence_bev)
+        save_gray(path, confidence_bev)
         self.bev_files.append(path)
         gt_bev = to_bev(gt, lookup, IGNORE_INDEX) if gt is not None else None
         if category:

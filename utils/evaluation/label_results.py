@@ -1,7 +1,7 @@
 """Eval's results in a dataset's own label encoding: one file per evaluated image, at the ground truth's resolution.
 
-Any other tool can score them against the dataset's label files, file by file. The dataset family picks
-the writer (utils/data/families): BDD100K, Vistas and folder datasets get :class:`LabelValueResults`,
+Any other tool can score them against the dataset's label files, file by file. The dataset family's declared
+``results`` picks the writer (results.py): BDD100K, Vistas and folder datasets get :class:`LabelValueResults`,
 Cityscapes (classes mode) :class:`CityscapesResults` for its official evaluator, KITTI its devkit's files
 (kitti_results.py). Every writer takes ``add(item, pred, gt, extra)`` per image, then ``close()``; a writer with a
 ``reduce`` attribute gets, as ``extra``, what it makes of the image's probabilities on the device.
@@ -10,6 +10,8 @@ Cityscapes (classes mode) :class:`CityscapesResults` for its official evaluator,
 from pathlib import Path
 
 import numpy as np
+
+from utils.visualize import save_gray
 
 
 class LabelValueResults:
@@ -58,9 +60,7 @@ class CityscapesResults(LabelValueResults):
     cityscapesscripts' evaluator and the benchmark server read (dropped pixels become 'unlabeled')."""
 
     def __init__(self, folder: Path, labels):
-        from utils.data.families.base import write_gray_png
-
-        super().__init__(folder, folder, labels, write_gray_png)
+        super().__init__(folder, folder, labels, save_gray)
 
     def path_for(self, item) -> Path:
         return self.folder / f"{item.name}_pred_labelIds.png"

@@ -3,12 +3,13 @@
 import torch
 from tqdm import tqdm
 
-from utils.data import build_dataset, build_loader, folder_items
 from utils.data.checks import checked_items
+from utils.data.loaders import build_dataset, build_loader, folder_items
 from utils.data.transforms import denormalize
 from utils.evaluation.outputs import PredictionWriter
 from utils.evaluation.per_image import PerImage
 from utils.evaluation.predict import pipelined
+from utils.evaluation.results import results_writer
 from utils.metrics import ConfusionMatrix, format_table
 from utils.visualize import plot_confusion_matrix, save_rgb
 
@@ -36,7 +37,7 @@ def run_evaluation(setup, log, split: str = None, folder=None) -> dict:
     n = labels.num_classes
     cm_raw = ConfusionMatrix(n, device=setup.device) if cfg.eval.drop_clusters > 0 else None
     cm_final = ConfusionMatrix(n, device=setup.device)
-    results = setup.family.results(setup, log, None if folder is not None else split)
+    results = results_writer(setup, log, None if folder is not None else split)
     reduce = getattr(results, "reduce", None)
     writer = PredictionWriter(setup, video=folder is not None)
     per_image = PerImage(labels.names, labels.palette(), cfg.eval.report_worst)

@@ -9,8 +9,9 @@ import torch
 from models import build_model_from_config
 from utils.checkpoint import load_checkpoint
 from utils.config import apply_overrides, config_from_dict, config_to_dict, read_yaml, resolve_device
+from utils.config.declare import declared_keys
 from utils.config.errors import UserError
-from utils.config.schema import DatasetConfig
+from utils.config.schema import Config, DatasetConfig
 from utils.data.families import DatasetFamily, dataset_family
 from utils.data.families.base import MissingDescription
 from utils.deployment.runtime import OnnxModel
@@ -22,10 +23,11 @@ from utils.files import ensure_writable_folder
 from utils.labels import LabelSet
 from utils.runtime import amp_dtype, memory_format
 
-# Keys a user's eval (or paint) config file may change; the model, labels, loss and input size come from the
-# checkpoint (``--set`` can still override anything, e.g. dataset.crop_size for sliding windows).
-USER_SECTIONS = ("paths", "eval", "paint")
-USER_DATASET_KEYS = ("val_cities", "val_fraction", "cache", "cache_dir")
+# Keys a user's eval (or paint) config file may change: those the schema declares in_eval="user" (paths, eval,
+# paint, where the data lies); the model, labels, loss and input size come from the checkpoint (``--set`` can
+# still override anything, e.g. dataset.crop_size for sliding windows).
+USER_KEYS = {key for key, _ in declared_keys(Config, in_eval="user")}
+SCHEMA_KEYS = {key for key, _ in declared_keys(Config)}
 
 
 @dataclass
@@ -108,15 +110,10 @@ def merged_config(config_path, cli_checkpoint, overrides, paint_frames: bool = F
     raw["target"] = trained_on if paint_frames else user.get("target", trained_on)  # checked below, after the overrides
     if paint_frames:
         overrides = [o for o in overrides or [] if o.split("=", 1)[0].strip() != "target"]
-    for section in USER_SECTIONS:
-        if user.get(section):
-            raw[section] = {**(raw.get(section) or {}), **user[section]}
-    dataset = dict(raw.get("dataset") or {})
-    for key in USER_DATASET_KEYS:
-        if key in (user.get("dataset") or {}):
-            dataset[key] = user["dataset"][key]
-    dataset["size"] = trained_size(ckpt)
-    raw["dataset"] = dataset
+    for section, values in user.items():
+        if isinstance(values, dict) and isinstance(raw.get(section, {}), dict):
+            raw[section] = {**(raw.get(section) or {}), **_user_keys(section, values)}
+    raw["dataset"] = {**(raw.get("dataset") or {}), "size": trained_size(ckpt)}
     cfg = config_from_dict(raw, overrides)
     if trained_on != cfg.target:
         raise UserError(
@@ -124,6 +121,12 @@ def merged_config(config_path, cli_checkpoint, overrides, paint_frames: bool = F
             "dataset family."
         )
     return cfg, ckpt, path
+
+
+def _user_keys(section: str, values: dict) -> dict:
+    """The keys of one section of the user's file that eval takes over the checkpoint's; an unknown key passes
+    through, so that config_from_dict names the closest valid one."""
+    return {k: v for k, v in values.items() if f"{section}.{k}" in USER_KEYS or f"{section}.{k}" not in SCHEMA_KEYS}
 
 
 def eval_labels(family: DatasetFamily, ckpt: dict, log) -> LabelSet:

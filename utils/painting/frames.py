@@ -14,8 +14,8 @@ from typing import Optional
 import numpy as np
 
 from utils.config.errors import UserError
-from utils.data.families.kitti import data_road_base
 from utils.data.kitti_calib import calib_path_for
+from utils.data.kitti_layout import data_road_base
 
 VELODYNE_HELP = (
     "KITTI ships the road benchmark's scans as data_road_velodyne.zip "

@@ -10,9 +10,10 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from utils.config.errors import UserError
-from utils.data import build_dataset, build_loader
+from utils.data.families.base import Item
 from utils.data.kitti_calib import read_calib
-from utils.data.segmentation import Item, read_rgb
+from utils.data.loaders import build_dataset, build_loader
+from utils.data.segmentation import read_rgb
 from utils.evaluation.video import VideoWriter
 from utils.files import atomic_write_text, to_json
 from utils.painting.clusters import cluster_objects, ground_count, object_class_indices

@@ -5,8 +5,8 @@ import sys
 import time
 
 from utils.config.cli import add_debug_argument, run_main
-from utils.data.families import FAMILIES
 from utils.sample_data.generate import generate_sample
+from utils.sample_data.layouts import LAYOUTS
 
 
 def main(argv=None) -> int:
@@ -22,7 +22,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     start = time.time()
     out = generate_sample(args.out, force=args.force, progress=lambda msg: print(f"  writing {msg}", flush=True))
-    print(f"Sample data ready in {out}: {', '.join(f'{name}/' for name in FAMILIES)} ({time.time() - start:.1f} s).")
+    print(f"Sample data ready in {out}: {', '.join(f'{name}/' for name in LAYOUTS)} ({time.time() - start:.1f} s).")
     return 0
 
 

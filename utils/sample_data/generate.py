@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from utils.data.families import FAMILIES
+from utils.sample_data.layouts import LAYOUTS
 
 # Processes, not OpenCV threads, render in parallel; a cv2 thread pool would not survive the fork.
 cv2.setNumThreads(0)
@@ -54,7 +54,8 @@ def hash_str(text: str) -> int:
 def generate_sample(
     out_dir, spec: SampleSpec = SampleSpec(), force: bool = False, progress=None, workers: int = 0
 ) -> Path:
-    """Writes ``out_dir/<family>`` for every registered family (cityscapes, kitti, bdd100k, vistas, folder); returns ``out_dir``.
+    """Writes ``out_dir/<family>`` for every layout in utils/sample_data/layouts (cityscapes, kitti, bdd100k, vistas,
+    folder); returns ``out_dir``.
 
     Args:
         out_dir: folder to write into; created if missing.
@@ -71,13 +72,13 @@ def generate_sample(
         return out
     if marker.is_file():  # an earlier sample of another spec: remove it so no stale file stays behind
         marker.unlink()
-        for name in FAMILIES:
+        for name in LAYOUTS:
             shutil.rmtree(out / name, ignore_errors=True)
     say = progress or (lambda _msg: None)
     jobs = [
         job
-        for name, family in FAMILIES.items()
-        for job in family.sample_jobs(out / name, spec, lambda *parts: _seed(spec, *parts))
+        for name, layout_jobs in LAYOUTS.items()
+        for job in layout_jobs(out / name, spec, lambda *parts: _seed(spec, *parts))
     ]
     say(f"{len(jobs)} scenes on {workers} processes")
     if workers > 1:

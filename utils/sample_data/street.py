@@ -152,3 +152,10 @@ def ground_lateral_x(s: dict, height: int, width: int, frame: int = 0) -> np.nda
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(dv > 0, s["focal"] * s["camera_height"] / dv, np.nan)
     return (u - width / 2) * z / s["focal"]
+
+
+def render_frame(rng, size, style: str = "cityscapes") -> tuple:
+    """One street at ``size`` (H, W): (H, W, 3) uint8 RGB and (H, W) uint8 Cityscapes label ids."""
+    street = make_street(rng, size[0], size[1], style)
+    canvas = render(street, size[0], size[1])
+    return canvas.finish(*street["lighting"]), canvas.label_ids

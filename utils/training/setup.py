@@ -7,8 +7,8 @@ import torch
 from models import build_model_from_config, count_parameters
 from utils.checkpoint import load_checkpoint, transfer_weights
 from utils.config import config_to_dict
-from utils.data import build_dataset, build_loader
 from utils.data.families import dataset_family
+from utils.data.loaders import build_dataset, build_loader
 from utils.distributed import get_rank, get_world_size
 from utils.labels import LabelSet
 from utils.losses import build_loss

@@ -1,10 +1,16 @@
 """What every dataset family provides, and the helpers most families share.
 
-A family is constructed from the run's Config and checks its own config keys (``dataset.labels`` above
-all) right then, so a wrong value stops a run when it first asks for items or labels, before any work.
+A family answers questions about its dataset and nothing else: the items of a split, how a label file decodes,
+its label modes and their classes, the data check's rules, orphans, download help, and, as declared values,
+which result encoding and which official scorer apply to it (evaluation owns writing and scoring them; the
+sample generator owns drawing each layout). It is constructed from the run's Config and checks its own
+config keys (``dataset.labels`` above all) right then, so a wrong value stops a run when it first asks for
+items or labels, before any work.
 """
 
+import dataclasses
 import difflib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -12,17 +18,19 @@ import cv2
 import numpy as np
 
 from utils.config.errors import UserError
-from utils.data.segmentation import Item
+from utils.config.schema import DatasetConfig
 from utils.labels import IGNORE_INDEX, LabelSet
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-# Dataset keys only some families read, and who reads them; another family refuses a value other than the default.
-FAMILY_KEYS = {
-    "unlabeled_class": "cityscapes",
-    "val_cities": "cityscapes",
-    "coarse": "cityscapes",
-    "val_fraction": "kitti",
-}
+
+
+@dataclass(frozen=True)
+class Item:
+    """One image of a split: its file, its label file (None without labels) and the name its outputs take."""
+
+    image: Path
+    label: Optional[Path]
+    name: str
 
 
 class LabelFileError(UserError):
@@ -38,7 +46,7 @@ class MissingDescription(UserError):
 
 
 class DatasetFamily:
-    """One dataset layout: its splits' files, its label encoding, its data-check rules and its eval results.
+    """One dataset layout: its splits' files, its label encoding, its data-check rules.
 
     Subclasses set the class attributes and implement :meth:`build_labels` and :meth:`split_items`; the
     other methods have defaults that suit a single-channel 8-bit label PNG per image.
@@ -47,14 +55,23 @@ class DatasetFamily:
         name: the ``target`` that selects the family.
         label_modes: the ``dataset.labels`` values it takes; the first is the default (``null``).
         download_help: where the data comes from and how ``paths.root`` must look.
-        splits: the splits it has besides ``all`` (every labelled image: train + val).
+        splits: the splits it has besides ``all``.
+        all_is_train_and_val: ``all`` (every labelled image) is train + val; False where :meth:`split_items`
+            lists ``all`` itself (KITTI's whole training/, in the devkit's order).
+        results: the encoding eval writes results in: ``label_png`` (single-channel label values, as the label
+            files hold them), ``palette_png`` (the same values as a palette PNG), ``cityscapes_label_ids`` (the
+            official evaluator's files) or ``kitti_road`` (the devkit's confidence PNGs); see
+            utils/evaluation/results.py.
+        official_scorer: the dataset's own evaluator that eval also runs (``cityscapes``), or None.
     """
 
     name = ""
     label_modes: tuple = ()
     download_help = ""
     splits = ("train", "val", "test")
-    keys: tuple = ()  # the FAMILY_KEYS this family reads
+    all_is_train_and_val = True
+    results = "label_png"
+    official_scorer = None
 
     def __init__(self, cfg):
         self.cfg = cfg
@@ -76,15 +93,15 @@ class DatasetFamily:
         self.check_unused_keys()
 
     def check_unused_keys(self) -> None:
-        from utils.config.schema import DatasetConfig
-
+        """Refuses a dataset key the schema declares for other families (``read_by``) when it is not its default."""
         default = DatasetConfig()
-        for key, owner in FAMILY_KEYS.items():
-            value = getattr(self.cfg.dataset, key)
-            if key not in self.keys and value != getattr(default, key):
+        for f in dataclasses.fields(DatasetConfig):
+            readers = f.metadata["read_by"]
+            value = getattr(self.cfg.dataset, f.name)
+            if readers and self.name not in readers and value != getattr(default, f.name):
                 raise UserError(
-                    f"Config key 'dataset.{key}' is {value!r}, but only target {owner} reads it; with target "
-                    f"{self.name} remove it (its default is {getattr(default, key)!r})."
+                    f"Config key 'dataset.{f.name}' is {value!r}, but only target {' or '.join(readers)} reads it; "
+                    f"with target {self.name} remove it (its default is {getattr(default, f.name)!r})."
                 )
 
     # -- labels -------------------------------------------------------------------------------------------
@@ -99,10 +116,10 @@ class DatasetFamily:
 
     # -- files --------------------------------------------------------------------------------------------
     def items(self, split: str, labelled: bool = True) -> list:
-        """Items of ``split``: train, val, test (never labelled) or all (train + val)."""
-        if split == "all":
+        """Items of ``split``: train, val, test (never labelled) or all (every labelled image)."""
+        if split == "all" and self.all_is_train_and_val:
             return self.items("train", labelled) + self.items("val", labelled)
-        if split not in self.splits:
+        if split not in (*self.splits, "all"):
             raise UserError(f"{self.name} has no split '{split}'; it has {', '.join(self.splits)} and all.")
         self.check_root()
         items = self.split_items(split, labelled and split != "test")
@@ -143,41 +160,14 @@ class DatasetFamily:
         """Label files in the folders ``items`` use whose image does not exist (they would be skipped silently)."""
         return []
 
-    # -- evaluation and painting --------------------------------------------------------------------------
-    def results(self, setup, log, split):
-        """The writer of eval's results in this family's own encoding (``add``, ``close``, ``metrics``), or None.
-
-        ``split`` is None for a folder of images or a video.
-        """
-        from utils.evaluation.label_results import LabelValueResults
-
-        labels = setup.labels  # the checkpoint's classes, which may come without the dataset
-        if labels.to_label_id is None:
-            return None
-        return LabelValueResults(
-            setup.output_dir / "results",
-            self.root,
-            labels,
-            lambda path, values: self.write_result(path, values, labels),
-        )
-
-    def write_result(self, path: Path, values: np.ndarray, labels: LabelSet) -> None:
-        """One result file holding label values, as the family's label files hold them."""
-        write_gray_png(path, values)
-
-    def official_evaluation(self, setup):
-        """A callable (metrics, log) that adds the dataset's own evaluator's figures, or None."""
+    # -- evaluation and painting: questions about the data ---------------------------------------------
+    def official_split(self):
+        """The split :attr:`official_scorer` scores against (its ground truth lies there), or None."""
         return None
 
     def point_truth_table(self, labels: LabelSet) -> Optional[np.ndarray]:
         """(256,) uint8 from Cityscapes label ids (the sample's true LiDAR point labels) to class index, or None."""
         return None
-
-    # -- sample data --------------------------------------------------------------------------------------
-    @classmethod
-    def sample_jobs(cls, out: Path, spec, seed) -> list:
-        """(function, args) pairs that write this family's part of the built-in sample into ``out``."""
-        return []
 
 
 def read_single_channel(path: Path, what: str = "label values") -> np.ndarray:
@@ -216,12 +206,6 @@ def unknown_values_problem(codes: np.ndarray, path: Path, known: np.ndarray, tab
     if len(outside):
         return f"its label '{path}' holds values outside {table} ({few(outside)}; allowed {few(known)})"
     return None
-
-
-def write_gray_png(path: Path, image: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), image):
-        raise OSError(f"could not write {path}")
 
 
 def images_under(folder: Path, suffixes=IMAGE_SUFFIXES) -> list:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from cityscapesscripts.helpers.labels import labels as CITYSCAPES_LABELS
 
-from utils.data.families.base import DatasetFamily, orphan_files, paired_items, write_gray_png
+from utils.data.families.base import DatasetFamily, orphan_files, paired_items
 from utils.data.families.cityscapes import CATEGORY_NAMES, TRAIN_LABELS, category_colors, class_labels
 from utils.labels import IGNORE_INDEX, LabelSet
 
@@ -83,22 +83,3 @@ class Bdd100k(DatasetFamily):
 
     def point_truth_table(self, labels: LabelSet):
         return labels.lut[ID_TO_TRAIN]
-
-    @classmethod
-    def sample_jobs(cls, out: Path, spec, seed) -> list:
-        jobs = []
-        for split, count in spec.bdd_splits.items():
-            jobs += [(write_bdd_frame, (out, split, i, seed("bdd", split, i), spec.bdd_size)) for i in range(count)]
-        return jobs
-
-
-def write_bdd_frame(root: Path, split: str, index: int, rng, size) -> None:
-    """One dashcam frame as images/10k/<split>/<name>.jpg and, for train and val, its train-id mask."""
-    from utils.sample_data.writers import render_frame, write_jpeg
-
-    image, label_ids = render_frame(rng, size, "cityscapes")
-    name = f"{rng.integers(1 << 32):08x}-{rng.integers(1 << 32):08x}"  # BDD100K names frames by video id
-    base = root / "bdd100k"
-    write_jpeg(base / "images" / "10k" / split / f"{name}.jpg", image)
-    if split != "test":
-        write_gray_png(base / "labels" / "sem_seg" / "masks" / split / f"{name}.png", ID_TO_TRAIN[label_ids])

@@ -13,8 +13,7 @@ from cityscapesscripts.helpers.labels import labels as CITYSCAPES_LABELS
 from cityscapesscripts.helpers.labels import name2label
 
 from utils.config.errors import UserError
-from utils.data.families.base import DatasetFamily, orphan_files, read_single_channel
-from utils.data.segmentation import Item
+from utils.data.families.base import DatasetFamily, Item, orphan_files, read_single_channel
 from utils.labels import IGNORE_INDEX, LabelSet
 
 DOWNLOAD_HELP = (
@@ -150,7 +149,8 @@ class Cityscapes(DatasetFamily):
     name = "cityscapes"
     label_modes = ("categories", "road", "classes")
     download_help = DOWNLOAD_HELP
-    keys = ("unlabeled_class", "val_cities", "coarse")
+    results = "cityscapes_label_ids"
+    official_scorer = "cityscapes"
 
     def check_config(self) -> None:
         if isinstance(self.mode, list):
@@ -171,9 +171,7 @@ class Cityscapes(DatasetFamily):
             return class_labels(self.cfg.dataset.unlabeled_class)
         return category_labels()
 
-    def items(self, split: str, labelled: bool = True) -> list:
-        if split == "all":
-            return self.items("train", labelled) + self.items("val", labelled)
+    def split_items(self, split: str, labelled: bool) -> list:
         d = self.cfg.dataset
         return cityscapes_items(self.root, split, d.val_cities, d.coarse and split == "train", labelled)
 
@@ -208,54 +206,9 @@ class Cityscapes(DatasetFamily):
         gt_dirs = {item.label.parent.parent for item in items if item.label is not None}
         return orphan_files(gt_dirs, "*/*_labelIds.png", has_image)
 
-    def results(self, setup, log, split):
-        """``cityscapes_results/<city>_<seq>_<frame>_pred_labelIds.png`` in classes mode, for the official evaluator."""
-        from utils.evaluation.label_results import CityscapesResults
-
-        labels = setup.labels
-        return (
-            CityscapesResults(setup.output_dir / "cityscapes_results", labels)
-            if labels.to_label_id is not None and split is not None
-            else None
-        )
-
-    def official_evaluation(self, setup):
-        from utils.evaluation.cityscapes_official import official_check
-
-        cfg = self.cfg
-        if (
-            cfg.eval.official
-            and setup.labels.to_label_id is not None
-            and cfg.eval.split == "val"
-            and not cfg.dataset.val_cities
-        ):
-            return lambda metrics, log: official_check(setup, metrics, log)
-        return None
+    def official_split(self):
+        # dataset.val_cities validates on train cities, which the official evaluator (gtFine/val) never sees.
+        return None if self.cfg.dataset.val_cities else "val"
 
     def point_truth_table(self, labels: LabelSet):
         return labels.lut
-
-    @classmethod
-    def sample_jobs(cls, out: Path, spec, seed) -> list:
-        from utils.sample_data.writers import write_cityscapes_frame, write_cityscapes_video
-
-        jobs = []
-        for split, cities in (("train", spec.train_cities), ("val", spec.val_cities), ("test", spec.test_cities)):
-            for city, count in cities.items():
-                jobs += [
-                    (write_cityscapes_frame, (out, split, city, i, 19, seed(split, city, i), spec.cityscapes_size))
-                    for i in range(count)
-                ]
-        for city, count in spec.coarse_cities.items():
-            jobs += [
-                (
-                    write_cityscapes_frame,
-                    (out, "train_extra", city, i, 19, seed("extra", city, i), spec.cityscapes_size, "gtCoarse"),
-                )
-                for i in range(count)
-            ]
-        if spec.video_frames:
-            jobs.append(
-                (write_cityscapes_video, (out, "stuttgart_00", spec.video_frames, seed("video"), spec.cityscapes_size))
-            )
-        return jobs

@@ -4,17 +4,15 @@ Label modes: ``road`` (road / rest) and ``lane`` (the ego lane of um / rest); bl
 the valid area) are ignored. Eval writes the devkit's confidence PNGs (utils/evaluation/kitti_results.py).
 """
 
-import re
 from pathlib import Path
-from typing import Optional
 
 import cv2
 import numpy as np
 from cityscapesscripts.helpers.labels import name2label
 
 from utils.config.errors import UserError
-from utils.data.families.base import DatasetFamily, LabelFileError, orphan_files
-from utils.data.segmentation import Item
+from utils.data.families.base import DatasetFamily, Item, LabelFileError, orphan_files
+from utils.data.kitti_layout import GT_NAME, NAME, data_road_base
 from utils.labels import IGNORE_INDEX, LabelSet
 
 DOWNLOAD_HELP = (
@@ -23,11 +21,6 @@ DOWNLOAD_HELP = (
     "No dataset yet? The built-in sample has a KITTI part: python -m utils.sample_data --out data/sample, then "
     "paths.root: data/sample/kitti"
 )
-
-# data_road's image and ground-truth names: um_000012.png, um_road_000012.png, um_lane_000012.png.
-NAME = re.compile(r"(um|umm|uu)_(\d+)")
-GT_NAME = re.compile(r"(um|umm|uu)_(road|lane)_(\d+)")
-SAMPLE_SIZES = [(375, 1242), (370, 1224), (374, 1238), (376, 1241)]  # data_road's images differ by a few pixels
 
 
 def decode_kitti_gt(path: Path) -> np.ndarray:
@@ -46,12 +39,6 @@ def decode_kitti_gt(path: Path) -> np.ndarray:
     out[valid] = 1
     out[valid & road] = 0
     return out
-
-
-def data_road_base(root, split: str = "training") -> Optional[Path]:
-    """The folder holding ``split``/image_2: ``root``/data_road or ``root`` itself; None when neither does."""
-    root = Path(root)
-    return next((b for b in (root / "data_road", root) if (b / split / "image_2").is_dir()), None)
 
 
 def kitti_items(root, split: str, mode: str, val_fraction: float, labelled: bool = True) -> list:
@@ -116,12 +103,13 @@ class Kitti(DatasetFamily):
     name = "kitti"
     label_modes = ("road", "lane")
     download_help = DOWNLOAD_HELP
-    keys = ("val_fraction",)
+    all_is_train_and_val = False  # all is the whole of training/ in file order, as the devkit's evaluateRoad reads it
+    results = "kitti_road"
 
     def build_labels(self) -> LabelSet:
         return kitti_labels(self.mode)
 
-    def items(self, split: str, labelled: bool = True) -> list:
+    def split_items(self, split: str, labelled: bool) -> list:
         return kitti_items(self.root, split, self.mode, self.cfg.dataset.val_fraction, labelled)
 
     def read_label(self, path: Path) -> np.ndarray:
@@ -135,26 +123,9 @@ class Kitti(DatasetFamily):
     def orphans(self, items: list) -> list:
         return orphan_kitti_labels(self.root, items)
 
-    def results(self, setup, log, split):
-        from utils.evaluation.kitti_results import KittiResults
-
-        return KittiResults(setup, log, split, self.mode)
-
     def point_truth_table(self, labels: LabelSet):
         if self.mode != "road":
             return None  # label ids cannot tell the ego lane
         lut = np.ones(256, np.uint8)
         lut[name2label["road"].id] = 0
         return lut
-
-    @classmethod
-    def sample_jobs(cls, out: Path, spec, seed) -> list:
-        from utils.sample_data.writers import write_kitti_frame
-
-        jobs = []
-        for split, count in (("training", spec.kitti_train_per_category), ("testing", spec.kitti_test_per_category)):
-            for c, category in enumerate(("um", "umm", "uu")):
-                for i in range(count):
-                    size = SAMPLE_SIZES[(i + c) % len(SAMPLE_SIZES)]
-                    jobs.append((write_kitti_frame, (out, split, category, i, seed(split, category, i), size)))
-        return jobs
