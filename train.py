@@ -9,8 +9,8 @@ import sys
 
 from utils.config import load_config
 from utils.config.cli import add_config_arguments, run_main
-from utils.data import dataset_items
 from utils.data.checks import checked_items
+from utils.data.loaders import dataset_items
 from utils.distributed import cleanup_distributed
 from utils.runtime import setup_console_logging, setup_device, sigterm_as_interrupt
 from utils.training.resume import prepare_run_folder
