@@ -9,8 +9,9 @@ from torch.utils.data import DataLoader
 from utils.config.errors import UserError
 from utils.data.cache import find_cache
 from utils.data.families import dataset_family
+from utils.data.families.base import Item, unique_names
 from utils.data.sampler import SeededSampler
-from utils.data.segmentation import Item, SegmentationDataset, collate
+from utils.data.segmentation import SegmentationDataset, collate
 from utils.data.transforms import resize_transform, train_transform
 from utils.runtime import get_logger
 
@@ -29,7 +30,8 @@ def folder_items(folder) -> list:
     paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
         raise UserError(f"Input folder '{folder}' (eval.input) holds no images ({', '.join(IMAGE_SUFFIXES)}).")
-    return [Item(p, None, p.relative_to(folder).with_suffix("").as_posix().replace("/", "__")) for p in paths]
+    items = [Item(p, None, p.relative_to(folder).with_suffix("").as_posix().replace("/", "__")) for p in paths]
+    return unique_names(items, "would share an output name (picture and results file)")
 
 
 def dataset_items(cfg, split: str, labelled: bool = True) -> list:

@@ -221,12 +221,19 @@ def paired_items(images: list, image_root: Path, label_of, labelled: bool, missi
         if label is not None and not label.is_file():
             raise UserError(f"Label file '{label}' for image '{image}' is missing. {missing_help}")
         items.append(Item(image, label, image.relative_to(image_root).with_suffix("").as_posix().replace("/", "__")))
+    return unique_names(items, "share a label file and an output name")
+
+
+def unique_names(items: list, what: str) -> list:
+    """``items``, unless two have the same name (x.png beside x.jpg): their outputs would overwrite each other.
+
+    ``what`` ends the error's sentence: what the two images would share."""
     names = {}
-    for item in items:  # x.png beside x.jpg: one label, one name, results and pictures that overwrite each other
+    for item in items:
         if item.name in names:
             raise UserError(
                 f"Images '{names[item.name]}' and '{item.image}' have the same name apart from the suffix, so they "
-                "share a label file and an output name. Rename or remove one."
+                f"{what}. Rename or remove one."
             )
         names[item.name] = item.image
     return items
