@@ -23,32 +23,51 @@ def _default(value) -> str:
     return str(value)
 
 
+def _roles(f) -> str:
+    """The key's declared roles (utils/config/declare.py), as the reference's last column shows them."""
+    roles = []
+    if f.metadata.get("on_resume") == "match":
+        roles.append("must match on `--resume`")
+    if f.metadata.get("read_by"):
+        roles.append(f"read by {' and '.join(f.metadata['read_by'])} only")
+    if f.metadata.get("in_eval") == "user":
+        roles.append("eval takes yours")
+    return "; ".join(roles)
+
+
+def _allowed(f, hint) -> str:
+    allowed = "a list of stages (below)" if hint == list[StageConfig] else _describe(hint)
+    rule = f.metadata.get("rule")
+    return (allowed + (f"; {rule.text}" if rule else "")).replace("|", PIPE)
+
+
+HEAD = ["| key | default | allowed | meaning | roles |", "|---|---|---|---|---|"]
+
+
+def _row(key: str, f, hint) -> str:
+    default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+    meaning = f.metadata["help"].replace("|", PIPE)
+    return f"| `{key}` | `{_default(default)}` | {_allowed(f, hint)} | {meaning} | {_roles(f)} |"
+
+
 def reference() -> str:
     lines = []
+    hints = typing.get_type_hints(Config)
     for section in dataclasses.fields(Config):
+        lines += [f"## `{section.name}`", "", *HEAD]
         if not dataclasses.is_dataclass(section.type):
-            lines += [f"## `{section.name}`", "", "| key | default | allowed | meaning |", "|---|---|---|---|"]
-            allowed = _describe(section.type).replace("|", PIPE)
-            lines.append(
-                f"| `{section.name}` | `{_default(section.default)}` | {allowed} | "
-                f"{section.metadata['help'].replace('|', PIPE)} |"
-            )
-            lines.append("")
+            lines += [_row(section.name, section, hints[section.name]), ""]
             continue
-        lines += [f"## `{section.name}`", "", "| key | default | allowed | meaning |", "|---|---|---|---|"]
-        hints = typing.get_type_hints(section.type)
-        for f in dataclasses.fields(section.type):
-            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-            allowed = "a list of stages (below)" if hints[f.name] == list[StageConfig] else _describe(hints[f.name])
-            allowed = allowed.replace("|", PIPE)
-            lines.append(
-                f"| `{section.name}.{f.name}` | `{_default(default)}` | {allowed} | "
-                f"{f.metadata['help'].replace('|', PIPE)} |"
-            )
+        section_hints = typing.get_type_hints(section.type)
+        lines += [_row(f"{section.name}.{f.name}", f, section_hints[f.name]) for f in dataclasses.fields(section.type)]
         lines.append("")
-    lines += ["Each entry of `training.stages`:", "", "| key | default | meaning |", "|---|---|---|"]
+    lines += ["Each entry of `training.stages`:", "", "| key | default | allowed | meaning |", "|---|---|---|---|"]
+    stage_hints = typing.get_type_hints(StageConfig)
     for f in dataclasses.fields(StageConfig):
-        lines.append(f"| `{f.name}` | `{_default(f.default)}` | {f.metadata['help'].replace('|', PIPE)} |")
+        lines.append(
+            f"| `{f.name}` | `{_default(f.default)}` | {_allowed(f, stage_hints[f.name])} | "
+            f"{f.metadata['help'].replace('|', PIPE)} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -57,7 +76,11 @@ INTRO = (
     "Every key, its default and meaning, generated from `utils/config/schema.py` by `python -m utils.config.reference "
     "--write`.\n"
     "Unknown keys are errors that name the closest valid key; `--set section.key=value` overrides any key from the "
-    "command line.\n\n"
+    "command line.\n"
+    "Roles: *must match on `--resume`* keys must equal last.pth's (the rest may change when a run continues); "
+    "*read by X only* dataset keys are refused with another `target`; for *eval takes yours* keys, eval.py and "
+    "paint_points.py use your config file's value, for the others the checkpoint's training config "
+    "(`--set` overrides any key).\n\n"
 )
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
