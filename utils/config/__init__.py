@@ -12,11 +12,11 @@ from utils.config.loading import (
     config_from_dict,
     config_to_dict,
     load_config,
-    read_yaml,
     resolve_device,
     save_config,
 )
 from utils.config.schema import Config, DatasetConfig, EvalConfig, ModelConfig, PathsConfig, StageConfig, TrainingConfig
+from utils.config.yaml_file import read_yaml
 
 __all__ = [
     "Config",
