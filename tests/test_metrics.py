@@ -68,3 +68,15 @@ def test_void_classes_are_scored_as_the_official_evaluator_does():
     # Over all trained classes the void class is a class like any other: x has TP 1, FP 1, FN 1.
     assert m["per_class"]["x"]["iou"] == pytest.approx(1 / 3)
     assert m["miou"] == pytest.approx((1 / 3 + 1 / 3 + 1.0) / 3)
+
+
+def test_one_images_scores_are_that_images_dataset_scores():
+    from utils.evaluation.per_image import image_scores
+
+    cm = ConfusionMatrix(4)
+    counts = cm.update(torch.tensor([0, 1, 1, 1, IGNORE_INDEX, 2, 0]), torch.tensor([0, 0, 1, 1, 2, IGNORE_INDEX, 3]))
+    dataset, image = cm.compute(), image_scores(counts.numpy())
+    for c in range(4):
+        assert image["iou"][c] == pytest.approx(dataset["per_class"][str(c)]["iou"], nan_ok=True)
+    assert image["miou"] == pytest.approx(dataset["miou"]) and image["pixel_acc"] == pytest.approx(dataset["pixel_acc"])
+

@@ -55,9 +55,8 @@ class ConfusionMatrix:
         """
         m = self.matrix.double().cpu()
         n = self.num_classes
-        tp = m[:, :n].diagonal().clone()
-        fn = m.sum(1) - tp
-        iou, dice = _scores(tp, m[:, :n].sum(0) - tp, fn)
+        tp = m[:, :n].diagonal()
+        iou, dice = class_scores(m)
         names = list(names) if names is not None else [str(i) for i in range(n)]
         total = m.sum()
         out = {
@@ -69,7 +68,7 @@ class ConfusionMatrix:
         if void_classes:
             # As the official evaluator: a prediction on a void ground-truth pixel is no false positive.
             scored = [i for i in range(n) if i not in set(void_classes)]
-            iou_s, dice_s = _scores(tp, m[scored][:, :n].sum(0) - tp, fn)
+            iou_s, dice_s = class_scores(m, fp_rows=scored)
             out["miou_no_void"] = _nanmean(iou_s[scored])
             out["mean_dice_no_void"] = _nanmean(dice_s[scored])
             for i in scored:  # the official evaluator's per-class figures
@@ -77,8 +76,24 @@ class ConfusionMatrix:
         return out
 
 
-def _scores(tp: torch.Tensor, fp: torch.Tensor, fn: torch.Tensor) -> tuple:
-    """Per-class IoU and dice; NaN where a class has no TP, FP or FN."""
+def class_scores(matrix: torch.Tensor, fp_rows=None) -> tuple:
+    """Per-class IoU and dice of one confusion matrix: the dataset's (:class:`ConfusionMatrix`) or one image's.
+
+    Args:
+        matrix: (C, C + 1) counts, ``matrix[t, p]`` pixels of true class t predicted as p; the last column
+            counts pixels predicted as ignored (misses for their true class, nobody's false positive).
+        fp_rows: the true classes whose pixels can be false positives (default all); the official Cityscapes
+            evaluator leaves the void classes' rows out.
+
+    Returns:
+        (iou, dice), each (C,) float64: TP / (TP + FP + FN) and 2TP / (2TP + FP + FN), NaN where a class has
+        no TP, FP or FN.
+    """
+    m = matrix.double()
+    n = m.shape[0]
+    tp = m[:, :n].diagonal()
+    fn = m.sum(1) - tp
+    fp = (m if fp_rows is None else m[list(fp_rows)])[:, :n].sum(0) - tp
     union = tp + fp + fn
     nan = torch.full_like(tp, math.nan)
     iou = torch.where(union > 0, tp / union.clamp_min(1), nan)
