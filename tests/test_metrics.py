@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from utils.labels import IGNORE_INDEX
-from utils.metrics import ConfusionMatrix, format_table
+from utils.metrics import ConfusionMatrix, format_number, format_table
 
 
 def test_hand_made_example():
@@ -80,3 +80,7 @@ def test_one_images_scores_are_that_images_dataset_scores():
         assert image["iou"][c] == pytest.approx(dataset["per_class"][str(c)]["iou"], nan_ok=True)
     assert image["miou"] == pytest.approx(dataset["miou"]) and image["pixel_acc"] == pytest.approx(dataset["pixel_acc"])
 
+
+def test_scores_are_formatted_with_missing_ones_as_n_a():
+    assert [format_number(v) for v in (0.5, float("nan"), None, np.float64(0.25))] == ["0.5000", "n/a", "n/a", "0.2500"]
+    assert format_number(1 / 3, digits=2) == "0.33"

@@ -114,15 +114,19 @@ def format_table(metrics: dict) -> str:
     else:
         lines = ["| class | IoU | dice |", "|---|---:|---:|"]
     for name, v in metrics["per_class"].items():
-        row = f"| {name} | {_fmt(v['iou'])} | {_fmt(v['dice'])} |"
+        row = f"| {name} | {format_number(v['iou'])} | {format_number(v['dice'])} |"
         if no_void:
-            row += f" {_fmt(v.get('iou_no_void'))} | {_fmt(v.get('dice_no_void'))} |" if "iou_no_void" in v else " | |"
+            row += (
+                f" {format_number(v.get('iou_no_void'))} | {format_number(v.get('dice_no_void'))} |"
+                if "iou_no_void" in v
+                else " | |"
+            )
         lines.append(row)
-    mean = f"| **mean** | **{_fmt(metrics['miou'])}** | **{_fmt(metrics['mean_dice'])}** |"
+    mean = f"| **mean** | **{format_number(metrics['miou'])}** | **{format_number(metrics['mean_dice'])}** |"
     if no_void:
-        mean += f" **{_fmt(metrics['miou_no_void'])}** | **{_fmt(metrics['mean_dice_no_void'])}** |"
+        mean += f" **{format_number(metrics['miou_no_void'])}** | **{format_number(metrics['mean_dice_no_void'])}** |"
     lines.append(mean)
-    extra = f"pixel accuracy {_fmt(metrics['pixel_acc'])}"
+    extra = f"pixel accuracy {format_number(metrics['pixel_acc'])}"
     if no_void:
         extra += (
             "; 'without void' scores as the official Cityscapes evaluator (and Vistas') does: void classes left out, "
@@ -131,5 +135,11 @@ def format_table(metrics: dict) -> str:
     return "\n".join(lines) + "\n\n" + extra
 
 
-def _fmt(x: float) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
+def is_missing(value) -> bool:
+    """Whether a score is absent: None, or NaN (a class with no pixels, an evaluator that did not run)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def format_number(value, digits: int = 4) -> str:
+    """A score for tables and logs: ``value`` to ``digits`` decimals, or "n/a" where it :func:`is_missing`."""
+    return "n/a" if is_missing(value) else f"{value:.{digits}f}"

@@ -15,6 +15,7 @@ from utils.data.kitti_calib import read_calib
 from utils.data.segmentation import Item, read_rgb
 from utils.evaluation.video import VideoWriter
 from utils.files import atomic_write_text, to_json
+from utils.metrics import format_number
 from utils.painting.clusters import cluster_objects, ground_count, object_class_indices
 from utils.painting.frames import kitti_frames, kitti_layout, read_point_labels, read_scan, write_array, write_ply
 from utils.painting.paint import paint_scan
@@ -180,7 +181,7 @@ def _log_summary(log, m: dict, out: Path) -> None:
     )
     if "point_accuracy" in m:
         lines = ["| class | point IoU |", "|---|---:|"] + [
-            f"| {n} | {'n/a' if v['iou'] != v['iou'] else format(v['iou'], '.4f')} |" for n, v in m["per_class"].items()
+            f"| {n} | {format_number(v['iou'])} |" for n, v in m["per_class"].items()
         ]
         log.info("painted labels against the true point labels:\n" + "\n".join(lines))
         found = (
