@@ -5,10 +5,8 @@ import cv2
 import numpy as np
 import torch
 
+from models.base import IMAGENET_MEAN, IMAGENET_STD  # the models' input convention, defined with them
 from utils.labels import IGNORE_INDEX
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def weather_transform(p: float) -> A.BaseCompose:
