@@ -59,15 +59,22 @@ class CatMaxRatioCrop(A.RandomCrop):
         return out
 
 
+def training_crop(dataset_cfg, size=None) -> list:
+    """[H, W] of the crops training takes: ``dataset_cfg.crop_size``, or the whole image at ``size`` (default
+    ``dataset_cfg.size``) when that is null. Sliding-window inference runs windows of this size, so that every
+    window sees objects at the scale and extent training saw them."""
+    return list(dataset_cfg.crop_size or size or dataset_cfg.size)
+
+
 def train_transform(dataset_cfg, size) -> A.Compose:
     """Resize to ``size`` (the scale at ratio 1), random scale, crop, flip, colour jitter, optional weather.
 
-    The crop is ``dataset_cfg.crop_size``, or ``size`` itself when that is null; it is padded with ignore
-    where the scaled image is smaller.
+    The crop is :func:`training_crop`: ``dataset_cfg.crop_size``, or ``size`` itself when that is null; it is
+    padded with ignore where the scaled image is smaller.
     """
     h, w = size
     lo, hi = dataset_cfg.scale_range
-    crop = dataset_cfg.crop_size or size
+    crop = training_crop(dataset_cfg, size)
     steps = [A.Resize(h, w, interpolation=cv2.INTER_LINEAR, area_for_downscale="image")]
     if (lo, hi) != (1.0, 1.0):
         steps.append(A.RandomScale(scale_limit=(lo - 1.0, hi - 1.0), interpolation=cv2.INTER_LINEAR, p=1.0))

@@ -5,7 +5,7 @@ from tqdm import tqdm
 
 from utils.data import build_dataset, build_loader, folder_items
 from utils.data.checks import checked_items
-from utils.data.transforms import denormalize
+from utils.data.transforms import denormalize, training_crop
 from utils.evaluation.outputs import PredictionWriter
 from utils.evaluation.per_image import PerImage
 from utils.evaluation.predict import pipelined
@@ -89,7 +89,7 @@ def _report(setup, log, split, cm_raw, cm_final, results, writer, per_image) -> 
             "merge": cfg.eval.merge,
             "inference": cfg.eval.inference,
             "input_size": list(cfg.dataset.size),
-            "window": list(cfg.dataset.crop_size or cfg.dataset.size) if cfg.eval.inference == "slide" else None,
+            "window": training_crop(cfg.dataset) if cfg.eval.inference == "slide" else None,
             "drop_clusters": cfg.eval.drop_clusters,
             "drop_clusters_fill": cfg.eval.drop_clusters_fill,
             "backend": cfg.eval.backend,

@@ -13,6 +13,7 @@ import html
 import time
 from pathlib import Path
 
+from utils.data.transforms import training_crop
 from utils.deployment.sidecar import resolve_onnx_path
 from utils.files import atomic_write_text
 from utils.metrics import format_number, is_missing
@@ -80,7 +81,7 @@ def _table(head: list, rows: list, sortable: bool = True) -> str:
 
 def _run_table(setup, metrics: dict) -> str:
     cfg, labels = setup.cfg, setup.labels
-    window = f", windows of {cfg.dataset.crop_size or cfg.dataset.size}" if cfg.eval.inference == "slide" else ""
+    window = f", windows of {training_crop(cfg.dataset)}" if cfg.eval.inference == "slide" else ""
     drop = f"{cfg.eval.drop_clusters} pixels, fill {cfg.eval.drop_clusters_fill}" if cfg.eval.drop_clusters else "off"
     rows = [
         ("checkpoint", str(setup.checkpoint)),
