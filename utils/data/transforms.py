@@ -110,6 +110,18 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
     return (x - mean) / std
 
 
+def prediction_batch(images, size) -> torch.Tensor:
+    """RGB uint8 images, each (H, W, 3) at any size -> a (N, 3, h, w) float32 ImageNet-normalised batch at
+    ``size`` = [h, w]: what the model predicts on.
+
+    The same two steps, :func:`resize_transform` then :func:`to_tensor`, as the dataset's eval and predict
+    samples (a test checks they are equal), so a video frame or a Predictor image is predicted exactly as
+    eval.py predicts the same picture from a file.
+    """
+    resize = resize_transform(size)
+    return torch.stack([to_tensor(resize(image=image)["image"]) for image in images])
+
+
 def denormalize(images: torch.Tensor) -> np.ndarray:
     """(N, 3, H, W) normalised tensors -> (N, H, W, 3) uint8 RGB for pictures."""
     mean = torch.tensor(IMAGENET_MEAN, device=images.device).view(1, 3, 1, 1)

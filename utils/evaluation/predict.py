@@ -22,6 +22,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from utils.data.transforms import prediction_batch
 from utils.evaluation.drop_clusters import drop_clusters
 from utils.evaluation.inference import upsample_to
 from utils.evaluation.tta import predict_with_tta
@@ -148,14 +149,11 @@ class Predictor:
     """
 
     def __init__(self, setup, batch_size: int = 4):
-        from utils.data.transforms import resize_transform
-
         self.setup, self.batch_size = setup, batch_size
         cfg = setup.cfg
         self.names, self.palette, self.size = list(setup.labels.names), setup.labels.palette(), list(cfg.dataset.size)
         self.labels = setup.labels
         self.step = setup.step
-        self._resize = resize_transform(self.size)
 
     @classmethod
     def from_checkpoint(
@@ -203,13 +201,11 @@ class Predictor:
         return single, batch
 
     def _run(self, images, reduce=None, clean: bool = True) -> tuple:
-        from utils.data.transforms import to_tensor
-
         single, batch = self._images(images)
         out = []
         for start in range(0, len(batch), self.batch_size):
             chunk = batch[start : start + self.batch_size]
-            x = torch.stack([to_tensor(self._resize(image=image)["image"]) for image in chunk])
+            x = prediction_batch(chunk, self.size)
             out += self.step(x, [image.shape[:2] for image in chunk], reduce, clean)
         return single, out
 

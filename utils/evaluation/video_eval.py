@@ -1,10 +1,9 @@
 """A video file in, the same video with the prediction overlaid out."""
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
-from utils.data.transforms import resize_transform, to_tensor
+from utils.data.transforms import prediction_batch
 from utils.evaluation.predict import pipelined
 from utils.evaluation.video import VideoWriter, read_video, video_info
 from utils.visualize import overlay
@@ -27,14 +26,11 @@ def run_video(setup, log, path) -> str:
     info = video_info(path)
     out_path = setup.output_dir / f"{path.stem}_overlay.mp4"
     writer = VideoWriter(out_path, info["size"], info["fps"])
-    resize = resize_transform(
-        cfg.dataset.size
-    )  # the training scale, for whole-image and sliding-window inference alike
     palette = labels.palette()
 
     def submit(frames):
-        images = torch.stack([to_tensor(resize(image=f)["image"]) for f in frames])
-        return setup.step.submit(images, [f.shape[:2] for f in frames])
+        # dataset.size, the training scale, for whole-image and sliding-window inference alike
+        return setup.step.submit(prediction_batch(frames, cfg.dataset.size), [f.shape[:2] for f in frames])
 
     try:
         frames = tqdm(read_video(path), total=info["frames"], desc="video", dynamic_ncols=True)
