@@ -8,12 +8,13 @@ In your own code (a ROS node, a notebook)::
 
     from utils.evaluation.predict import Predictor
 
-    predictor = Predictor.from_checkpoint("runs/quickstart/best.pth", tta="hflip", drop_clusters=20)
-    classes = predictor(rgb)                  # (H, W) uint8 class indices at the image's size
-    probs = predictor.probabilities(rgb)      # (C, H, W) float32
+    with Predictor.from_checkpoint("runs/quickstart/best.pth", tta="hflip", drop_clusters=20) as predictor:
+        classes = predictor(rgb)              # (H, W) uint8 class indices at the image's size
+        probs = predictor.probabilities(rgb)  # (C, H, W) float32
 """
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -59,6 +60,9 @@ class PendingBatch:
 class PredictionStep:
     """images (N, 3, h, w) normalised at the model's input size -> one :class:`Prediction` per image at its own size.
 
+    DropClusters runs on a few worker threads, started at the first batch that needs them; :meth:`close`
+    ends them (in a ``finally``: threads are not collected with the step), and a later batch starts them again.
+
     Args:
         model: (N, 3, h, w) -> (N, C, h, w) probabilities (an :class:`~utils.evaluation.inference.ModelRunner`).
         views: TTA views (:func:`~utils.evaluation.tta.tta_views`); merge and t: how they are merged.
@@ -79,11 +83,16 @@ class PredictionStep:
     ):
         self.model, self.views, self.merge, self.t = model, views, merge, t
         self.num_classes, self.drop_size, self.drop_fill = num_classes, drop_clusters, drop_fill
-        # A few threads: the labelling and the vote counting run in NumPy and scikit-image, mostly without the GIL.
-        workers = max(1, min(4, (os.cpu_count() or 2) - 1))
-        self._pool = (
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drop-clusters") if drop_clusters > 0 else None
-        )
+        self._pool, self._pool_lock = None, threading.Lock()
+
+    def _drop_pool(self) -> ThreadPoolExecutor:
+        with self._pool_lock:  # a Predictor may be called from several threads (ROS callbacks): one pool
+            if self._pool is None:
+                # A few threads: the labelling and the vote counting run in NumPy and scikit-image, mostly without
+                # the GIL.
+                workers = max(1, min(4, (os.cpu_count() or 2) - 1))
+                self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drop-clusters")
+            return self._pool
 
     def probabilities(self, images: torch.Tensor) -> torch.Tensor:
         """(N, C, h, w) merged probabilities on the device; the TTA views are made there too (one copy of the batch)."""
@@ -107,8 +116,8 @@ class PredictionStep:
             on_device.append(device_map)
             extras.append(extra.cpu().numpy() if isinstance(extra, torch.Tensor) else extra)
             finals.append(
-                self._pool.submit(drop_clusters, raw, self.drop_size, self.drop_fill, self.num_classes)
-                if self._pool and clean
+                self._drop_pool().submit(drop_clusters, raw, self.drop_size, self.drop_fill, self.num_classes)
+                if self.drop_size > 0 and clean
                 else raw
             )
         return PendingBatch(raws, extras, finals, on_device)
@@ -119,8 +128,11 @@ class PredictionStep:
         return self.submit(images, sizes, reduce, clean).result()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
+        """Ends DropClusters' worker threads; work not yet started is cancelled (its batch is abandoned)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def pipelined(step: PredictionStep, batches, submit: Callable):
@@ -140,7 +152,8 @@ class Predictor:
 
     Everything but the few run-time choices comes from the checkpoint: the classes and their colours, the
     input size it was trained at, the loss (sigmoid or softmax), the architecture. Build it with
-    :meth:`from_checkpoint`.
+    :meth:`from_checkpoint`, and :meth:`close` it when done (or use ``with``): with DropClusters on it holds
+    worker threads.
 
     Attributes:
         names: class names, index = class index.
@@ -224,3 +237,13 @@ class Predictor:
     def colorize(self, class_map: np.ndarray) -> np.ndarray:
         """(H, W) class indices -> (H, W, 3) uint8 RGB in the classes' colours."""
         return self.palette[class_map]
+
+    def close(self) -> None:
+        """Ends the DropClusters worker threads now rather than at exit; a later call starts them again."""
+        self.step.close()
+
+    def __enter__(self) -> "Predictor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
