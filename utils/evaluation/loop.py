@@ -45,29 +45,35 @@ def run_evaluation(setup, log, split: str = None, folder=None) -> dict:
     def submit(batch):
         return setup.step.submit(batch["image"], batch["original_size"].tolist(), reduce)
 
-    for batch, predictions in pipelined(setup.step, tqdm(loader, desc="eval", dynamic_ncols=True), submit):
-        pictures = denormalize(batch["image"])
-        for k, (name, prediction) in enumerate(zip(batch["name"], predictions)):
-            item = loader.dataset.items[int(batch["index"][k])]
-            gt = None
-            if "mask" in batch:
-                labelled = True
-                gt = batch["mask"][k]
-                if cm_raw is not None:
-                    cm_raw.update(prediction.raw_on_device, gt)
-                final = (
-                    prediction.raw_on_device
-                    if prediction.final is prediction.raw
-                    else torch.from_numpy(prediction.final)
-                )
-                per_image.add(name, cm_final.update(final, gt), pictures[k], prediction.final, gt.numpy())
-                gt = gt.numpy()
-            if results is not None:
-                results.add(item, prediction.final, gt, prediction.extra)
-            writer.write(name, pictures[k], prediction.final, gt)
-        per_image.flush()
-    writer.close()
+    # On an error midway the pictures so far stay, predictions.mp4 is closed playable, DropClusters' threads end.
+    try:
+        for batch, predictions in pipelined(setup.step, tqdm(loader, desc="eval", dynamic_ncols=True), submit):
+            pictures = denormalize(batch["image"])
+            for k, (name, prediction) in enumerate(zip(batch["name"], predictions)):
+                item = loader.dataset.items[int(batch["index"][k])]
+                gt = None
+                if "mask" in batch:
+                    labelled = True
+                    gt = batch["mask"][k]
+                    if cm_raw is not None:
+                        cm_raw.update(prediction.raw_on_device, gt)
+                    final = (
+                        prediction.raw_on_device
+                        if prediction.final is prediction.raw
+                        else torch.from_numpy(prediction.final)
+                    )
+                    per_image.add(name, cm_final.update(final, gt), pictures[k], prediction.final, gt.numpy())
+                    gt = gt.numpy()
+                if results is not None:
+                    results.add(item, prediction.final, gt, prediction.extra)
+                writer.write(name, pictures[k], prediction.final, gt)
+            per_image.flush()
+    finally:
+        setup.step.close()
+        writer.close()
     setup.pictures = writer.overlays
+    # Not in the finally: closing the results completes them (KITTI's submission zip of the test split), which a
+    # run that stopped midway must not do; they hold no open file between images.
     if results is not None:
         results.close()
     if not labelled:
