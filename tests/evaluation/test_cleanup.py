@@ -83,8 +83,9 @@ def ffmpeg_children() -> list:
     return [f"{pid} {name}" for pid, name in names.items() if "ffmpeg" in name]
 
 
-def drop_cluster_threads() -> list:
-    return [t for t in threading.enumerate() if t.name.startswith("drop-clusters")]
+def drop_cluster_threads() -> set:
+    """The DropClusters worker threads alive now (another test's pool may still be ending: compare sets)."""
+    return {t for t in threading.enumerate() if t.name.startswith("drop-clusters")}
 
 
 def decoded_frames(path: Path) -> int:
@@ -133,13 +134,13 @@ def test_a_run_that_fails_midway_leaves_a_playable_video_and_no_ffmpeg(run, fail
         start, video = paint_run(tmp_path, model, sample_root)
     else:
         start, video = {"video": video_run, "folder": folder_run}[run](tmp_path, model)
-    before = ffmpeg_children()
+    before, threads = ffmpeg_children(), drop_cluster_threads()
     # Held, the failure keeps the run's frames and their locals alive, as an error handler or debugger does:
     # what is cleaned up is cleaned up by the run's finally, not by garbage collection.
     with pytest.raises(RuntimeError, match="the device fell over") as failure:
         start()
     assert ffmpeg_children() == before, f"an ffmpeg process outlived the failed run ({failure.typename})"
-    assert drop_cluster_threads() == [], "DropClusters' threads outlived the failed run"
+    assert drop_cluster_threads() <= threads, "DropClusters' threads outlived the failed run"
     assert decoded_frames(video) == 3  # playable, with the frames written before the failure
 
 
@@ -151,7 +152,7 @@ def test_a_video_without_frames_is_removed(tmp_path):
 
 def test_predictors_closed_or_used_with_with_leave_no_threads(tmp_path):
     image = frames(1, 40, 60)[0]
-    before, threads_before = len(drop_cluster_threads()), threading.active_count()
+    before = drop_cluster_threads()
     predictors = []  # kept alive: threads must end by close(), not by garbage collection
     for k in range(20):
         predictor = Predictor(fake_setup(tmp_path / str(k), Model(8)))
@@ -159,12 +160,12 @@ def test_predictors_closed_or_used_with_with_leave_no_threads(tmp_path):
         if k % 2:
             with predictor as p:
                 assert p(image).shape == (40, 60)
-                assert drop_cluster_threads()  # DropClusters > 0: the pool is running
+                assert drop_cluster_threads() - before  # DropClusters > 0: its pool is running
         else:
             assert predictor(image).shape == (40, 60)
             predictor.close()
-    assert len(drop_cluster_threads()) == before and threading.active_count() <= threads_before
+    assert drop_cluster_threads() <= before
     # A closed predictor still predicts (its pool starts again) and closes again.
     with predictors[0] as p:
         assert p([image, image])[1].shape == (40, 60)
-    assert len(drop_cluster_threads()) == before
+    assert drop_cluster_threads() <= before
