@@ -1,8 +1,10 @@
 import math
+from datetime import timedelta
 
 import numpy as np
 import pytest
 import torch
+import torch.distributed as dist
 
 from utils.labels import IGNORE_INDEX
 from utils.metrics import ConfusionMatrix, format_number, format_table
@@ -43,15 +45,39 @@ def test_against_an_independent_numpy_computation():
         assert m["per_class"][str(c)]["dice"] == pytest.approx(2 * tp / (2 * tp + fp + fn))
 
 
-def test_matrices_merge_by_summation():
+# Each process's own pixels: (predictions, ground truth).
+PARTS = (([0, 1, 2, 2], [0, 1, 1, 2]), ([1, 1, 0], [1, 0, 0]))
+
+
+def _reduce_in_process(rank: int, rendezvous: str, out: str) -> None:
+    """One of two processes of a gloo group: counts its own part, then ConfusionMatrix.reduce()."""
+    dist.init_process_group(
+        "gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=2, timeout=timedelta(seconds=60)
+    )
+    try:
+        cm = ConfusionMatrix(3)
+        cm.update(*(torch.tensor(v) for v in PARTS[rank]))
+        torch.save(cm.reduce().matrix, f"{out}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def reduced_in_two_processes(tmp_path) -> list:
+    """What ConfusionMatrix.reduce() leaves on each rank of a real 2-process group."""
+    torch.multiprocessing.spawn(_reduce_in_process, args=(str(tmp_path / "rendezvous"), str(tmp_path)), nprocs=2)
+    return [torch.load(tmp_path / f"rank{rank}.pt") for rank in range(2)]
+
+
+def test_matrices_merge_by_summation(tmp_path):
     a, b, both = ConfusionMatrix(3), ConfusionMatrix(3), ConfusionMatrix(3)
-    x1, y1 = torch.tensor([0, 1, 2, 2]), torch.tensor([0, 1, 1, 2])
-    x2, y2 = torch.tensor([1, 1, 0]), torch.tensor([1, 0, 0])
+    (x1, y1), (x2, y2) = ((torch.tensor(x), torch.tensor(y)) for x, y in PARTS)
     a.update(x1, y1)
     b.update(x2, y2)
     both.update(torch.cat([x1, x2]), torch.cat([y1, y2]))
-    a.matrix += b.matrix  # what reduce() does across processes with all_reduce
+    assert not torch.equal(a.matrix, both.matrix) and not torch.equal(b.matrix, both.matrix)  # each has a part
+    a.matrix, b.matrix = reduced_in_two_processes(tmp_path)  # reduce() on each rank of a gloo group
     assert torch.equal(a.matrix, both.matrix)
+    assert torch.equal(b.matrix, both.matrix)
 
 
 def test_void_classes_are_scored_as_the_official_evaluator_does():
