@@ -23,6 +23,7 @@ from utils.config import load_config
 from utils.config.cli import add_debug_argument, run_main
 from utils.config.errors import UserError
 from utils.data.families import dataset_family
+from utils.data.transforms import training_crop
 
 
 def parse_args(argv=None):
@@ -83,11 +84,8 @@ def _model_from_args(args):
             replace(m, encoder_weights=None), labels.num_classes
         )  # counting needs no weights
         # The training input: the crop when crops are taken, else the last stage's size.
-        size = (
-            cfg.dataset.crop_size
-            or (cfg.training.stages[-1].size if cfg.training.stages and cfg.training.stages[-1].size else None)
-            or cfg.dataset.size
-        )
+        last_stage = cfg.training.stages[-1].size if cfg.training.stages else None
+        size = training_crop(cfg.dataset, last_stage)
         shape = _input_size(args.input_size) if args.input_size else (3, *size)
         return model, shape, f"{m.arch} / {m.encoder}, {labels.num_classes} classes (from {args.config_path})"
     preset, residual = _unet_preset(args), bool(args.unet_res_blocks)

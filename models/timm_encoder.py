@@ -12,6 +12,7 @@ import timm
 import torch
 from torch import nn
 
+from models.base import IMAGENET_MEAN, IMAGENET_STD
 from models.local_weights import is_weights_file, load_encoder_weights
 from utils.config.errors import UserError
 
@@ -21,8 +22,6 @@ SUGGEST = (
     "Pick a CNN or a hierarchical transformer, e.g. tu-convnext_tiny, tu-efficientnet_b0, tu-regnety_040, "
     "tu-resnest50d or tu-pvt_v2_b2."
 )
-IMAGENET_MEAN = (0.485, 0.456, 0.406)  # what utils.data.transforms normalises with
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def is_timm_encoder(name: str) -> bool:

@@ -6,7 +6,14 @@ import torch.nn.functional as F
 
 from utils.config.errors import UserError
 from utils.labels import IGNORE_INDEX
-from utils.losses import BCEDiceLoss, CEDiceLoss, build_loss
+from utils.losses import (
+    BCEDiceLoss,
+    CEDiceLoss,
+    build_loss,
+    logits_from_probabilities,
+    loss_activation,
+    probabilities,
+)
 
 
 def hand_bce_dice(logits, target, num_classes, w_bce):
@@ -174,3 +181,15 @@ def test_ohem_with_one_labelled_pixel_keeps_it_only_when_it_is_hard():
     assert build_loss("ce_dice", 2, 1.0, ohem_thresh=0.7)(hard, one).item() == pytest.approx(
         F.cross_entropy(hard, one).item(), rel=1e-6
     )
+
+
+@pytest.mark.parametrize("loss_name, activation", [("bce_dice", "sigmoid"), ("ce_dice", "softmax")])
+def test_the_activation_of_a_loss_and_its_inverse(loss_name, activation):
+    logits = torch.randn(2, 4, 3, 5, generator=torch.Generator().manual_seed(0))
+    probs = probabilities(logits, loss_name)
+    assert loss_activation(loss_name) == activation
+    assert torch.allclose(probs.sum(1), torch.ones(2, 3, 5)) == (activation == "softmax")
+    back = logits_from_probabilities(probs, activation)
+    # sigmoid gives the logits back; softmax gives them up to a per-pixel constant, which softmax ignores
+    assert torch.allclose(probabilities(back, loss_name), probs, atol=1e-6)
+    assert torch.allclose(back, logits, atol=1e-4) == (activation == "sigmoid")

@@ -1,9 +1,12 @@
 import math
+from datetime import timedelta
 
 import numpy as np
 import pytest
 import torch
+import torch.distributed as dist
 
+from utils.files import format_number
 from utils.labels import IGNORE_INDEX
 from utils.metrics import ConfusionMatrix, format_table
 
@@ -43,15 +46,39 @@ def test_against_an_independent_numpy_computation():
         assert m["per_class"][str(c)]["dice"] == pytest.approx(2 * tp / (2 * tp + fp + fn))
 
 
-def test_matrices_merge_by_summation():
+# Each process's own pixels: (predictions, ground truth).
+PARTS = (([0, 1, 2, 2], [0, 1, 1, 2]), ([1, 1, 0], [1, 0, 0]))
+
+
+def _reduce_in_process(rank: int, rendezvous: str, out: str) -> None:
+    """One of two processes of a gloo group: counts its own part, then ConfusionMatrix.reduce()."""
+    dist.init_process_group(
+        "gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=2, timeout=timedelta(seconds=60)
+    )
+    try:
+        cm = ConfusionMatrix(3)
+        cm.update(*(torch.tensor(v) for v in PARTS[rank]))
+        torch.save(cm.reduce().matrix, f"{out}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def reduced_in_two_processes(tmp_path) -> list:
+    """What ConfusionMatrix.reduce() leaves on each rank of a real 2-process group."""
+    torch.multiprocessing.spawn(_reduce_in_process, args=(str(tmp_path / "rendezvous"), str(tmp_path)), nprocs=2)
+    return [torch.load(tmp_path / f"rank{rank}.pt") for rank in range(2)]
+
+
+def test_matrices_merge_by_summation(tmp_path):
     a, b, both = ConfusionMatrix(3), ConfusionMatrix(3), ConfusionMatrix(3)
-    x1, y1 = torch.tensor([0, 1, 2, 2]), torch.tensor([0, 1, 1, 2])
-    x2, y2 = torch.tensor([1, 1, 0]), torch.tensor([1, 0, 0])
+    (x1, y1), (x2, y2) = ((torch.tensor(x), torch.tensor(y)) for x, y in PARTS)
     a.update(x1, y1)
     b.update(x2, y2)
     both.update(torch.cat([x1, x2]), torch.cat([y1, y2]))
-    a.matrix += b.matrix  # what reduce() does across processes with all_reduce
+    assert not torch.equal(a.matrix, both.matrix) and not torch.equal(b.matrix, both.matrix)  # each has a part
+    a.matrix, b.matrix = reduced_in_two_processes(tmp_path)  # reduce() on each rank of a gloo group
     assert torch.equal(a.matrix, both.matrix)
+    assert torch.equal(b.matrix, both.matrix)
 
 
 def test_void_classes_are_scored_as_the_official_evaluator_does():
@@ -68,3 +95,19 @@ def test_void_classes_are_scored_as_the_official_evaluator_does():
     # Over all trained classes the void class is a class like any other: x has TP 1, FP 1, FN 1.
     assert m["per_class"]["x"]["iou"] == pytest.approx(1 / 3)
     assert m["miou"] == pytest.approx((1 / 3 + 1 / 3 + 1.0) / 3)
+
+
+def test_one_images_scores_are_that_images_dataset_scores():
+    from utils.evaluation.per_image import image_scores
+
+    cm = ConfusionMatrix(4)
+    counts = cm.update(torch.tensor([0, 1, 1, 1, IGNORE_INDEX, 2, 0]), torch.tensor([0, 0, 1, 1, 2, IGNORE_INDEX, 3]))
+    dataset, image = cm.compute(), image_scores(counts.numpy())
+    for c in range(4):
+        assert image["iou"][c] == pytest.approx(dataset["per_class"][str(c)]["iou"], nan_ok=True)
+    assert image["miou"] == pytest.approx(dataset["miou"]) and image["pixel_acc"] == pytest.approx(dataset["pixel_acc"])
+
+
+def test_scores_are_formatted_with_missing_ones_as_n_a():
+    assert [format_number(v) for v in (0.5, float("nan"), None, np.float64(0.25))] == ["0.5000", "n/a", "n/a", "0.2500"]
+    assert format_number(1 / 3, digits=2) == "0.33"

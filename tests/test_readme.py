@@ -36,7 +36,7 @@ def test_the_readmes_python_example_runs(family_run, sample_root):
     _, run, _ = family_run
     readme = (ROOT / "README.md").read_text()
     code = re.search(
-        r"```python\n(import cv2\nfrom utils.evaluation.predict import Predictor\n.*?)```", readme, re.S
+        r"```python\n(import cv2\nfrom utils.evaluation.predictor import Predictor\n.*?)```", readme, re.S
     ).group(1)
     assert len([line for line in code.splitlines() if line.strip()]) <= 5
     code = code.replace("runs/quickstart/best.pth", str(run / "best.pth")).replace('"data/sample/', f'"{sample_root}/')

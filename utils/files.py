@@ -1,4 +1,5 @@
-"""Files the toolkit writes: strict JSON, atomic replacement, and clear messages when a disk says no.
+"""Files the toolkit writes: strict JSON, atomic replacement, clear messages when a disk says no, and the one way a
+score is printed in tables and logs (NaN and None as "n/a").
 
 Every write goes to a temporary file in the same folder, is fsynced, then renamed over the target: a
 crash, a full disk or Ctrl-C leaves the previous file as it was, and the temporary file is removed.
@@ -173,3 +174,13 @@ def ensure_writable_folder(folder, what: str) -> Path:
 
 def free_bytes(folder) -> int:
     return shutil.disk_usage(folder).free
+
+
+def is_missing(value) -> bool:
+    """Whether a score is absent: None, or NaN (a class with no pixels, an evaluator that did not run)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def format_number(value, digits: int = 4) -> str:
+    """A score for tables and logs: ``value`` to ``digits`` decimals, or "n/a" where it :func:`is_missing`."""
+    return "n/a" if is_missing(value) else f"{value:.{digits}f}"

@@ -158,6 +158,25 @@ def build_loss(
     return LOSSES[name](num_classes, bce_weight, class_weights, ohem_thresh=ohem_thresh, ohem_min_kept=ohem_min_kept)
 
 
+def loss_activation(loss_name: str) -> str:
+    """The activation a loss trains its logits through: "sigmoid" for bce_dice (each class on its own),
+    "softmax" for ce_dice (the classes share one distribution). model.json names it for other consumers."""
+    return "sigmoid" if loss_name == "bce_dice" else "softmax"
+
+
 def probabilities(logits: torch.Tensor, loss_name: str) -> torch.Tensor:
-    """Per-class probabilities the way the loss trained them: sigmoid for bce_dice, softmax for ce_dice."""
-    return torch.sigmoid(logits.float()) if loss_name == "bce_dice" else torch.softmax(logits.float(), dim=1)
+    """(N, C, H, W) logits -> float32 probabilities the way the loss trained them (:func:`loss_activation`)."""
+    if loss_activation(loss_name) == "sigmoid":
+        return torch.sigmoid(logits.float())
+    return torch.softmax(logits.float(), dim=1)
+
+
+def logits_from_probabilities(probs: torch.Tensor, activation: str) -> torch.Tensor:
+    """(N, C, H, W) probabilities of ``activation`` (:func:`loss_activation`'s) -> float32 logits again.
+
+    Logit for sigmoid; log for softmax, which is the logits up to a per-pixel constant that softmax ignores.
+    """
+    if activation == "sigmoid":
+        # fp32 sigmoids saturate at 1 beyond logits of about 17: the clamp keeps the inverse finite.
+        return torch.logit(probs.float(), eps=1e-6)
+    return torch.log(probs.float().clamp_min(1e-30))

@@ -11,6 +11,7 @@ import math
 import torch
 
 from utils.distributed import all_reduce_sum
+from utils.files import format_number
 from utils.labels import IGNORE_INDEX
 
 
@@ -55,9 +56,8 @@ class ConfusionMatrix:
         """
         m = self.matrix.double().cpu()
         n = self.num_classes
-        tp = m[:, :n].diagonal().clone()
-        fn = m.sum(1) - tp
-        iou, dice = _scores(tp, m[:, :n].sum(0) - tp, fn)
+        tp = m[:, :n].diagonal()
+        iou, dice = class_scores(m)
         names = list(names) if names is not None else [str(i) for i in range(n)]
         total = m.sum()
         out = {
@@ -69,7 +69,7 @@ class ConfusionMatrix:
         if void_classes:
             # As the official evaluator: a prediction on a void ground-truth pixel is no false positive.
             scored = [i for i in range(n) if i not in set(void_classes)]
-            iou_s, dice_s = _scores(tp, m[scored][:, :n].sum(0) - tp, fn)
+            iou_s, dice_s = class_scores(m, fp_rows=scored)
             out["miou_no_void"] = _nanmean(iou_s[scored])
             out["mean_dice_no_void"] = _nanmean(dice_s[scored])
             for i in scored:  # the official evaluator's per-class figures
@@ -77,8 +77,24 @@ class ConfusionMatrix:
         return out
 
 
-def _scores(tp: torch.Tensor, fp: torch.Tensor, fn: torch.Tensor) -> tuple:
-    """Per-class IoU and dice; NaN where a class has no TP, FP or FN."""
+def class_scores(matrix: torch.Tensor, fp_rows=None) -> tuple:
+    """Per-class IoU and dice of one confusion matrix: the dataset's (:class:`ConfusionMatrix`) or one image's.
+
+    Args:
+        matrix: (C, C + 1) counts, ``matrix[t, p]`` pixels of true class t predicted as p; the last column
+            counts pixels predicted as ignored (misses for their true class, nobody's false positive).
+        fp_rows: the true classes whose pixels can be false positives (default all); the official Cityscapes
+            evaluator leaves the void classes' rows out.
+
+    Returns:
+        (iou, dice), each (C,) float64: TP / (TP + FP + FN) and 2TP / (2TP + FP + FN), NaN where a class has
+        no TP, FP or FN.
+    """
+    m = matrix.double()
+    n = m.shape[0]
+    tp = m[:, :n].diagonal()
+    fn = m.sum(1) - tp
+    fp = (m if fp_rows is None else m[list(fp_rows)])[:, :n].sum(0) - tp
     union = tp + fp + fn
     nan = torch.full_like(tp, math.nan)
     iou = torch.where(union > 0, tp / union.clamp_min(1), nan)
@@ -99,22 +115,22 @@ def format_table(metrics: dict) -> str:
     else:
         lines = ["| class | IoU | dice |", "|---|---:|---:|"]
     for name, v in metrics["per_class"].items():
-        row = f"| {name} | {_fmt(v['iou'])} | {_fmt(v['dice'])} |"
+        row = f"| {name} | {format_number(v['iou'])} | {format_number(v['dice'])} |"
         if no_void:
-            row += f" {_fmt(v.get('iou_no_void'))} | {_fmt(v.get('dice_no_void'))} |" if "iou_no_void" in v else " | |"
+            row += (
+                f" {format_number(v.get('iou_no_void'))} | {format_number(v.get('dice_no_void'))} |"
+                if "iou_no_void" in v
+                else " | |"
+            )
         lines.append(row)
-    mean = f"| **mean** | **{_fmt(metrics['miou'])}** | **{_fmt(metrics['mean_dice'])}** |"
+    mean = f"| **mean** | **{format_number(metrics['miou'])}** | **{format_number(metrics['mean_dice'])}** |"
     if no_void:
-        mean += f" **{_fmt(metrics['miou_no_void'])}** | **{_fmt(metrics['mean_dice_no_void'])}** |"
+        mean += f" **{format_number(metrics['miou_no_void'])}** | **{format_number(metrics['mean_dice_no_void'])}** |"
     lines.append(mean)
-    extra = f"pixel accuracy {_fmt(metrics['pixel_acc'])}"
+    extra = f"pixel accuracy {format_number(metrics['pixel_acc'])}"
     if no_void:
         extra += (
             "; 'without void' scores as the official Cityscapes evaluator (and Vistas') does: void classes left out, "
             "a prediction on void ground truth is no false positive"
         )
     return "\n".join(lines) + "\n\n" + extra
-
-
-def _fmt(x: float) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"

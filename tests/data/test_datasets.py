@@ -12,7 +12,8 @@ from utils.data.families import build_labels
 from utils.data.families.kitti import decode_kitti_gt
 from utils.data.kitti_calib import calib_path_for, read_calib, road_to_image_homography
 from utils.data.loaders import build_dataset, build_loader, dataset_items
-from utils.data.transforms import reseed, train_transform
+from utils.data.segmentation import read_rgb
+from utils.data.transforms import prediction_batch, reseed, train_transform
 from utils.labels import IGNORE_INDEX
 from utils.sample_data.generate import _seed
 from utils.sample_data.street import make_street
@@ -50,6 +51,17 @@ def test_cityscapes_train_sample_matches_label_file(sample_root):
     assert set(np.unique(s["mask"].numpy())) <= set(range(8)) | {IGNORE_INDEX}
     again = train[(1, 123)]
     assert torch.equal(s["image"], again["image"]) and torch.equal(s["mask"], again["mask"])
+
+
+def test_a_prediction_batch_is_the_datasets_eval_and_predict_image(sample_root):
+    """Predictor and videos prepare a picture as eval.py's dataset does: resized to dataset.size, normalised."""
+    cfg = cs_cfg(sample_root)
+    labels = build_labels("cityscapes", "categories")
+    for split, purpose in (("val", "eval"), ("test", "predict")):
+        ds = build_dataset(cfg, labels, split, purpose, use_cache=False)
+        batch = prediction_batch([read_rgb(ds.items[k].image) for k in (0, 1)], cfg.dataset.size)
+        assert batch.shape == (2, 3, 64, 128)
+        assert torch.equal(batch[0], ds[0]["image"]) and torch.equal(batch[1], ds[1]["image"])
 
 
 def test_sample_has_every_category_in_train_and_val(sample_root):

@@ -13,8 +13,9 @@ import eval as eval_script
 import train
 from models.base import SegmentationModel
 from utils.config import config_from_dict
+from utils.data.transforms import CatMaxRatioCrop, train_transform, training_crop
 from utils.evaluation.inference import ModelRunner
-from utils.evaluation.setup import scale_warnings
+from utils.evaluation.setup import _windows, scale_warnings
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +84,16 @@ def test_scale_warnings():
     no_crop = config_from_dict({}, ["dataset.size=[512,1024]", "eval.inference=slide"])
     assert "whole-image inference" in scale_warnings(no_crop, [512, 1024])[0]
     assert scale_warnings(config_from_dict({}, ["dataset.size=[512,1024]"]), [512, 1024]) == []
+
+
+def test_the_sliding_window_is_the_training_crop():
+    crop = config_from_dict({}, ["dataset.size=[256,512]", "dataset.crop_size=[128,256]", "eval.inference=slide"])
+    whole = config_from_dict({}, ["dataset.size=[256,512]", "eval.inference=slide"])
+    for cfg, expected in ((crop, [128, 256]), (whole, [256, 512])):
+        assert training_crop(cfg.dataset) == expected == _windows(cfg)["window"]
+        crops = [t for t in train_transform(cfg.dataset, cfg.dataset.size) if isinstance(t, CatMaxRatioCrop)]
+        assert [[t.height, t.width] for t in crops] == [expected]
+    assert training_crop(whole.dataset, [64, 96]) == [64, 96]  # a stage's own size, when crop_size is null
 
 
 def test_sliding_windows_cover_the_image_and_average_overlaps():

@@ -254,7 +254,7 @@ def test_export_and_painting_work_for_a_family_model(family_run, sample_root, tm
 @pytest.mark.parametrize("family_run", ["folder"], indirect=True)
 def test_the_python_predictor_gives_evals_class_maps(family_run):
     """Predictor.from_checkpoint, as the README shows it, predicts exactly what eval.py wrote (same TTA and DropClusters)."""
-    from utils.evaluation.predict import Predictor
+    from utils.evaluation.predictor import Predictor
 
     target, run, root = family_run
     out = run / "eval_predictor"

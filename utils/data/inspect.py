@@ -12,7 +12,6 @@ share, and class weights for ``training.class_weights`` by two standard rules fr
 """
 
 import argparse
-import math
 import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +26,7 @@ from utils.config.cli import add_config_arguments, run_main
 from utils.config.errors import UserError
 from utils.data.families import dataset_family
 from utils.data.segmentation import read_rgb
-from utils.files import atomic_write_text, to_json
+from utils.files import atomic_write_text, format_number, to_json
 from utils.labels import IGNORE_INDEX
 from utils.visualize import overlay, save_rgb, side_by_side, stack_rows
 
@@ -137,13 +136,9 @@ def class_table(labels, entries: dict, weights: dict) -> str:
         rows.append(
             f"| {name} | "
             + " | ".join(cells)
-            + f" | {_fmt(weights['enet'][c])} | {_fmt(weights['median_frequency'][c])} |"
+            + f" | {format_number(weights['enet'][c])} | {format_number(weights['median_frequency'][c])} |"
         )
     return "\n".join(rows)
-
-
-def _fmt(value) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
 
 
 def sample_picture(family, items: list, count: int) -> np.ndarray:

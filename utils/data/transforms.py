@@ -5,10 +5,8 @@ import cv2
 import numpy as np
 import torch
 
+from models.base import IMAGENET_MEAN, IMAGENET_STD  # the models' input convention, defined with them
 from utils.labels import IGNORE_INDEX
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def weather_transform(p: float) -> A.BaseCompose:
@@ -61,15 +59,22 @@ class CatMaxRatioCrop(A.RandomCrop):
         return out
 
 
+def training_crop(dataset_cfg, size=None) -> list:
+    """[H, W] of the crops training takes: ``dataset_cfg.crop_size``, or the whole image at ``size`` (default
+    ``dataset_cfg.size``) when that is null. Sliding-window inference runs windows of this size, so that every
+    window sees objects at the scale and extent training saw them."""
+    return list(dataset_cfg.crop_size or size or dataset_cfg.size)
+
+
 def train_transform(dataset_cfg, size) -> A.Compose:
     """Resize to ``size`` (the scale at ratio 1), random scale, crop, flip, colour jitter, optional weather.
 
-    The crop is ``dataset_cfg.crop_size``, or ``size`` itself when that is null; it is padded with ignore
-    where the scaled image is smaller.
+    The crop is :func:`training_crop`: ``dataset_cfg.crop_size``, or ``size`` itself when that is null; it is
+    padded with ignore where the scaled image is smaller.
     """
     h, w = size
     lo, hi = dataset_cfg.scale_range
-    crop = dataset_cfg.crop_size or size
+    crop = training_crop(dataset_cfg, size)
     steps = [A.Resize(h, w, interpolation=cv2.INTER_LINEAR, area_for_downscale="image")]
     if (lo, hi) != (1.0, 1.0):
         steps.append(A.RandomScale(scale_limit=(lo - 1.0, hi - 1.0), interpolation=cv2.INTER_LINEAR, p=1.0))
@@ -103,6 +108,18 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
     mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
     return (x - mean) / std
+
+
+def prediction_batch(images, size) -> torch.Tensor:
+    """RGB uint8 images, each (H, W, 3) at any size -> a (N, 3, h, w) float32 ImageNet-normalised batch at
+    ``size`` = [h, w]: what the model predicts on.
+
+    The same two steps, :func:`resize_transform` then :func:`to_tensor`, as the dataset's eval and predict
+    samples (a test checks they are equal), so a video frame or a Predictor image is predicted exactly as
+    eval.py predicts the same picture from a file.
+    """
+    resize = resize_transform(size)
+    return torch.stack([to_tensor(resize(image=image)["image"]) for image in images])
 
 
 def denormalize(images: torch.Tensor) -> np.ndarray:

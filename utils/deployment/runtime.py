@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from utils.config.errors import UserError
 from utils.deployment.sidecar import read_sidecar
+from utils.losses import logits_from_probabilities
 
 CUDA_PROVIDER, CPU_PROVIDER = "CUDAExecutionProvider", "CPUExecutionProvider"
 
@@ -75,10 +76,5 @@ class OnnxModel:
         if self.kind == "labels":
             return F.one_hot(out.long(), self.num_classes).permute(0, 3, 1, 2).float()
         if self.kind == "probabilities":
-            # fp32 sigmoids saturate at 1 beyond logits of about 17: the clamp keeps the inverse finite.
-            return (
-                torch.logit(out.float(), eps=1e-6)
-                if self.activation == "sigmoid"
-                else torch.log(out.float().clamp_min(1e-30))
-            )
+            return logits_from_probabilities(out, self.activation)
         return out.float()

@@ -3,10 +3,11 @@
 import json
 from pathlib import Path
 
+from models.base import IMAGENET_MEAN, IMAGENET_STD
 from utils.config.errors import UserError
 from utils.data.families import dataset_family
-from utils.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from utils.files import atomic_write_text, to_json
+from utils.losses import loss_activation
 
 FORMAT_VERSION = 1
 
@@ -21,7 +22,6 @@ def build_sidecar(cfg, labels, checkpoint, output: str, fp16: bool, opset: int, 
 
     ``input.size`` is the [H, W] the model was trained at; any size runs, but that one predicts best.
     """
-    activation = "sigmoid" if cfg.training.loss == "bce_dice" else "softmax"
     output_shape = (
         ["batch", "height", "width"] if output == "labels" else ["batch", labels.num_classes, "height", "width"]
     )
@@ -50,7 +50,7 @@ def build_sidecar(cfg, labels, checkpoint, output: str, fp16: bool, opset: int, 
             "kind": output,
             "shape": output_shape,
             "dtype": "int64" if output == "labels" else "float32",
-            "activation": activation if output == "probabilities" else None,
+            "activation": loss_activation(cfg.training.loss) if output == "probabilities" else None,
         },
         "loss": cfg.training.loss,
         "model": {"arch": cfg.model.arch, "encoder": cfg.model.encoder},

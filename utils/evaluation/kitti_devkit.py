@@ -7,11 +7,10 @@ all images of a category (um_road, umm_road, uu_road, um_lane) before precision/
 everything the devkit computes. The same scoring runs on bird's-eye-view maps (kitti_bev.py).
 """
 
-import math
-
 import numpy as np
 
 from utils.data.kitti_layout import NAME
+from utils.files import format_number as _fmt  # the one NaN-aware formatter, under its old local name
 
 # evaluateRoad's categories, in its order; 'all' pools every image, which the devkit never does.
 DEVKIT_CATEGORIES = ("um_lane", "um_road", "umm_road", "uu_road")
@@ -113,7 +112,3 @@ def format_kitti_table(perspective: dict, bev=None) -> str:
             )
         lines.append(row)
     return "\n".join(lines)
-
-
-def _fmt(x) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"

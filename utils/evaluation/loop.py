@@ -5,7 +5,7 @@ from tqdm import tqdm
 
 from utils.data.checks import checked_items
 from utils.data.loaders import build_dataset, build_loader, folder_items
-from utils.data.transforms import denormalize
+from utils.data.transforms import denormalize, training_crop
 from utils.evaluation.outputs import PredictionWriter
 from utils.evaluation.per_image import PerImage
 from utils.evaluation.predict import pipelined
@@ -46,29 +46,35 @@ def run_evaluation(setup, log, split: str = None, folder=None) -> dict:
     def submit(batch):
         return setup.step.submit(batch["image"], batch["original_size"].tolist(), reduce)
 
-    for batch, predictions in pipelined(setup.step, tqdm(loader, desc="eval", dynamic_ncols=True), submit):
-        pictures = denormalize(batch["image"])
-        for k, (name, prediction) in enumerate(zip(batch["name"], predictions)):
-            item = loader.dataset.items[int(batch["index"][k])]
-            gt = None
-            if "mask" in batch:
-                labelled = True
-                gt = batch["mask"][k]
-                if cm_raw is not None:
-                    cm_raw.update(prediction.raw_on_device, gt)
-                final = (
-                    prediction.raw_on_device
-                    if prediction.final is prediction.raw
-                    else torch.from_numpy(prediction.final)
-                )
-                per_image.add(name, cm_final.update(final, gt), pictures[k], prediction.final, gt.numpy())
-                gt = gt.numpy()
-            if results is not None:
-                results.add(item, prediction.final, gt, prediction.extra)
-            writer.write(name, pictures[k], prediction.final, gt)
-        per_image.flush()
-    writer.close()
+    # On an error midway the pictures so far stay, predictions.mp4 is closed playable, DropClusters' threads end.
+    try:
+        for batch, predictions in pipelined(setup.step, tqdm(loader, desc="eval", dynamic_ncols=True), submit):
+            pictures = denormalize(batch["image"])
+            for k, (name, prediction) in enumerate(zip(batch["name"], predictions)):
+                item = loader.dataset.items[int(batch["index"][k])]
+                gt = None
+                if "mask" in batch:
+                    labelled = True
+                    gt = batch["mask"][k]
+                    if cm_raw is not None:
+                        cm_raw.update(prediction.raw_on_device, gt)
+                    final = (
+                        prediction.raw_on_device
+                        if prediction.final is prediction.raw
+                        else torch.from_numpy(prediction.final)
+                    )
+                    per_image.add(name, cm_final.update(final, gt), pictures[k], prediction.final, gt.numpy())
+                    gt = gt.numpy()
+                if results is not None:
+                    results.add(item, prediction.final, gt, prediction.extra)
+                writer.write(name, pictures[k], prediction.final, gt)
+            per_image.flush()
+    finally:
+        setup.step.close()
+        writer.close()
     setup.pictures = writer.overlays
+    # Not in the finally: closing the results completes them (KITTI's submission zip of the test split), which a
+    # run that stopped midway must not do; they hold no open file between images.
     if results is not None:
         results.close()
     if not labelled:
@@ -90,7 +96,7 @@ def _report(setup, log, split, cm_raw, cm_final, results, writer, per_image) -> 
             "merge": cfg.eval.merge,
             "inference": cfg.eval.inference,
             "input_size": list(cfg.dataset.size),
-            "window": list(cfg.dataset.crop_size or cfg.dataset.size) if cfg.eval.inference == "slide" else None,
+            "window": training_crop(cfg.dataset) if cfg.eval.inference == "slide" else None,
             "drop_clusters": cfg.eval.drop_clusters,
             "drop_clusters_fill": cfg.eval.drop_clusters_fill,
             "backend": cfg.eval.backend,

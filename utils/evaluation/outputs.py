@@ -57,6 +57,8 @@ class PredictionWriter:
         self.video_writer.write(frame)
 
     def close(self) -> None:
+        """Closes predictions.mp4 and writes examples.png; called in a ``finally``, after an error too (the
+        video then holds the frames so far)."""
         if self.video_writer is not None:
             self.video_writer.close()
         if self.grid_rows:

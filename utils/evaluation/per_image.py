@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from utils.labels import IGNORE_INDEX
+from utils.metrics import class_scores
 from utils.visualize import colorize, side_by_side
 
 PANEL_HEIGHT = 160
@@ -24,8 +25,7 @@ def image_scores(matrix: np.ndarray) -> dict:
     """One image's (C, C + 1) confusion matrix (last column: predicted as ignored) -> pixel_acc, miou, iou per class."""
     n = matrix.shape[0]
     tp = np.diag(matrix[:, :n]).astype(np.float64)
-    union = matrix.sum(1) + matrix[:, :n].sum(0) - tp
-    iou = np.where(union > 0, tp / np.maximum(union, 1), np.nan)
+    iou = class_scores(torch.from_numpy(matrix))[0].numpy()
     total = matrix.sum()
     occurring = iou[~np.isnan(iou)]
     return {

@@ -1,19 +1,13 @@
-"""The one prediction step (images -> probabilities -> class maps) and the public Python API, :class:`Predictor`.
+"""The one prediction step: images -> probabilities -> class maps.
 
-eval.py, its videos and paint_points.py all predict through :class:`PredictionStep`: TTA views merged on
-the device, each image's probabilities upsampled to its own size and argmaxed on the device, only the uint8
-class map copied back, and DropClusters on a worker thread while the device runs the next batch.
-
-In your own code (a ROS node, a notebook)::
-
-    from utils.evaluation.predict import Predictor
-
-    predictor = Predictor.from_checkpoint("runs/quickstart/best.pth", tta="hflip", drop_clusters=20)
-    classes = predictor(rgb)                  # (H, W) uint8 class indices at the image's size
-    probs = predictor.probabilities(rgb)      # (C, H, W) float32
+eval.py, its videos, paint_points.py and the Python API (:class:`~utils.evaluation.predictor.Predictor`) all
+predict through :class:`PredictionStep`: TTA views merged on the device, each image's probabilities upsampled to
+its own size and argmaxed on the device, only the uint8 class map copied back, and DropClusters on a worker
+thread while the device runs the next batch.
 """
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -58,6 +52,9 @@ class PendingBatch:
 class PredictionStep:
     """images (N, 3, h, w) normalised at the model's input size -> one :class:`Prediction` per image at its own size.
 
+    DropClusters runs on a few worker threads, started at the first batch that needs them; :meth:`close`
+    ends them (in a ``finally``: threads are not collected with the step), and a later batch starts them again.
+
     Args:
         model: (N, 3, h, w) -> (N, C, h, w) probabilities (an :class:`~utils.evaluation.inference.ModelRunner`).
         views: TTA views (:func:`~utils.evaluation.tta.tta_views`); merge and t: how they are merged.
@@ -78,11 +75,16 @@ class PredictionStep:
     ):
         self.model, self.views, self.merge, self.t = model, views, merge, t
         self.num_classes, self.drop_size, self.drop_fill = num_classes, drop_clusters, drop_fill
-        # A few threads: the labelling and the vote counting run in NumPy and scikit-image, mostly without the GIL.
-        workers = max(1, min(4, (os.cpu_count() or 2) - 1))
-        self._pool = (
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drop-clusters") if drop_clusters > 0 else None
-        )
+        self._pool, self._pool_lock = None, threading.Lock()
+
+    def _drop_pool(self) -> ThreadPoolExecutor:
+        with self._pool_lock:  # a Predictor may be called from several threads (ROS callbacks): one pool
+            if self._pool is None:
+                # A few threads: the labelling and the vote counting run in NumPy and scikit-image, mostly without
+                # the GIL.
+                workers = max(1, min(4, (os.cpu_count() or 2) - 1))
+                self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drop-clusters")
+            return self._pool
 
     def probabilities(self, images: torch.Tensor) -> torch.Tensor:
         """(N, C, h, w) merged probabilities on the device; the TTA views are made there too (one copy of the batch)."""
@@ -106,8 +108,8 @@ class PredictionStep:
             on_device.append(device_map)
             extras.append(extra.cpu().numpy() if isinstance(extra, torch.Tensor) else extra)
             finals.append(
-                self._pool.submit(drop_clusters, raw, self.drop_size, self.drop_fill, self.num_classes)
-                if self._pool and clean
+                self._drop_pool().submit(drop_clusters, raw, self.drop_size, self.drop_fill, self.num_classes)
+                if self.drop_size > 0 and clean
                 else raw
             )
         return PendingBatch(raws, extras, finals, on_device)
@@ -118,8 +120,11 @@ class PredictionStep:
         return self.submit(images, sizes, reduce, clean).result()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
+        """Ends DropClusters' worker threads; work not yet started is cancelled (its batch is abandoned)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def pipelined(step: PredictionStep, batches, submit: Callable):
@@ -132,99 +137,3 @@ def pipelined(step: PredictionStep, batches, submit: Callable):
         pending = current
     if pending is not None:
         yield pending[0], pending[1].result()
-
-
-class Predictor:
-    """A trained checkpoint as a function: RGB uint8 images of any size in, class maps at their size out.
-
-    Everything but the few run-time choices comes from the checkpoint: the classes and their colours, the
-    input size it was trained at, the loss (sigmoid or softmax), the architecture. Build it with
-    :meth:`from_checkpoint`.
-
-    Attributes:
-        names: class names, index = class index.
-        palette: (256, 3) uint8 colours for :func:`utils.visualize.colorize`; ignored pixels black.
-        size: [H, W] the images are resized to before the model, the training scale.
-    """
-
-    def __init__(self, setup, batch_size: int = 4):
-        from utils.data.transforms import resize_transform
-
-        self.setup, self.batch_size = setup, batch_size
-        cfg = setup.cfg
-        self.names, self.palette, self.size = list(setup.labels.names), setup.labels.palette(), list(cfg.dataset.size)
-        self.labels = setup.labels
-        self.step = setup.step
-        self._resize = resize_transform(self.size)
-
-    @classmethod
-    def from_checkpoint(
-        cls,
-        path,
-        device: str = "auto",
-        tta: str = "none",
-        drop_clusters: int = 0,
-        backend: str = "pytorch",
-        onnx=None,
-        batch_size: int = 4,
-    ) -> "Predictor":
-        """The model of ``path`` (a best.pth or last.pth of train.py) ready to predict.
-
-        Args:
-            path: the checkpoint.
-            device: auto (CUDA when available), cpu or cuda.
-            tta: none, hflip, vflip, hvflip or multiscale (eval.tta).
-            drop_clusters: DropClusters' minimum component size in pixels at the image's size; 0 turns it off.
-            backend: pytorch, or onnxruntime to run ``onnx`` (default: model.onnx beside the checkpoint).
-            batch_size: images per model call.
-        """
-        from utils.evaluation.setup import build_eval_setup
-        from utils.runtime import get_logger
-
-        overrides = [
-            f"eval.device={device}",
-            f"eval.tta={tta}",
-            f"eval.drop_clusters={int(drop_clusters)}",
-            f"eval.backend={backend}",
-        ]
-        if onnx is not None:
-            overrides.append(f"eval.onnx={onnx}")
-        return cls(build_eval_setup(None, str(path), overrides, get_logger(), make_output=False), batch_size)
-
-    def _images(self, images) -> tuple:
-        single = isinstance(images, np.ndarray) and images.ndim != 4  # (N, H, W, 3) is a batch
-        batch = [images] if single else list(images)
-        for i, image in enumerate(batch):
-            if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-                got = f"{type(image).__name__} {getattr(image, 'shape', '')} {getattr(image, 'dtype', '')}".strip()
-                raise ValueError(
-                    f"Predictor takes RGB uint8 images of shape (H, W, 3), or a list of them; image {i} is {got}."
-                )
-        return single, batch
-
-    def _run(self, images, reduce=None, clean: bool = True) -> tuple:
-        from utils.data.transforms import to_tensor
-
-        single, batch = self._images(images)
-        out = []
-        for start in range(0, len(batch), self.batch_size):
-            chunk = batch[start : start + self.batch_size]
-            x = torch.stack([to_tensor(self._resize(image=image)["image"]) for image in chunk])
-            out += self.step(x, [image.shape[:2] for image in chunk], reduce, clean)
-        return single, out
-
-    def __call__(self, images):
-        """(H, W, 3) RGB uint8 -> (H, W) uint8 class indices (after DropClusters); a list gives a list."""
-        single, out = self._run(images)
-        maps = [p.final for p in out]
-        return maps[0] if single else maps
-
-    def probabilities(self, images):
-        """(H, W, 3) RGB uint8 -> (C, H, W) float32 merged probabilities at the image's size; a list gives a list."""
-        single, out = self._run(images, reduce=lambda p: p.float(), clean=False)
-        probs = [p.extra for p in out]
-        return probs[0] if single else probs
-
-    def colorize(self, class_map: np.ndarray) -> np.ndarray:
-        """(H, W) class indices -> (H, W, 3) uint8 RGB in the classes' colours."""
-        return self.palette[class_map]

@@ -10,12 +10,12 @@ every image's scores (from per_image.csv). Without labels it shows the run and a
 import base64
 import csv
 import html
-import math
 import time
 from pathlib import Path
 
+from utils.data.transforms import training_crop
 from utils.deployment.sidecar import resolve_onnx_path
-from utils.files import atomic_write_text
+from utils.files import atomic_write_text, format_number, is_missing
 
 STYLE = """
 body { font: 14px/1.45 -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #1d2330; margin: 0; background: #f4f5f7; }
@@ -55,21 +55,17 @@ document.querySelectorAll('table.sortable').forEach(function (table) {
 """
 
 
-def _num(value, digits: int = 4) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
-
-
 def _img(path: Path, alt: str) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
 
 
 def _cell(value, digits: int = 4) -> str:
-    if value is None or value == "" or (isinstance(value, float) and math.isnan(value)):
+    if value == "" or is_missing(value):
         return '<td data-v="" class="na">n/a</td>'
     if isinstance(value, str):
         return f'<td data-v="{html.escape(value)}">{html.escape(value)}</td>'
-    return f'<td data-v="{value}">{value:.{digits}f}</td>'
+    return f'<td data-v="{value}">{format_number(value, digits)}</td>'
 
 
 def _table(head: list, rows: list, sortable: bool = True) -> str:
@@ -84,7 +80,7 @@ def _table(head: list, rows: list, sortable: bool = True) -> str:
 
 def _run_table(setup, metrics: dict) -> str:
     cfg, labels = setup.cfg, setup.labels
-    window = f", windows of {cfg.dataset.crop_size or cfg.dataset.size}" if cfg.eval.inference == "slide" else ""
+    window = f", windows of {training_crop(cfg.dataset)}" if cfg.eval.inference == "slide" else ""
     drop = f"{cfg.eval.drop_clusters} pixels, fill {cfg.eval.drop_clusters_fill}" if cfg.eval.drop_clusters else "off"
     rows = [
         ("checkpoint", str(setup.checkpoint)),
@@ -128,7 +124,7 @@ def _cards(metrics: dict) -> str:
         cards.append(("official evaluator mIoU", official["averageScoreClasses"]))
     return (
         '<div class="cards">'
-        + "".join(f'<div class="card"><b>{_num(v)}</b><span>{html.escape(k)}</span></div>' for k, v in cards)
+        + "".join(f'<div class="card"><b>{format_number(v)}</b><span>{html.escape(k)}</span></div>' for k, v in cards)
         + "</div>"
     )
 
@@ -195,7 +191,7 @@ def _worst(out: Path, rows: list) -> str:
         score = float(miou[name]) if miou.get(name) else None
         figures.append(
             f"<figure>{_img(path, name)}<figcaption>#{int(rank)} {html.escape(name)}: mIoU "
-            f"{_num(score)}</figcaption></figure>"
+            f"{format_number(score)}</figcaption></figure>"
         )
     legend = (
         "input | ground truth | prediction | error map (red: wrong, dark: right, grey: ignored in the ground truth)"

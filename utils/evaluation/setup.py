@@ -14,6 +14,7 @@ from utils.config.errors import UserError
 from utils.config.schema import Config, DatasetConfig
 from utils.data.families import DatasetFamily, dataset_family
 from utils.data.families.base import MissingDescription
+from utils.data.transforms import training_crop
 from utils.deployment.runtime import OnnxModel
 from utils.deployment.sidecar import resolve_onnx_path
 from utils.evaluation.inference import ModelRunner
@@ -70,7 +71,7 @@ def trained_size(ckpt: dict) -> list:
 
 def scale_warnings(cfg, trained: list) -> list:
     """Sentences about eval settings that would not see objects at the scale the model was trained on."""
-    size, crop, notes = list(cfg.dataset.size), cfg.dataset.crop_size, []
+    size, window, notes = list(cfg.dataset.size), training_crop(cfg.dataset), []
     if size != list(trained):
         ratio = size[0] / trained[0]
         notes.append(
@@ -78,9 +79,9 @@ def scale_warnings(cfg, trained: list) -> list:
             f"appear at {ratio:.2f}x their training size. "
             "Leave dataset.size as the checkpoint has it; for sliding windows set dataset.crop_size instead."
         )
-    if cfg.eval.inference == "slide" and (crop is None or (crop[0] >= size[0] and crop[1] >= size[1])):
+    if cfg.eval.inference == "slide" and window[0] >= size[0] and window[1] >= size[1]:
         notes.append(
-            f"eval.inference is slide but the window ({crop or size}, dataset.crop_size or else dataset.size) covers "
+            f"eval.inference is slide but the window ({window}, dataset.crop_size or else dataset.size) covers "
             f"the whole {size} image: "
             "this is whole-image inference. Set dataset.crop_size (the training crop) for windows."
         )
@@ -163,7 +164,7 @@ def load_eval_model(cfg, ckpt: dict, path, labels: LabelSet) -> torch.nn.Module:
 def _windows(cfg) -> dict:
     return {
         "mode": cfg.eval.inference,
-        "window": cfg.dataset.crop_size or cfg.dataset.size,
+        "window": training_crop(cfg.dataset),
         "overlap": cfg.eval.slide_overlap,
     }
 
@@ -248,7 +249,7 @@ def build_eval_setup(
     )
     for note in scale_warnings(cfg, trained_size(ckpt)):
         log.warning(f"warning: {note}")
-    window = cfg.dataset.crop_size or cfg.dataset.size
+    window = training_crop(cfg.dataset)
     how = (
         f"{window[0]}x{window[1]} windows over images resized to"
         if cfg.eval.inference == "slide"

@@ -15,12 +15,18 @@ def is_video(path) -> bool:
 
 
 def read_video(path):
-    """Yields (H, W, 3) uint8 RGB frames; returns nothing else. ``video_info`` gives size, fps and count."""
+    """Yields (H, W, 3) uint8 RGB frames; returns nothing else. ``video_info`` gives size, fps and count.
+
+    Closing this generator (``frames.close()``) stops the reading ffmpeg process at once.
+    """
     reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
-    meta = next(reader)
-    w, h = meta["size"]
-    for raw in reader:
-        yield np.frombuffer(raw, np.uint8).reshape(h, w, 3)
+    try:
+        meta = next(reader)
+        w, h = meta["size"]
+        for raw in reader:
+            yield np.frombuffer(raw, np.uint8).reshape(h, w, 3)
+    finally:  # a caller that stops early (an error, a break) must not leave ffmpeg running until garbage collection
+        reader.close()
 
 
 def video_info(path) -> dict:
@@ -40,7 +46,11 @@ def video_info(path) -> dict:
 
 
 class VideoWriter:
-    """Writes RGB frames of one size to an H.264 mp4 (sizes are padded to even numbers as yuv420p needs)."""
+    """Writes RGB frames of one size to an H.264 mp4 (sizes are padded to even numbers as yuv420p needs).
+
+    Close it in a ``finally`` (or use it as a context manager): closing ends ffmpeg's stream, so a run that
+    fails midway leaves a playable video of the frames written so far, and no ffmpeg process behind.
+    """
 
     def __init__(self, path, size_wh, fps: float):
         self.path = Path(path)
@@ -61,4 +71,13 @@ class VideoWriter:
         self.count += 1
 
     def close(self) -> None:
+        """Finishes the file and waits for ffmpeg to exit; a video without a frame is not playable and is removed."""
         self._gen.close()
+        if self.count == 0:
+            self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,10 +1,9 @@
 """A video file in, the same video with the prediction overlaid out."""
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
-from utils.data.transforms import resize_transform, to_tensor
+from utils.data.transforms import prediction_batch
 from utils.evaluation.predict import pipelined
 from utils.evaluation.video import VideoWriter, read_video, video_info
 from utils.visualize import overlay
@@ -26,22 +25,26 @@ def run_video(setup, log, path) -> str:
     cfg, labels = setup.cfg, setup.labels
     info = video_info(path)
     out_path = setup.output_dir / f"{path.stem}_overlay.mp4"
-    writer = VideoWriter(out_path, info["size"], info["fps"])
-    resize = resize_transform(
-        cfg.dataset.size
-    )  # the training scale, for whole-image and sliding-window inference alike
     palette = labels.palette()
 
     def submit(frames):
-        images = torch.stack([to_tensor(resize(image=f)["image"]) for f in frames])
-        return setup.step.submit(images, [f.shape[:2] for f in frames])
+        # dataset.size, the training scale, for whole-image and sliding-window inference alike
+        return setup.step.submit(prediction_batch(frames, cfg.dataset.size), [f.shape[:2] for f in frames])
 
+    frames = read_video(path)
+    # Whatever fails midway, the reading and the writing ffmpeg stop, the video so far stays playable and
+    # DropClusters' threads end.
     try:
-        frames = tqdm(read_video(path), total=info["frames"], desc="video", dynamic_ncols=True)
-        for batch, predictions in pipelined(setup.step, _batches(frames, cfg.eval.batch_size), submit):
-            for frame, prediction in zip(batch, predictions):
-                writer.write(overlay(np.ascontiguousarray(frame), prediction.final, palette, cfg.eval.overlay_alpha))
+        with (
+            VideoWriter(out_path, info["size"], info["fps"]) as writer,
+            tqdm(frames, total=info["frames"], desc="video", dynamic_ncols=True) as shown,
+        ):
+            for batch, predictions in pipelined(setup.step, _batches(shown, cfg.eval.batch_size), submit):
+                for frame, prediction in zip(batch, predictions):
+                    blended = overlay(np.ascontiguousarray(frame), prediction.final, palette, cfg.eval.overlay_alpha)
+                    writer.write(blended)
     finally:
-        writer.close()
+        frames.close()
+        setup.step.close()
     log.info(f"wrote {out_path} ({writer.count} frames, {info['fps']:.1f} fps)")
     return str(out_path)

@@ -15,7 +15,7 @@ from utils.data.kitti_calib import read_calib
 from utils.data.loaders import build_dataset, build_loader
 from utils.data.segmentation import read_rgb
 from utils.evaluation.video import VideoWriter
-from utils.files import atomic_write_text, to_json
+from utils.files import atomic_write_text, format_number, to_json
 from utils.painting.clusters import cluster_objects, ground_count, object_class_indices
 from utils.painting.frames import kitti_frames, kitti_layout, read_point_labels, read_scan, write_array, write_ply
 from utils.painting.paint import paint_scan
@@ -76,12 +76,26 @@ def run_painting(setup, log) -> dict:
             f"no object class among the model's classes ({', '.join(names)}): no clusters; set paint.object_classes "
             "to cluster some"
         )
-    palette = setup.labels.palette()
     lut = truth_table(setup.family, setup.labels)
     scorer = PaintScorer(names, lut, objects) if lut is not None and any(f.truth for f in frames) else None
     video = _LazyVideo(out / "painted_points.mp4", cfg.eval.video_fps) if cfg.paint.video else None
-    records = []
     log.info(f"painting {len(frames)} frames of {cfg.paint.split} into {out}")
+    try:
+        records = _paint_frames(setup, frames, out, objects, scorer, video, log)
+    finally:  # an error midway leaves the frames so far, a playable video of them, and no ffmpeg process behind
+        setup.step.close()
+        if video is not None:
+            video.close()
+    metrics = _summary(setup, records, scorer)
+    atomic_write_text(out / "paint_metrics.json", to_json(metrics))
+    _log_summary(log, metrics, out)
+    return metrics
+
+
+def _paint_frames(setup, frames: list, out: Path, objects: list, scorer, video, log) -> list:
+    """Predicts, paints, clusters and writes every frame; returns one record per frame for paint_metrics.json."""
+    cfg, names, palette = setup.cfg, list(setup.labels.names), setup.labels.palette()
+    records = []
     for batch in tqdm(_loader(setup, frames, log), desc="paint", dynamic_ncols=True):
         start = time.perf_counter()
         # The eval step: TTA, upsampling to the frame's size; the full probabilities come back for painting.
@@ -127,12 +141,7 @@ def run_painting(setup, log) -> dict:
                     "ms_inference": inference_ms,
                 }
             )
-    if video is not None:
-        video.close()
-    metrics = _summary(setup, records, scorer)
-    atomic_write_text(out / "paint_metrics.json", to_json(metrics))
-    _log_summary(log, metrics, out)
-    return metrics
+    return records
 
 
 def _write_frame(out: Path, name: str, painted, clusters: list, ground: int, palette: np.ndarray) -> None:
@@ -181,7 +190,7 @@ def _log_summary(log, m: dict, out: Path) -> None:
     )
     if "point_accuracy" in m:
         lines = ["| class | point IoU |", "|---|---:|"] + [
-            f"| {n} | {'n/a' if v['iou'] != v['iou'] else format(v['iou'], '.4f')} |" for n, v in m["per_class"].items()
+            f"| {n} | {format_number(v['iou'])} |" for n, v in m["per_class"].items()
         ]
         log.info("painted labels against the true point labels:\n" + "\n".join(lines))
         found = (

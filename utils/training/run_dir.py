@@ -23,21 +23,32 @@ class RunDir:
         self.path = Path(path)
         self.main = is_main_process()
         self.log = setup_console_logging()
-        self.writer = None
+        self.writer, self._file_handler = None, None
         if not self.main:
             return
         ensure_writable_folder(self.path, "the run folder (paths.output_dir)")
         removed = remove_stale_temporaries(self.path)
-        file_handler = logging.FileHandler(self.path / log_name)
-        file_handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
-        self.log.addHandler(file_handler)
-        self._file_handler = file_handler
-        if tensorboard:
-            from tensorboardX import SummaryWriter
-
-            self.writer = SummaryWriter(logdir=str(self.path / "tensorboard"))
+        self._file_handler, self.writer = self._open(log_name, tensorboard)
         if removed:
             self.log.info(f"removed {len(removed)} temporary file(s) left by an interrupted save: {', '.join(removed)}")
+
+    def _open(self, log_name: str, tensorboard: bool) -> tuple:
+        """(log file handler, TensorBoard writer or None), opened together: the handler joins the process-wide
+        logger only once the writer exists, and is closed again if the writer cannot be made, so a failed start
+        leaves no handler writing into this folder for the rest of the process."""
+        handler = logging.FileHandler(self.path / log_name)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+        try:
+            writer = None
+            if tensorboard:
+                from tensorboardX import SummaryWriter
+
+                writer = SummaryWriter(logdir=str(self.path / "tensorboard"))
+        except BaseException:
+            handler.close()
+            raise
+        self.log.addHandler(handler)
+        return handler, writer
 
     def save_config(self, cfg) -> None:
         if self.main:
@@ -93,9 +104,14 @@ class RunDir:
             self.writer.flush()
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
-        if self.main:
-            self.log.removeHandler(self._file_handler)
-            self._file_handler.close()
+        """Closes the TensorBoard writer and the log file together: the log file is detached and closed even when
+        closing the writer raises (that error then propagates). A second call does nothing."""
+        writer, self.writer = self.writer, None
+        handler, self._file_handler = self._file_handler, None
+        try:
+            if writer is not None:
+                writer.close()
+        finally:
+            if handler is not None:
+                self.log.removeHandler(handler)
+                handler.close()
