@@ -4,12 +4,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# The input every model here takes: RGB in [0, 1] normalised per channel with ImageNet's statistics. The data
-# pipeline normalises with these, export writes them into model.json, and timm encoders pretrained with other
-# statistics convert from these to theirs.
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
 
 class SegmentationModel(nn.Module):
     """Logits (N, C, H, W) at the input size for any H and W (375x1242 included).

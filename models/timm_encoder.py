@@ -12,9 +12,9 @@ import timm
 import torch
 from torch import nn
 
-from models.base import IMAGENET_MEAN, IMAGENET_STD
 from models.local_weights import is_weights_file, load_encoder_weights
 from utils.config.errors import UserError
+from utils.data.normalization import IMAGENET_MEAN, IMAGENET_STD
 
 PREFIX = "tu-"
 STRIDES = (2, 4, 8, 16, 32)

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import torch
 
-from models.base import IMAGENET_MEAN, IMAGENET_STD  # the models' input convention, defined with them
+from utils.data.normalization import IMAGENET_MEAN, IMAGENET_STD
 from utils.labels import IGNORE_INDEX
 
 

@@ -3,9 +3,9 @@
 import json
 from pathlib import Path
 
-from models.base import IMAGENET_MEAN, IMAGENET_STD
 from utils.config.errors import UserError
 from utils.data.families import dataset_family
+from utils.data.normalization import IMAGENET_MEAN, IMAGENET_STD
 from utils.files import atomic_write_text, to_json
 from utils.losses import loss_activation
 
