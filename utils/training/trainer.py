@@ -8,7 +8,8 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from utils.checkpoint import rng_state, set_rng_state
+from utils.checkpoint import Checkpoint, EpochProgress, Metrics, Progress, TrainingState, rng_state, set_rng_state
+from utils.config import config_to_dict
 from utils.config.errors import NonFiniteError, UserError
 from utils.distributed import (
     all_gather_objects,
@@ -51,6 +52,7 @@ class Trainer:
         self.guard = NonFiniteGuard(self.t.nonfinite, self.t.max_nonfinite_steps, self.device)
         self.train_points = []  # (step, loss, lr) read where the loop syncs anyway: curves.png
         self.config_saved = parts.config_saved  # a resumed run writes config.yaml with its first last.pth
+        self.config_dict = config_to_dict(cfg)  # what checkpoints carry, so eval needs no training config
         self.last_validated, self.last_saved = -1, -1
         self.stages = plan_stages(cfg)
         self._offsets()
@@ -96,20 +98,19 @@ class Trainer:
         return stage
 
     # ----------------------------------------------------------------- the loop
-    def fit(self, ckpt: dict = None) -> list:
+    def fit(self, ckpt: Checkpoint = None) -> list:
         """Trains every stage; ``ckpt`` is a verified last.pth to continue from (see :mod:`utils.training.resume`)."""
         start_stage, start_epoch, progress = 0, 0, None
         if ckpt is not None:
             self.resume(ckpt)
-            start_stage, start_epoch = ckpt["stage"], ckpt["epoch"]
-            progress = ckpt.get("epoch_progress")  # set when last.pth was written inside an epoch
+            start_stage, start_epoch = ckpt.progress.stage, ckpt.progress.epoch
+            progress = ckpt.progress.epoch_progress  # set when last.pth was written inside an epoch
         for stage in self.stages[start_stage:]:
             stage = self._setup_stage(stage)
             if ckpt is not None:
                 if start_epoch > 0 or progress:
                     self._restore_optimizer(ckpt)
-                states = ckpt["rng"]
-                set_rng_state(states[get_rank()] if len(states) == get_world_size() else states[0])
+                set_rng_state(ckpt.training.rng_for(get_rank(), get_world_size()))
                 ckpt = None
             epoch = start_epoch
             # Iteration mode runs until max_iters optimizer steps, even when skipped steps need another epoch.
@@ -134,7 +135,7 @@ class Trainer:
     def _steps_done(self, stage: Stage) -> bool:
         return self.stage_end_step is not None and self.global_step >= self.stage_end_step
 
-    def train_one_epoch(self, stage: Stage, epoch: int, progress: dict = None) -> tuple:
+    def train_one_epoch(self, stage: Stage, epoch: int, progress: EpochProgress = None) -> tuple:
         """One pass over the training loader; ``progress`` (from a mid-epoch last.pth) starts it where that stopped.
 
         ``progress`` counts samples over all processes, so the same data order continues even on another
@@ -143,13 +144,13 @@ class Trainer:
         model, accum, world = self.model, self.t.accumulation_steps, get_world_size()
         model.train()
         per_batch = stage.batch_size * world
-        done = progress["samples"] if progress else 0
+        done = progress.samples if progress else 0
         start_batch = done // per_batch
         sampler = self.train_loader.sampler
         sampler.set_epoch(self.epoch_offsets[stage.index] + epoch)
         sampler.skip(done)
-        loss_sum = torch.tensor(progress["loss_sum"] if progress and is_main_process() else 0.0, device=self.device)
-        count_before, loss_count = (progress["loss_count"] if progress else 0), 0
+        loss_sum = torch.tensor(progress.loss_sum if progress and is_main_process() else 0.0, device=self.device)
+        count_before, loss_count = (progress.loss_count if progress else 0), 0
         start = time.perf_counter()
         bar = tqdm(
             total=self.batches_per_epoch // accum,
@@ -217,11 +218,9 @@ class Trainer:
                 and self.last_saved != self.global_step
             ):
                 total = all_reduce_sum(loss_sum.clone())
-                progress_now = {
-                    "samples": done + (i + 1 - start_batch) * per_batch,
-                    "loss_sum": total.item(),
-                    "loss_count": count_before + loss_count * world,
-                }
+                progress_now = EpochProgress(
+                    done + (i + 1 - start_batch) * per_batch, total.item(), count_before + loss_count * world
+                )
                 self.save("last.pth", stage, epoch, progress=progress_now)
         bar.close()
         sampler.skip(0)
@@ -310,58 +309,55 @@ class Trainer:
         return record
 
     # ----------------------------------------------------------------- checkpoints
-    def save(self, name: str, stage: Stage, epoch: int, progress: dict = None) -> None:
+    def save(self, name: str, stage: Stage, epoch: int, progress: EpochProgress = None) -> None:
         """``epoch`` counts the epochs of ``stage`` already completed; ``progress`` how far the next one got
         (samples over all processes, and its loss sums), when last.pth is written inside an epoch."""
         self._assert_finite(f"writing {name}")
-        state = {
-            "model": self.raw_model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "schedule": self.schedule.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "stage": stage.index,
-            "epoch": epoch,
-            "epoch_progress": progress,
-            "global_step": self.global_step,
-            "best": self.best,
-            "key_metric": self.t.key_metric,
-            "history": self.history,
-            "curves": {"train": [list(p) for p in self.train_points], **self.guard.state_dict()},
-            "rng": all_gather_objects(rng_state()),  # one entry per process: each has its own dropout stream
-            **self.parts.checkpoint_meta,
-        }
-        self.run.save_checkpoint(state, name)
+        ckpt = Checkpoint(
+            model=self.raw_model.state_dict(),
+            config=self.config_dict,
+            labels=self.labels,
+            progress=Progress(stage.index, epoch, progress, self.global_step),
+            metrics=Metrics(self.best, self.t.key_metric, self.history, self.train_points, self.guard.state_dict()),
+            training=TrainingState(
+                self.optimizer.state_dict(),
+                self.schedule.state_dict(),
+                self.scaler.state_dict(),
+                all_gather_objects(rng_state()),  # one entry per process: each has its own dropout stream
+            ),
+        )
+        self.run.save_checkpoint(ckpt.to_dict(), name)
         if name == "last.pth":
             self.last_saved = self.global_step
             if not self.config_saved:  # config.yaml always describes a config last.pth was written with
                 self.run.save_config(self.cfg)
                 self.config_saved = True
 
-    def resume(self, ckpt: dict) -> None:
-        self.raw_model.load_state_dict(ckpt["model"])  # verified against the config before the run folder was touched
-        if ckpt["scaler"] and self.scaler.is_enabled():  # a run moved between bf16 and fp16 starts a fresh scaler
-            self.scaler.load_state_dict(ckpt["scaler"])
-        self.history, self.best, self.global_step = list(ckpt["history"]), ckpt["best"], ckpt["global_step"]
-        curves = ckpt.get("curves") or {}
-        self.train_points = [tuple(p) for p in curves.get("train", [])]
-        self.guard.load_state_dict(curves)
+    def resume(self, ckpt: Checkpoint) -> None:
+        self.raw_model.load_state_dict(ckpt.model)  # verified against the config before the run folder was touched
+        state, done, metrics = ckpt.training, ckpt.progress, ckpt.metrics
+        if state.scaler and self.scaler.is_enabled():  # a run moved between bf16 and fp16 starts a fresh scaler
+            self.scaler.load_state_dict(state.scaler)
+        self.history, self.best, self.global_step = list(metrics.history), metrics.best, done.global_step
+        self.train_points = list(metrics.train_points)
+        self.guard.load_state_dict(metrics.nonfinite)
         self.last_saved = self.global_step
-        progress = ckpt.get("epoch_progress")
-        where = f"{ckpt['epoch']} epochs" + (f" and {progress['samples']} samples of the next" if progress else "")
+        progress = done.epoch_progress
+        where = f"{done.epoch} epochs" + (f" and {progress.samples} samples of the next" if progress else "")
         self.log.info(
-            f"resuming from {self.run.path / 'last.pth'}: stage {ckpt['stage'] + 1}, {where}, {self.global_step} "
+            f"resuming from {self.run.path / 'last.pth'}: stage {done.stage + 1}, {where}, {self.global_step} "
             "steps done"
         )
 
-    def _restore_optimizer(self, ckpt: dict) -> None:
+    def _restore_optimizer(self, ckpt: Checkpoint) -> None:
         try:
-            self.optimizer.load_state_dict(ckpt["optimizer"])
+            self.optimizer.load_state_dict(ckpt.training.optimizer)
         except (ValueError, KeyError) as exc:
             raise UserError(
                 f"last.pth's optimizer state does not fit training.optimizer '{self.t.optimizer}' ({exc}). Resume "
                 "with the run's own config.yaml."
             ) from None
-        self.schedule.load_state_dict(ckpt["schedule"])
+        self.schedule.load_state_dict(ckpt.training.schedule)
 
     # ----------------------------------------------------------------- reporting
     def _epoch_label(self, stage: Stage, epoch: int) -> str:
