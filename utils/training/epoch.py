@@ -47,8 +47,7 @@ def train_one_epoch(trainer, stage, epoch: int, progress: EpochProgress = None) 
         if trainer.t.nonfinite == "skip" and i % accum == 0:
             snapshot = BufferSnapshot(trainer.raw_model)  # a dropped step must not keep the statistics it wrote
         last = (i + 1) % accum == 0
-        micro_loss = micro_step(trainer, batch, last)
-        step_loss += micro_loss
+        step_loss += micro_step(trainer, batch, last)
         tally.seen += batch["image"].shape[0] * get_world_size()
         if not last:
             continue
@@ -60,7 +59,7 @@ def train_one_epoch(trainer, stage, epoch: int, progress: EpochProgress = None) 
         step_loss = torch.zeros((), device=trainer.device)
         speed = tally.speed()
         # The periodic actions, between optimizer steps.
-        log_step(trainer, bar, micro_loss, speed, (i + 1) // accum)
+        log_step(trainer, bar, loss, speed, (i + 1) // accum)
         if due(trainer.t.val_every_iters, trainer.global_step, trainer.last_validated):
             trainer.validate(stage, epoch, float("nan"), speed, partial=True)
             trainer.model.train()
@@ -93,7 +92,8 @@ def micro_step(trainer, batch: dict, last: bool) -> torch.Tensor:
 
 
 def log_step(trainer, bar, loss: torch.Tensor, speed: float, steps_this_epoch: int) -> None:
-    """The step's loss, lr and speed to the progress bar, curves.png's points and TensorBoard.
+    """The step's loss (the mean over its micro-batches), lr and speed to the progress bar, curves.png's points and
+    TensorBoard.
 
     ``.item()`` waits for the GPU: only every ``training.log_every_iters`` steps (TensorBoard) and every 5 steps
     (the bar), the same steps on every rank, since the guard's check there is a collective.
