@@ -51,14 +51,13 @@ def train_one_epoch(trainer, stage, epoch: int, progress: EpochProgress = None) 
         tally.seen += batch["image"].shape[0] * get_world_size()
         if not last:
             continue
-        loss = step_loss / accum  # the step's loss: the mean over its micro-batches
+        loss = step_loss / accum  # all the step trained on, not only its last micro-batch
         if trainer._optimizer_step(loss, epoch_number):
             tally.add(step_loss, accum)
         elif snapshot is not None:
             snapshot.restore()
         step_loss = torch.zeros((), device=trainer.device)
         speed = tally.speed()
-        # The periodic actions, between optimizer steps.
         log_step(trainer, bar, loss, speed, (i + 1) // accum)
         if due(trainer.t.val_every_iters, trainer.global_step, trainer.last_validated):
             trainer.validate(stage, epoch, float("nan"), speed, partial=True)
