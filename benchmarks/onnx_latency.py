@@ -64,14 +64,9 @@ def machine(device: str) -> dict:
 def _model(quick: bool, checkpoint=None):
     if checkpoint:
         cfg, ckpt, path = merged_config(None, checkpoint, [])
-        model = load_eval_model(
-            cfg, ckpt, path, build_labels(cfg.target, cfg.dataset.labels, cfg.dataset.unlabeled_class)
-        )
-        return (
-            model,
-            cfg.training.loss,
-            f"{cfg.model.arch}/{cfg.model.encoder}, {len(ckpt['class_names'])} classes ({path})",
-        )
+        labels = build_labels(cfg.target, cfg.dataset.labels, cfg.dataset.unlabeled_class)
+        model = load_eval_model(cfg, ckpt, path, labels)
+        return model, cfg.training.loss, f"{cfg.model.arch}/{cfg.model.encoder}, {labels.num_classes} classes ({path})"
     torch.manual_seed(0)
     encoder = "resnet18" if quick else "resnext50_32x4d"
     return build_model("fpn", encoder, 8, None).eval(), "bce_dice", f"fpn/{encoder}, 8 classes, random weights"

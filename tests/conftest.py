@@ -71,6 +71,16 @@ def assert_same_training(straight: Path, resumed: Path, steps: int, key: str = "
     assert [r[key] for r in a["history"]] == [r[key] for r in b["history"]]
 
 
+def checkpoint_with_class_names(path) -> dict:
+    """A checkpoint file's dict with the ``class_names`` and ``palette`` its record derives from ``labels``: format 3
+    stores the classes once, in ``labels``; the tests that read those two keys were written for format 2's copies."""
+    from utils.checkpoint import Checkpoint, load_checkpoint
+
+    ckpt = load_checkpoint(path)
+    record = Checkpoint.from_dict(ckpt)
+    return {**ckpt, "class_names": record.class_names, "palette": record.palette}
+
+
 FAMILY_CONFIGS = {
     "bdd100k": "configs/bdd100k_classes_fpn.yaml",
     "vistas": "configs/vistas_v20_fpn.yaml",

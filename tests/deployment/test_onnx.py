@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from conftest import tiny_overrides
+from conftest import checkpoint_with_class_names, tiny_overrides
 from onnx import numpy_helper
 
 import eval as eval_script
@@ -55,7 +55,8 @@ def exported(tiny_run, sample_root):
 
 def torch_model(run):
     cfg, ckpt, path = merged_config(None, run / "best.pth", [])
-    return load_eval_model(cfg, ckpt, path, build_labels(cfg.target, cfg.dataset.labels)), ckpt
+    model = load_eval_model(cfg, ckpt, path, build_labels(cfg.target, cfg.dataset.labels))
+    return model, checkpoint_with_class_names(path)
 
 
 def axes(value_info) -> list:

@@ -117,8 +117,8 @@ def test_official_agreement_with_unlabeled_as_a_class(classes_run, sample_root, 
     """A 20-class model (void trained as 'unlabeled'): the official score is our miou_no_void."""
     ckpt = torch.load(classes_run / "best.pth", weights_only=True)
     ckpt["config"]["dataset"]["unlabeled_class"] = True
-    ckpt["class_names"] = ckpt["class_names"] + ["unlabeled"]
-    ckpt["palette"] = ckpt["palette"] + [[0, 0, 0]]
+    ckpt["labels"]["names"] = ckpt["labels"]["names"] + ["unlabeled"]
+    ckpt["labels"]["colors"] = ckpt["labels"]["colors"] + [[0, 0, 0]]
     weight, bias = ckpt["model"]["head.0.weight"], ckpt["model"]["head.0.bias"]
     # 'unlabeled' copies the road logit plus a margin: it takes road pixels (misses) and some void ones.
     ckpt["model"]["head.0.weight"] = torch.cat([weight, weight[:1]])

@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 import yaml
-from conftest import assert_same_training, tiny_overrides
+from conftest import assert_same_training, checkpoint_with_class_names, tiny_overrides
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import train
@@ -22,7 +22,7 @@ def test_two_iteration_smoke_run(sample_root, tmp_path):
     assert run_train(sample_root, out) == 0
     for name in ("config.yaml", "last.pth", "best.pth", "train.log", "metrics.json"):
         assert (out / name).is_file(), name
-    ckpt = load_checkpoint(out / "last.pth")
+    ckpt = checkpoint_with_class_names(out / "last.pth")
     assert ckpt["global_step"] == 2 and ckpt["epoch"] == 1 and ckpt["class_names"][0] == "void"
     assert {"model", "optimizer", "schedule", "scaler", "rng", "config", "palette", "best"} <= set(ckpt)
     assert yaml.safe_load((out / "config.yaml").read_text())["dataset"]["size"] == [64, 128]
@@ -105,7 +105,7 @@ def test_init_from_another_class_count(sample_root, tmp_path):
         "training.lr=1e-12",
     ]
     assert run_train(sample_root, tmp_path / "road", *extra) == 0
-    target = load_checkpoint(tmp_path / "road" / "last.pth")
+    target = checkpoint_with_class_names(tmp_path / "road" / "last.pth")
     assert target["class_names"] == ["road", "rest"]
     head = "head.0.weight"
     assert source[head].shape[0] == 8 and target["model"][head].shape[0] == 2

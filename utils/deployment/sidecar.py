@@ -68,7 +68,7 @@ def write_sidecar(onnx_path, content: dict) -> Path:
 
 
 def read_sidecar(onnx_path) -> dict:
-    """The sidecar of ``onnx_path``; a missing or unreadable one is a UserError saying how to get it back."""
+    """The sidecar of ``onnx_path``; a missing, unreadable or newer-format one is a UserError saying what to do."""
     path = sidecar_path(onnx_path)
     if not path.is_file():
         raise UserError(
@@ -83,10 +83,17 @@ def read_sidecar(onnx_path) -> dict:
         not isinstance(content, dict)
         or not isinstance(content.get("classes"), list)
         or (content.get("output") or {}).get("kind") not in ("logits", "probabilities", "labels")
+        or not isinstance(content.get("format_version", FORMAT_VERSION), int)
     ):
         raise UserError(
             f"'{path}' is not a sidecar written by export.py (no classes or output kind). Export again with python "
             "export.py."
+        )
+    version = content.get("format_version", FORMAT_VERSION)
+    if version > FORMAT_VERSION:
+        raise UserError(
+            f"'{path}' has format_version {version}, written by a newer version of this toolkit; this one reads up to "
+            f"{FORMAT_VERSION}. Update the toolkit, or export again with this one (python export.py)."
         )
     return content
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from models import build_model_from_config
-from utils.checkpoint import load_checkpoint
+from utils.checkpoint import Checkpoint
 from utils.config import apply_overrides, config_from_dict, config_to_dict, read_yaml, resolve_device
 from utils.config.declare import declared_keys
 from utils.config.errors import UserError
@@ -60,10 +60,10 @@ def _checkpoint_path(raw: dict, cli_checkpoint) -> Path:
     )
 
 
-def trained_size(ckpt: dict) -> list:
+def trained_size(ckpt: Checkpoint) -> list:
     """[H, W] the checkpoint's images were resized to: the scale at ratio 1 of its training stage."""
-    raw = ckpt["config"]
-    stages, stage = (raw.get("training") or {}).get("stages") or [], ckpt.get("stage", 0)
+    raw, stage = ckpt.config, ckpt.progress.stage if ckpt.progress else 0
+    stages = (raw.get("training") or {}).get("stages") or []
     if stage < len(stages) and stages[stage].get("size"):
         return list(stages[stage]["size"])  # a staged run ends at its last stage's size
     return list((raw.get("dataset") or {}).get("size") or DatasetConfig().size)
@@ -89,7 +89,7 @@ def scale_warnings(cfg, trained: list) -> list:
 
 
 def merged_config(config_path, cli_checkpoint, overrides, paint_frames: bool = False):
-    """(Config, checkpoint dict, checkpoint path).
+    """(Config, :class:`~utils.checkpoint.Checkpoint`, checkpoint path).
 
     The checkpoint's training config, with the user file's ``paths``, ``eval`` and data-location keys
     on top, the input size of the stage the checkpoint was trained in, then the --set overrides.
@@ -98,15 +98,15 @@ def merged_config(config_path, cli_checkpoint, overrides, paint_frames: bool = F
     """
     user = read_yaml(config_path) if config_path else {}
     path = _checkpoint_path(apply_overrides(copy.deepcopy(user), overrides), cli_checkpoint)
-    ckpt = load_checkpoint(path)
-    if not isinstance(ckpt.get("config"), dict):
+    ckpt = Checkpoint.load(path)
+    if ckpt.config is None:
         if not config_path:
             raise UserError(
                 f"Checkpoint '{path}' holds weights only, without the config that describes its model. Pass "
                 "--config_path with the training config it was trained with."
             )
-        ckpt["config"] = config_to_dict(config_from_dict(user))  # the user's file describes the model
-    raw = dict(ckpt["config"])
+        ckpt.config = config_to_dict(config_from_dict(user))  # the user's file describes the model
+    raw = dict(ckpt.config)
     trained_on = raw.get("target")
     raw["target"] = trained_on if paint_frames else user.get("target", trained_on)  # checked below, after the overrides
     if paint_frames:
@@ -130,29 +130,29 @@ def _user_keys(section: str, values: dict) -> dict:
     return {k: v for k, v in values.items() if f"{section}.{k}" in USER_KEYS or f"{section}.{k}" not in SCHEMA_KEYS}
 
 
-def eval_labels(family: DatasetFamily, ckpt: dict, log) -> LabelSet:
+def eval_labels(family: DatasetFamily, ckpt: Checkpoint, log) -> LabelSet:
     """The family's classes; the checkpoint's own copy where the dataset that describes them is not at hand
     (Vistas' config or a folder dataset's classes.yaml on a machine with only the checkpoint)."""
     try:
         return family.labels()
     except MissingDescription as exc:  # a broken classes.yaml or config still stops: only an absent one falls back
-        if "labels" not in ckpt:
+        if ckpt.labels is None:
             raise
         log.info(f"note: the classes come from the checkpoint ({str(exc).split(';')[0].rstrip('.')})")
-        return LabelSet.from_dict(ckpt["labels"])
+        return ckpt.labels
 
 
-def load_eval_model(cfg, ckpt: dict, path, labels: LabelSet) -> torch.nn.Module:
+def load_eval_model(cfg, ckpt: Checkpoint, path, labels: LabelSet) -> torch.nn.Module:
     """The checkpoint's model on the CPU in eval mode; a class list or architecture that does not fit is a UserError."""
-    if list(labels.names) != list(ckpt.get("class_names", labels.names)):
+    if ckpt.labels is not None and list(labels.names) != ckpt.class_names:
         raise UserError(
-            f"Checkpoint '{path}' was trained on classes {ckpt['class_names']}, but its config now gives "
+            f"Checkpoint '{path}' was trained on classes {ckpt.class_names}, but its config now gives "
             f"{list(labels.names)}."
         )
     # The checkpoint holds every weight: no ImageNet download (timm's hub, torchvision's URLs) on an offline eval machine.
     model = build_model_from_config(replace(cfg.model, encoder_weights=None), labels.num_classes)
     try:
-        model.load_state_dict(ckpt["model"])
+        model.load_state_dict(ckpt.model)
     except RuntimeError as exc:
         raise UserError(
             f"Checkpoint '{path}' does not fit model {cfg.model.arch}/{cfg.model.encoder}: the model keys come from "
@@ -243,8 +243,9 @@ def build_eval_setup(
                 f"({', '.join(labels.names)})."
             )
         fill = labels.names.index(fill)
+    stage, epoch = (ckpt.progress.stage, ckpt.progress.epoch) if ckpt.progress else (0, None)
     log.info(
-        f"checkpoint {path} (stage {ckpt.get('stage', 0) + 1}, epoch {ckpt.get('epoch')}), "
+        f"checkpoint {path} (stage {stage + 1}, epoch {epoch}), "
         f"{cfg.model.arch}/{cfg.model.encoder}, classes: {', '.join(labels.names)}"
     )
     for note in scale_warnings(cfg, trained_size(ckpt)):

@@ -98,6 +98,21 @@ def weights_are_finite(model: torch.nn.Module) -> bool:
     return bool(all_reduce_min(ok).item())
 
 
+def assert_finite(guard: NonFiniteGuard, model: torch.nn.Module, step: int, about_to: str) -> None:
+    """The guard's verdict, then the weights themselves: a non-finite model is never validated nor written.
+
+    ``step`` is the number of optimizer steps taken, for the message. A collective under DDP.
+    """
+    guard.check(about_to)
+    if not weights_are_finite(model):
+        raise NonFiniteError(
+            "The model's weights (or batch-norm statistics) are NaN or infinite at optimizer step "
+            f"{step}; stopped before {about_to}, "
+            "so no checkpoint holds them and last.pth / best.pth are as they were. Lower training.lr or set "
+            "training.clip_grad_norm."
+        )
+
+
 class BufferSnapshot:
     """Batch-norm running statistics before a forward pass, restored when that step is dropped."""
 

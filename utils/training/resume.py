@@ -7,10 +7,11 @@ while the run folder, its config.yaml included, is exactly as it was.
 
 import shlex
 from pathlib import Path
+from typing import Optional
 
 import yaml
 
-from utils.checkpoint import load_checkpoint
+from utils.checkpoint import Checkpoint
 from utils.config import config_to_dict, load_config
 from utils.config.declare import declared_keys
 from utils.config.errors import UserError
@@ -76,7 +77,7 @@ def _advice(run: Path, saved: dict, diffs: list) -> str:
     return f"Resume with the config the run was trained with, e.g. add --set {sets}"
 
 
-def prepare_run_folder(cfg, resume: bool):
+def prepare_run_folder(cfg, resume: bool) -> Optional[Checkpoint]:
     """Returns the verified last.pth (on the CPU) to continue from, or None for a fresh run; writes nothing."""
     run = Path(cfg.paths.output_dir)
     last = run / "last.pth"
@@ -91,9 +92,9 @@ def prepare_run_folder(cfg, resume: bool):
         raise UserError(
             f"--resume found no '{last}'. Start without --resume, or point paths.output_dir at the run to continue."
         )
-    ckpt = load_checkpoint(last)
-    saved = ckpt.get("config")
-    if not isinstance(saved, dict) or "stage" not in ckpt or "optimizer" not in ckpt:
+    ckpt = Checkpoint.load(last)
+    saved = ckpt.config
+    if not ckpt.resumable:
         raise UserError(
             f"'{last}' holds weights but no training state (optimizer, stage, config), so it cannot be resumed. Start "
             f"a new run with training.init_from: {last}."
@@ -105,9 +106,9 @@ def prepare_run_folder(cfg, resume: bool):
             f"Cannot resume '{run}': {listed}. Nothing in the run folder was changed. {_advice(run, saved, diffs)}"
         )
     stages = len(cfg.training.stages) or 1
-    if ckpt["stage"] >= stages:
+    if ckpt.progress.stage >= stages:
         raise UserError(
-            f"'{last}' was written in stage {ckpt['stage'] + 1}, but training.stages has {stages} now. Resume with "
+            f"'{last}' was written in stage {ckpt.progress.stage + 1}, but training.stages has {stages} now. Resume with "
             "the run's own config.yaml."
         )
     return ckpt

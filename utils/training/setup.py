@@ -5,8 +5,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from models import build_model_from_config, count_parameters
-from utils.checkpoint import load_checkpoint, transfer_weights
-from utils.config import config_to_dict
+from utils.checkpoint import Checkpoint, transfer_weights
 from utils.data.families import dataset_family
 from utils.data.loaders import build_dataset, build_loader
 from utils.distributed import get_rank, get_world_size
@@ -22,20 +21,8 @@ class TrainingParts:
     model: torch.nn.Module
     criterion: torch.nn.Module
     amp_dtype: object
-    checkpoint_meta: dict
     items: dict  # split -> the checked files to train and validate on (utils.data.checks)
     config_saved: bool  # False on a resume: config.yaml is rewritten with the first last.pth
-
-
-def checkpoint_meta(cfg, labels: LabelSet) -> dict:
-    """What eval.py needs to rebuild the model and draw its classes without the training config."""
-    return {
-        "config": config_to_dict(cfg),
-        "class_names": list(labels.names),
-        "palette": [list(c) for c in labels.colors],
-        "labels": labels.to_dict(),  # the classes without the dataset: eval.input and export on another machine
-        "format_version": 2,
-    }
 
 
 def build_training_parts(cfg, device: torch.device, log, items: dict, resume: bool = False) -> TrainingParts:
@@ -48,8 +35,7 @@ def build_training_parts(cfg, device: torch.device, log, items: dict, resume: bo
         replace(cfg.model, encoder_weights=None) if resume else cfg.model, labels.num_classes
     )
     if t.init_from and not resume:
-        ckpt = load_checkpoint(t.init_from)
-        fresh = transfer_weights(model, ckpt["model"])
+        fresh = transfer_weights(model, Checkpoint.load(t.init_from).model)
         log.info(
             f"init_from {t.init_from}: loaded {len(model.state_dict()) - len(fresh)} tensors; re-initialised "
             f"{len(fresh)}" + (f" ({', '.join(fresh[:4])}{', ...' if len(fresh) > 4 else ''})" if fresh else "")
@@ -79,9 +65,7 @@ def build_training_parts(cfg, device: torch.device, log, items: dict, resume: bo
             f"warning: training.freeze_encoder_iters={t.freeze_encoder_iters} with model.encoder_weights: null "
             "freezes random weights; set freeze_encoder_iters: 0 or use imagenet weights."
         )
-    return TrainingParts(
-        device, labels, model, criterion, dtype, checkpoint_meta(cfg, labels), items, config_saved=not resume
-    )
+    return TrainingParts(device, labels, model, criterion, dtype, items, config_saved=not resume)
 
 
 def build_stage_loaders(cfg, labels: LabelSet, items: dict, size, batch_size: int, device: torch.device) -> tuple:

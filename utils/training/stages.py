@@ -3,6 +3,8 @@
 import math
 from dataclasses import dataclass, replace
 
+from utils.config.errors import UserError
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -27,6 +29,31 @@ def plan_stages(cfg) -> list:
         Stage(i, s.epochs, tuple(pick(s.size, cfg.dataset.size)), pick(s.batch_size, t.batch_size), pick(s.lr, t.lr))
         for i, s in enumerate(t.stages)
     ]
+
+
+def batches_per_epoch(t, loader_batches: int, images: int, batch_size: int) -> int:
+    """The batches of an epoch, per process: whole optimizer steps of ``t.accumulation_steps`` micro-batches, at
+    most ``t.iters_per_epoch`` steps; ``loader_batches`` and ``images`` describe the stage's training loader."""
+    accum = t.accumulation_steps
+    batches = (loader_batches // accum) * accum
+    if t.iters_per_epoch:
+        batches = min(batches, t.iters_per_epoch * accum)
+    if batches == 0:
+        raise UserError(
+            f"The training set has {images} images: {loader_batches} batches of {batch_size} per process, fewer "
+            f"than training.accumulation_steps={accum}. Lower the batch size or accumulation_steps."
+        )
+    return batches
+
+
+def stage_line(stage: Stage, stages: int, crop, world: int, train_images: int, val_images: int) -> str:
+    """The log line that opens a stage: its length, scale, batch, lr and data."""
+    unit = f"{stage.max_steps} steps ({stage.epochs} epochs)" if stage.max_steps else f"{stage.epochs} epochs"
+    scale = f"{stage.size[0]}x{stage.size[1]}" + (f" in {crop[0]}x{crop[1]} crops" if crop else "")
+    return (
+        f"stage {stage.index + 1}/{stages}: {unit} at {scale}, batch {stage.batch_size} x {world} "
+        f"processes, lr {stage.lr:g}; {train_images} train / {val_images} val images"
+    )
 
 
 def resolve_epochs(stage: Stage, steps_per_epoch: int) -> Stage:
