@@ -1,6 +1,5 @@
 """Everything eval.py rebuilds from a checkpoint: the merged config, labels, model and predictor."""
 
-import copy
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -8,27 +7,20 @@ import torch
 
 from models import build_model_from_config
 from utils.checkpoint import Checkpoint
-from utils.config import apply_overrides, config_from_dict, config_to_dict, read_yaml, resolve_device
-from utils.config.declare import declared_keys
+from utils.config import resolve_device
 from utils.config.errors import UserError
-from utils.config.schema import Config, DatasetConfig
 from utils.data.families import DatasetFamily, dataset_family
 from utils.data.families.base import MissingDescription
 from utils.data.transforms import training_crop
 from utils.deployment.runtime import OnnxModel
 from utils.deployment.sidecar import resolve_onnx_path
+from utils.evaluation.eval_config import merged_config, scale_warnings, trained_size
 from utils.evaluation.inference import ModelRunner
 from utils.evaluation.predict import PredictionStep
 from utils.evaluation.tta import tta_views
 from utils.files import ensure_writable_folder
 from utils.labels import LabelSet
 from utils.runtime import amp_dtype, memory_format
-
-# Keys a user's eval (or paint) config file may change: those the schema declares in_eval="user" (paths, eval,
-# paint, where the data lies); the model, labels, loss and input size come from the checkpoint (``--set`` can
-# still override anything, e.g. dataset.crop_size for sliding windows).
-USER_KEYS = {key for key, _ in declared_keys(Config, in_eval="user")}
-SCHEMA_KEYS = {key for key, _ in declared_keys(Config)}
 
 
 @dataclass
@@ -44,90 +36,6 @@ class EvalSetup:
     family: DatasetFamily  # the dataset family: its files, label encoding and results
     step: PredictionStep  # TTA, upsampling, argmax and DropClusters: what eval, videos and painting predict with
     pictures: list = field(default_factory=list)  # the overlay pictures the last run_evaluation wrote (for the report)
-
-
-def _checkpoint_path(raw: dict, cli_checkpoint) -> Path:
-    if cli_checkpoint:
-        return Path(cli_checkpoint)
-    ev, paths = raw.get("eval") or {}, raw.get("paths") or {}
-    if ev.get("checkpoint"):
-        return Path(ev["checkpoint"])
-    if paths.get("output_dir"):
-        return Path(paths["output_dir"]) / "best.pth"
-    raise UserError(
-        "No checkpoint given: pass --checkpoint PATH, set eval.checkpoint, or set paths.output_dir to a run folder "
-        "holding best.pth."
-    )
-
-
-def trained_size(ckpt: Checkpoint) -> list:
-    """[H, W] the checkpoint's images were resized to: the scale at ratio 1 of its training stage."""
-    raw, stage = ckpt.config, ckpt.progress.stage if ckpt.progress else 0
-    stages = (raw.get("training") or {}).get("stages") or []
-    if stage < len(stages) and stages[stage].get("size"):
-        return list(stages[stage]["size"])  # a staged run ends at its last stage's size
-    return list((raw.get("dataset") or {}).get("size") or DatasetConfig().size)
-
-
-def scale_warnings(cfg, trained: list) -> list:
-    """Sentences about eval settings that would not see objects at the scale the model was trained on."""
-    size, window, notes = list(cfg.dataset.size), training_crop(cfg.dataset), []
-    if size != list(trained):
-        ratio = size[0] / trained[0]
-        notes.append(
-            f"dataset.size is {size} but the checkpoint was trained on images resized to {list(trained)}: objects "
-            f"appear at {ratio:.2f}x their training size. "
-            "Leave dataset.size as the checkpoint has it; for sliding windows set dataset.crop_size instead."
-        )
-    if cfg.eval.inference == "slide" and window[0] >= size[0] and window[1] >= size[1]:
-        notes.append(
-            f"eval.inference is slide but the window ({window}, dataset.crop_size or else dataset.size) covers "
-            f"the whole {size} image: "
-            "this is whole-image inference. Set dataset.crop_size (the training crop) for windows."
-        )
-    return notes
-
-
-def merged_config(config_path, cli_checkpoint, overrides, paint_frames: bool = False):
-    """(Config, :class:`~utils.checkpoint.Checkpoint`, checkpoint path).
-
-    The checkpoint's training config, with the user file's ``paths``, ``eval`` and data-location keys
-    on top, the input size of the stage the checkpoint was trained in, then the --set overrides.
-    ``paint_frames``: paint_points.py paints KITTI frames with any model, so a user's ``target: kitti``
-    only says where the frames are; the classes (target and labels) stay the checkpoint's.
-    """
-    user = read_yaml(config_path) if config_path else {}
-    path = _checkpoint_path(apply_overrides(copy.deepcopy(user), overrides), cli_checkpoint)
-    ckpt = Checkpoint.load(path)
-    if ckpt.config is None:
-        if not config_path:
-            raise UserError(
-                f"Checkpoint '{path}' holds weights only, without the config that describes its model. Pass "
-                "--config_path with the training config it was trained with."
-            )
-        ckpt.config = config_to_dict(config_from_dict(user))  # the user's file describes the model
-    raw = dict(ckpt.config)
-    trained_on = raw.get("target")
-    raw["target"] = trained_on if paint_frames else user.get("target", trained_on)  # checked below, after the overrides
-    if paint_frames:
-        overrides = [o for o in overrides or [] if o.split("=", 1)[0].strip() != "target"]
-    for section, values in user.items():
-        if isinstance(values, dict) and isinstance(raw.get(section, {}), dict):
-            raw[section] = {**(raw.get(section) or {}), **_user_keys(section, values)}
-    raw["dataset"] = {**(raw.get("dataset") or {}), "size": trained_size(ckpt)}
-    cfg = config_from_dict(raw, overrides)
-    if trained_on != cfg.target:
-        raise UserError(
-            f"target is '{cfg.target}' but checkpoint '{path}' was trained on '{trained_on}'. Evaluate it on its own "
-            "dataset family."
-        )
-    return cfg, ckpt, path
-
-
-def _user_keys(section: str, values: dict) -> dict:
-    """The keys of one section of the user's file that eval takes over the checkpoint's; an unknown key passes
-    through, so that config_from_dict names the closest valid one."""
-    return {k: v for k, v in values.items() if f"{section}.{k}" in USER_KEYS or f"{section}.{k}" not in SCHEMA_KEYS}
 
 
 def eval_labels(family: DatasetFamily, ckpt: Checkpoint, log) -> LabelSet:
