@@ -18,7 +18,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 from torchinfo import summary
 
-from models import build_model, build_model_from_config, canonical_encoder_name, count_parameters
+from models.encoders import canonical_encoder_name
+from models.registry import build_model, build_model_from_config, count_parameters
 from utils.config import load_config
 from utils.config.cli import add_debug_argument, run_main
 from utils.config.errors import UserError

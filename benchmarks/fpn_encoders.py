@@ -20,7 +20,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from models import build_model, count_parameters  # noqa: E402
+from models.registry import build_model, count_parameters  # noqa: E402
 from utils.losses import BCEDiceLoss  # noqa: E402
 
 ENCODERS = [

@@ -15,7 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.common import device_name, result, side_by_side
 from benchmarks.train_step import make_step, smp_model
-from models import build_model
+from models.registry import build_model
 
 # Dense bf16 tensor-core peaks (spec sheets), TFLOP/s; first match of the device name wins.
 PEAK_BF16_TFLOPS = (

@@ -11,7 +11,7 @@ overlapping by a third (eval.inference: slide). The bare forward is ``model(x)``
 import torch
 
 from benchmarks.common import device_name, result, side_by_side
-from models import build_model
+from models.registry import build_model
 from utils.evaluation.inference import ModelRunner
 from utils.evaluation.predict import PredictionStep
 from utils.evaluation.tta import tta_views

@@ -29,7 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from models import build_model  # noqa: E402
+from models.registry import build_model  # noqa: E402
 from utils.data.families import build_labels  # noqa: E402
 from utils.deployment.export import DeployModule, export_onnx  # noqa: E402
 from utils.deployment.runtime import CUDA_PROVIDER, create_session  # noqa: E402

@@ -12,7 +12,7 @@ import argparse
 import torch
 
 from benchmarks.common import device_name, result, side_by_side
-from models import build_model, count_parameters
+from models.registry import build_model, count_parameters
 from utils.losses import BCEDiceLoss
 
 

@@ -7,7 +7,7 @@ trained them); ttach's wrapper merges the raw model outputs. Same model, same ba
 import torch
 
 from benchmarks.common import device_name, result, side_by_side
-from models import build_model
+from models.registry import build_model
 from utils.evaluation.inference import ModelRunner
 from utils.evaluation.tta import predict_with_tta, tta_views
 

@@ -1,8 +1,26 @@
-"""The encoder -> decoder -> head model that pads any input to its stride and crops the logits back."""
+"""The encoder -> decoder -> head model that pads any input to its stride, crops the logits back, and in training
+also returns its auxiliary heads' logits."""
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """(N, C, H, W) replicate-padded at the bottom and right to H and W divisible by ``multiple``.
+
+    Written as ``(h + m - 1) // m * m - h``: ``(-h) % m`` exported an ONNX graph onnxruntime rejected.
+    """
+    h, w = x.shape[-2:]
+    pad_h, pad_w = (h + multiple - 1) // multiple * multiple - h, (w + multiple - 1) // multiple * multiple - w
+    return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else x
+
+
+def upsample_logits(logits: torch.Tensor, size) -> torch.Tensor:
+    """(N, C, h, w) logits bilinearly resized to ``size`` (H, W), as the losses and metrics read them."""
+    if tuple(logits.shape[-2:]) == tuple(size):
+        return logits
+    return F.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=False)
 
 
 class SegmentationModel(nn.Module):
@@ -10,18 +28,29 @@ class SegmentationModel(nn.Module):
 
     Inputs are replicate-padded at the bottom and right to a multiple of ``pad_multiple`` (the
     network's total stride) and the logits cropped back, so no "divisible by 32" error reaches users.
+
+    Args:
+        encoder: (N, 3, H, W) -> a list of feature maps; decoder: that list -> features; head: features -> logits.
+        aux_heads: ``{name: module}`` taking the encoder's feature list to logits at any stride (e.g. the FCN head
+            on the stride-16 stage). In training mode the model then returns ``{"out": logits, name: logits, ...}``,
+            every map upsampled to the input size; in eval mode (inference, export) only the logits.
     """
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, head: nn.Module, pad_multiple: int = 32):
+    def __init__(
+        self, encoder: nn.Module, decoder: nn.Module, head: nn.Module, pad_multiple: int = 32, aux_heads: dict = None
+    ):
         super().__init__()
         self.encoder, self.decoder, self.head = encoder, decoder, head
         self.pad_multiple = pad_multiple
+        self.aux_heads = nn.ModuleDict(aux_heads or {})  # holds no weights when there are none: old checkpoints load
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor):
         h, w = x.shape[-2:]
-        m = self.pad_multiple
-        pad_h, pad_w = (h + m - 1) // m * m - h, (w + m - 1) // m * m - w
-        if pad_h or pad_w:
-            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-        logits = self.head(self.decoder(self.encoder(x)))
-        return logits[..., :h, :w]
+        x = pad_to_multiple(x, self.pad_multiple)
+        features = self.encoder(x)
+        logits = self.head(self.decoder(features))[..., :h, :w]
+        if not (self.training and self.aux_heads):
+            return logits
+        size = x.shape[-2:]
+        aux = {name: upsample_logits(head(features), size)[..., :h, :w] for name, head in self.aux_heads.items()}
+        return {"out": logits, **aux}

@@ -8,7 +8,7 @@ import timm
 import torch
 import torchvision
 
-from models import build_model
+from models.registry import build_model
 from utils.config.errors import UserError
 from utils.runtime import get_logger
 

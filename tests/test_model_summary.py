@@ -3,7 +3,7 @@ import shlex
 import pytest
 
 import model_summary
-from models import build_model, count_parameters
+from models.registry import build_model, count_parameters
 from utils.config.errors import EXIT_USER_ERROR
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torchvision
 
-from models import build_model, count_parameters
+from models.registry import build_model, count_parameters
 from utils.config.errors import UserError
 
 RESNEXT50_ENCODER = 22_979_904  # torchvision resnext50_32x4d without its classifier

@@ -158,6 +158,27 @@ def build_loss(
     return LOSSES[name](num_classes, bce_weight, class_weights, ohem_thresh=ohem_thresh, ohem_min_kept=ohem_min_kept)
 
 
+class WithAuxiliaryOutputs(nn.Module):
+    """The training loss of a model with auxiliary heads: ``criterion(out) + sum(weight * criterion(aux))``.
+
+    Takes what the model returns: logits (N, C, H, W), as in eval mode and for models without auxiliary heads, or
+    in training ``{"out": logits, <name>: logits, ...}`` (models.base.SegmentationModel), every map at the
+    target's size. ``weights`` is ``{name: loss weight}`` (models.registry.aux_weights).
+    """
+
+    def __init__(self, criterion: nn.Module, weights: dict):
+        super().__init__()
+        self.criterion, self.weights = criterion, dict(weights)
+
+    def forward(self, outputs, target: torch.Tensor) -> torch.Tensor:
+        if isinstance(outputs, torch.Tensor):
+            return self.criterion(outputs, target)
+        loss = self.criterion(outputs["out"], target)
+        for name, weight in self.weights.items():
+            loss = loss + weight * self.criterion(outputs[name], target)
+        return loss
+
+
 def loss_activation(loss_name: str) -> str:
     """The activation a loss trains its logits through: "sigmoid" for bce_dice (each class on its own),
     "softmax" for ce_dice (the classes share one distribution). model.json names it for other consumers."""

@@ -11,10 +11,19 @@ from contextlib import contextmanager, nullcontext
 import numpy as np
 import torch
 
-from utils.config import resolve_device
+from utils.config.errors import UserError
 from utils.distributed import init_distributed, is_main_process, process_group_spec
 
 LOGGER_NAME = "segtool"
+
+
+def resolve_device(name: str) -> torch.device:
+    """training.device / eval.device: auto (CUDA when visible), cpu or cuda; cuda without a GPU is a UserError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("training.device / eval.device is 'cuda' but no CUDA GPU is visible. Set it to auto or cpu.")
+    return torch.device(name)
 
 
 def setup_device(device_name: str) -> torch.device:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from conftest import tiny_overrides
 
-from models import build_model_from_config
+from models.registry import build_model_from_config
 from utils.checkpoint import load_checkpoint
 from utils.config import config_from_dict
 from utils.data.families import build_labels

@@ -12,7 +12,6 @@ from utils.config.loading import (
     config_from_dict,
     config_to_dict,
     load_config,
-    resolve_device,
     save_config,
 )
 from utils.config.schema import Config, DatasetConfig, EvalConfig, ModelConfig, PathsConfig, StageConfig, TrainingConfig
@@ -33,6 +32,5 @@ __all__ = [
     "config_to_dict",
     "load_config",
     "read_yaml",
-    "resolve_device",
     "save_config",
 ]

@@ -221,13 +221,3 @@ def save_config(cfg: Config, path) -> None:
     from utils.files import atomic_write_text  # files imports this package's errors module
 
     atomic_write_text(path, yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
-
-
-def resolve_device(name: str):
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("training.device / eval.device is 'cuda' but no CUDA GPU is visible. Set it to auto or cpu.")
-    return torch.device(name)

@@ -10,7 +10,8 @@ its allowed range. docs/configuration.md is generated from the help texts here; 
 from dataclasses import dataclass, field
 from typing import Literal, Optional, Union
 
-from utils.config.declare import Rule, not_negative, opt, positive, size_rule
+from models.archs import ARCHITECTURES
+from utils.config.declare import Rule, not_negative, opt, size_rule
 from utils.config.schema_eval import EvalConfig, PaintConfig
 from utils.config.schema_training import StageConfig, TrainingConfig
 
@@ -133,8 +134,13 @@ class DatasetConfig:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    arch: Literal["fpn", "unet"] = opt("fpn", "fpn (Panoptic-FPN semantic head) or unet", on_resume="match")
+class CommonModelKeys:
+    arch: Literal[tuple(ARCHITECTURES)] = opt(
+        "fpn",
+        "the architecture, from the registry in models/archs: "
+        + "; ".join(f"{name}: {module.SUMMARY}" for name, module in ARCHITECTURES.items()),
+        on_resume="match",
+    )
     encoder: str = opt(
         "resnext50_32x4d",
         "torchvision resnet18/34/50/101, resnext50_32x4d (alias resnext50), resnext101_32x8d, or tu-<timm name>, e.g. "
@@ -153,42 +159,17 @@ class ModelConfig:
         rule=Rule(lambda v: 0 <= v < 1, "must lie in [0, 1)"),
         on_resume="free",
     )
-    fpn_merge: Literal["add", "cat"] = opt(
-        "add", "fpn: how the four upsampled pyramid levels are merged", on_resume="match"
+
+
+# The model section: the keys every architecture reads, then each architecture's own (models/archs/<arch>.py
+# declares them), so that adding an architecture adds its keys without an edit here.
+ModelConfig = dataclass(frozen=True)(
+    type(
+        "ModelConfig",
+        (*reversed([module.Keys for module in ARCHITECTURES.values()]), CommonModelKeys),
+        {"__doc__": "The ``model`` section: CommonModelKeys and every architecture's Keys.", "__module__": __name__},
     )
-    fpn_pyramid_channels: int = opt(
-        256,
-        "fpn: channels of the feature pyramid",
-        on_resume="match",
-        rule=Rule(lambda v: v > 0 and v % 32 == 0, "must be a positive multiple of 32 (GroupNorm uses 32 groups)"),
-    )
-    fpn_segmentation_channels: int = opt(
-        128,
-        "fpn: channels of the segmentation branches",
-        on_resume="match",
-        rule=Rule(lambda v: v > 0 and v % 32 == 0, "must be a positive multiple of 32 (GroupNorm uses 32 groups)"),
-    )
-    unet_preset: Literal["light", "original"] = opt(
-        "light",
-        "unet: light (smp-style decoder) or original (the original project's TernausNet decoder: 58.1M params with "
-        "resnext50, printed as 81.1M by the original)",
-        on_resume="match",
-    )
-    unet_decoder_channels: list[int] = opt(
-        [256, 128, 64, 32, 16],
-        "unet light: widths of the five decoder blocks, deepest first",
-        on_resume="match",
-        rule=Rule(lambda v: len(v) == 5 and min(v) > 0, "must list five positive widths, deepest first"),
-    )
-    unet_num_filters: int = opt(
-        32, "unet original: num_filters of the TernausNet decoder", on_resume="match", rule=positive()
-    )
-    unet_res_blocks: bool = opt(
-        False,
-        "unet original: residual blocks inside the decoder blocks (69.0M params with resnext50, printed as 92.0M by "
-        "the original)",
-        on_resume="match",
-    )
+)
 
 
 @dataclass(frozen=True)

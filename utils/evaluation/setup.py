@@ -5,9 +5,8 @@ from pathlib import Path
 
 import torch
 
-from models import build_model_from_config
+from models.registry import build_model_from_config
 from utils.checkpoint import Checkpoint
-from utils.config import resolve_device
 from utils.config.errors import UserError
 from utils.data.families import DatasetFamily, dataset_family
 from utils.data.families.base import MissingDescription
@@ -20,7 +19,7 @@ from utils.evaluation.predict import PredictionStep
 from utils.evaluation.tta import tta_views
 from utils.files import ensure_writable_folder
 from utils.labels import LabelSet
-from utils.runtime import amp_dtype, memory_format
+from utils.runtime import amp_dtype, memory_format, resolve_device
 
 
 @dataclass

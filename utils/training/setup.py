@@ -4,7 +4,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from models import build_model_from_config, count_parameters
+from models.registry import build_model_from_config, count_parameters, training_loss
 from utils.checkpoint import Checkpoint, transfer_weights
 from utils.data.families import dataset_family
 from utils.data.loaders import build_dataset, build_loader
@@ -45,9 +45,8 @@ def build_training_parts(cfg, device: torch.device, log, items: dict, resume: bo
     if get_world_size() > 1 and t.sync_bn and device.type == "cuda":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model = model.to(device, memory_format=memory_format(device, t.channels_last))
-    criterion = build_loss(
-        t.loss, labels.num_classes, t.bce_weight, t.class_weights, t.ohem_thresh, t.ohem_min_kept
-    ).to(device)
+    pixel_loss = build_loss(t.loss, labels.num_classes, t.bce_weight, t.class_weights, t.ohem_thresh, t.ohem_min_kept)
+    criterion = training_loss(cfg.model, pixel_loss).to(device)  # plus the architecture's auxiliary outputs
     dtype = amp_dtype(device, t.amp)
     log.info(
         f"model {cfg.model.arch} / {cfg.model.encoder} ({cfg.model.encoder_weights or 'random init'}): "
