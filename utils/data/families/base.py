@@ -83,7 +83,7 @@ class DatasetFamily:
     # -- config -------------------------------------------------------------------------------------------
     def check_config(self) -> None:
         """Raises a UserError naming the key when ``dataset.labels`` is not one of :attr:`label_modes`, or when
-        a dataset key another family reads (:data:`FAMILY_KEYS`) is set."""
+        a dataset key the schema declares for other families (``read_by``) is set."""
         if not isinstance(self.mode, str) or self.mode not in self.label_modes:
             modes = list(self.label_modes)
             allowed = modes[0] if len(modes) == 1 else f"{', '.join(modes[:-1])} or {modes[-1]}"
