@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, tiny_overrides
+from conftest import ROOT
 
 import eval as eval_script
 import train
@@ -41,13 +41,6 @@ def test_errors_from_set_are_not_blamed_on_the_file(tmp_path):
     bad.write_text("training:\n  epochs: many\n")
     with pytest.raises(UserError, match=r"^.*bad.yaml: Config key 'training.epochs'"):
         load_config(bad, ["training.lr=0.1"])
-
-
-@pytest.fixture(scope="module")
-def tiny_run(sample_root, tmp_path_factory):
-    out = tmp_path_factory.mktemp("errors") / "run"
-    assert train.main(["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out)]) == 0
-    return out
 
 
 def test_eval_on_weights_without_a_config(tiny_run, tmp_path, sample_root, capsys):
