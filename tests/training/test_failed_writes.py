@@ -56,7 +56,11 @@ from utils.checkpoint import atomic_torch_save
 
 class Slow:
     def __reduce__(self):
-        time.sleep(60)  # pickling the object takes long: the signal arrives mid-save
+        # Pickling the object takes long: the signal arrives mid-save. Short sleeps, so that a signal that came just
+        # before a sleep began, or to another thread, raises within 0.05 s (one long sleep could run to its end).
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
         return (int, (0,))
 
 def main(argv):
