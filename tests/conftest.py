@@ -3,6 +3,7 @@ with it that every test reading a default run shares."""
 
 import os
 import shutil
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -107,6 +108,13 @@ def copy_run(run: Path, target: Path) -> Path:
 
 def _link_checkpoints(src: str, dst: str) -> None:
     (os.link if src.endswith(".pth") else shutil.copy2)(src, dst)
+
+
+def free_port() -> int:
+    """A TCP port nothing on this machine listens on now (the OS picks it), for a rendezvous."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def assert_same_training(straight: Path, resumed: Path, steps: int, key: str = "miou") -> None:
