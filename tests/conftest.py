@@ -13,6 +13,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# Before torch loads (OpenMP reads it once), and inherited by every subprocess: OpenMP threads that spin while they
+# wait for each other burn the cores that other processes (test runs of other checkouts on this 2-core machine, a
+# second training, the DataLoader workers) need; under that load a tiny training took 20 s instead of 4 s.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from utils.sample_data import SampleSpec, generate_sample  # noqa: E402
 
 # The data check remembers files that passed; tests keep that memory to themselves (subprocesses inherit it).
