@@ -1,6 +1,9 @@
-"""Shared fixtures: one small built-in sample per test session, and a tiny training config."""
+"""Shared fixtures: one small built-in sample per test session, a tiny training config, and one tiny model trained
+with it that every test reading a default run shares."""
 
 import os
+import shutil
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -9,6 +12,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+# Before torch loads (OpenMP reads it once), and inherited by every subprocess: OpenMP threads that spin while they
+# wait for each other burn the cores that other processes (test runs of other checkouts on this 2-core machine, a
+# second training, the DataLoader workers) need; under that load a tiny training took 20 s instead of 4 s.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from utils.sample_data import SampleSpec, generate_sample  # noqa: E402
 
@@ -56,6 +64,62 @@ def tiny_overrides(sample_root: Path, out: Path, *extra) -> list:
         "eval.num_workers=0",
         *extra,
     ]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(sample_root, tmp_path_factory) -> Path:
+    """The run folder of ``tiny_overrides`` with configs/quickstart.yaml: 2 steps, 1 epoch, trained once a session.
+
+    Tests only read it. A test that writes into a run folder (a resume, an export beside best.pth, a lock, eval's
+    default output folder) works on a ``copy_run`` of it; at the end of the session it must be as trained, so a
+    test that wrote into it by mistake fails here instead of changing what later tests see.
+    """
+    import train
+
+    out = tmp_path_factory.mktemp("tiny") / "run"
+    assert train.main(["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out)]) == 0
+    trained = folder_state(out)
+    yield out
+    now = folder_state(out)
+    changed = sorted(name for name in {*trained, *now} if trained.get(name, 0) != now.get(name, 0))
+    assert not changed, f"tests changed the shared run {out} ({', '.join(changed)}): copy_run it before writing"
+
+
+def folder_state(folder: Path) -> dict:
+    """Every path under ``folder`` with its file's inode, size and modification time (None for a folder)."""
+    state = {}
+    for path in sorted(folder.rglob("*")):
+        st = path.stat()
+        state[str(path.relative_to(folder))] = (st.st_ino, st.st_size, st.st_mtime_ns) if path.is_file() else None
+    return state
+
+
+def copy_run(run: Path, target: Path) -> Path:
+    """A copy of ``run`` at ``target`` whose config.yaml names ``target`` as its folder, as if it had trained there.
+
+    The checkpoints are hard links: the toolkit replaces a checkpoint (a new file renamed over it) and never
+    writes into one, so a copy costs no disk; a write into one would show in the shared run's end-of-session check.
+    The config inside them still names ``run``: give eval or paint_points an output folder (or paths.output_dir)
+    where they would otherwise default to the checkpoint's run folder.
+    """
+    import yaml
+
+    shutil.copytree(run, target, copy_function=_link_checkpoints)
+    own = yaml.safe_load((target / "config.yaml").read_text())
+    own["paths"]["output_dir"] = str(target)
+    (target / "config.yaml").write_text(yaml.safe_dump(own, sort_keys=False))
+    return target
+
+
+def _link_checkpoints(src: str, dst: str) -> None:
+    (os.link if src.endswith(".pth") else shutil.copy2)(src, dst)
+
+
+def free_port() -> int:
+    """A TCP port nothing on this machine listens on now (the OS picks it), for a rendezvous."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def assert_same_training(straight: Path, resumed: Path, steps: int, key: str = "miou") -> None:

@@ -1,13 +1,12 @@
 """Every input mistake ends in one clear line and a non-zero exit; --debug adds the traceback for bug reports."""
 
-import subprocess
-import sys
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, tiny_overrides
+from conftest import ROOT
 
 import eval as eval_script
 import train
@@ -43,13 +42,6 @@ def test_errors_from_set_are_not_blamed_on_the_file(tmp_path):
         load_config(bad, ["training.lr=0.1"])
 
 
-@pytest.fixture(scope="module")
-def tiny_run(sample_root, tmp_path_factory):
-    out = tmp_path_factory.mktemp("errors") / "run"
-    assert train.main(["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out)]) == 0
-    return out
-
-
 def test_eval_on_weights_without_a_config(tiny_run, tmp_path, sample_root, capsys):
     bare = tmp_path / "weights.pth"
     torch.save({"model": torch.load(tiny_run / "best.pth", weights_only=True)["model"]}, bare)
@@ -83,7 +75,7 @@ def test_eval_output_dir_that_cannot_be_created(tiny_run, tmp_path, capsys):
     assert "eval.output_dir" in err and str(blocker / "eval") in err and "Traceback" not in err
 
 
-def test_a_worker_error_reads_like_the_main_process_error(tiny_run, tmp_path):
+def test_a_worker_error_reads_like_the_main_process_error(tiny_run, tmp_path, capfd):
     folder = tmp_path / "frames"
     folder.mkdir()
     cv2.imwrite(str(folder / "a.png"), np.zeros((64, 128, 3), np.uint8))
@@ -91,7 +83,6 @@ def test_a_worker_error_reads_like_the_main_process_error(tiny_run, tmp_path):
     errors = {}
     for workers in (0, 1):
         argv = [
-            "eval.py",
             "--checkpoint",
             str(tiny_run / "best.pth"),
             "--set",
@@ -100,7 +91,8 @@ def test_a_worker_error_reads_like_the_main_process_error(tiny_run, tmp_path):
             "eval.device=cpu",
             f"eval.num_workers={workers}",
         ]
-        proc = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        # In this process, as eval.py's __main__ runs it; capfd also holds what the forked worker writes to fd 2.
+        proc = SimpleNamespace(returncode=eval_script.run_main(eval_script.main, argv), stderr=capfd.readouterr().err)
         assert proc.returncode == EXIT_USER_ERROR, proc.stderr[-2000:]
         errors[workers] = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
         assert "Traceback" not in proc.stderr and "DataLoader worker" not in proc.stderr

@@ -118,16 +118,15 @@ def test_kitti_all_black_ground_truth_and_a_misnamed_image(sample_root, tmp_path
         checked_items(cfg, ("train",), logging.getLogger("test-checks"))
 
 
-def test_eval_checks_its_split_too(dataset, tmp_path, capsys, sample_root):
-    run = tmp_path / "run"
-    argv = ["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, run)]
-    assert train.main(argv) == 0
+def test_eval_checks_its_split_too(dataset, tmp_path, capsys, tiny_run):
+    run = tiny_run  # trained on the undamaged sample
     damage(dataset)
     args = [
         "--checkpoint",
         str(run / "best.pth"),
         "--set",
         f"paths.root={dataset}",
+        f"eval.output_dir={tmp_path / 'eval'}",  # not into the shared run
         "eval.num_workers=0",
         "eval.device=cpu",
     ]

@@ -8,12 +8,11 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from conftest import checkpoint_with_class_names, tiny_overrides
+from conftest import checkpoint_with_class_names, copy_run
 from onnx import numpy_helper
 
 import eval as eval_script
 import export as export_script
-import train
 from utils.config.errors import EXIT_USER_ERROR
 from utils.data.families import build_labels
 from utils.deployment import run as export_run
@@ -23,25 +22,14 @@ from utils.losses import probabilities
 from utils.runtime import get_logger
 
 
-@pytest.fixture(scope="session")
-def tiny_run(sample_root, tmp_path_factory):
-    """FPN-resnet18 on the sample's 8 categories at 64x128 (bce_dice), trained for a few steps."""
-    out = tmp_path_factory.mktemp("onnx_run")
-    assert (
-        train.main(
-            [
-                "--config_path",
-                "configs/quickstart.yaml",
-                "--set",
-                *tiny_overrides(sample_root, out, "training.iters_per_epoch=4"),
-            ]
-        )
-        == 0
-    )
-    return out
+@pytest.fixture(scope="module")
+def tiny_run(tiny_run, tmp_path_factory):
+    """FPN-resnet18 on the sample's 8 categories at 64x128 (bce_dice), trained for a few steps: a copy of the
+    session's tiny run, as the export writes model.onnx beside its best.pth."""
+    return copy_run(tiny_run, tmp_path_factory.mktemp("onnx_run") / "run")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def exported(tiny_run, sample_root):
     """The default export (fp32 probabilities, opset 20) beside best.pth."""
     assert (

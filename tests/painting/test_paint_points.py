@@ -6,20 +6,18 @@ import cv2
 import imageio_ffmpeg
 import numpy as np
 import pytest
-from conftest import tiny_overrides
+from conftest import copy_run
 
 import paint_points
-import train
 from utils.config.errors import EXIT_USER_ERROR
 from utils.data.kitti_calib import read_calib
 from utils.painting.frames import read_scan
 
 
 @pytest.fixture(scope="module")
-def categories_run(sample_root, tmp_path_factory):
-    out = tmp_path_factory.mktemp("paint_run")
-    assert train.main(["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out)]) == 0
-    return out
+def categories_run(tiny_run, tmp_path_factory):
+    """A copy of the session's tiny run (8 categories): painting writes into the run folder."""
+    return copy_run(tiny_run, tmp_path_factory.mktemp("paint_run") / "run")
 
 
 def paint(run, *extra):
@@ -103,7 +101,14 @@ def test_paints_every_frame_and_writes_kitti_formats(categories_run, sample_root
 
 
 def test_clear_errors(categories_run, sample_root, tmp_path, capsys):
-    argv = ["--checkpoint", str(categories_run / "best.pth"), "--set", "eval.device=cpu"]
+    # paths.output_dir: the copy's checkpoint still names the shared run, where paint would create its folders.
+    argv = [
+        "--checkpoint",
+        str(categories_run / "best.pth"),
+        "--set",
+        f"paths.output_dir={categories_run}",
+        "eval.device=cpu",
+    ]
     assert paint_points.run_main(paint_points.main, argv) == EXIT_USER_ERROR
     assert "set paint.root to the folder holding KITTI's data_road/" in capsys.readouterr().err
     argv += [f"paint.root={sample_root / 'kitti'}"]

@@ -1,13 +1,15 @@
-"""Two CPU processes under torchrun (gloo): training finishes and validation metrics reduce exactly."""
+"""Two CPU processes under torchrun (gloo), started the way two real nodes are (torchrun --nnodes 2 --node_rank R
+--rdzv_endpoint HOST:PORT): they train as one job and validation metrics reduce exactly."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_overrides
+from conftest import free_port, tiny_overrides
 
 from models.registry import build_model_from_config
 from utils.checkpoint import load_checkpoint
@@ -20,8 +22,8 @@ from utils.training.validation import validate
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_torchrun_two_processes_reduce_metrics_exactly(sample_root, tmp_path):
-    out = tmp_path / "ddp"
+def test_torchrun_two_node_groups_train_as_one_job_and_reduce_metrics_exactly(sample_root, tmp_path):
+    out, port = tmp_path / "ddp", free_port()
     # KITTI road with one val image: the second process validates nothing, which must not hang it.
     kitti = [
         "target=kitti",
@@ -31,22 +33,24 @@ def test_torchrun_two_processes_reduce_metrics_exactly(sample_root, tmp_path):
         "dataset.size=[64,192]",
     ]
     overrides = tiny_overrides(sample_root, out, "training.epochs=2", *kitti)
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node=2",
-        "--master_port=29517",
-        "train.py",
-        "--config_path",
-        "configs/quickstart.yaml",
-        "--set",
-        *overrides,
-    ]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    # GLOO_SOCKET_IFNAME: the interface the node groups reach each other on.
+    env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1"}
+    nodes = []
+    for node_rank in (0, 1):
+        launch = (
+            f"-m torch.distributed.run --nnodes 2 --node_rank {node_rank} --nproc_per_node 1 "
+            f"--rdzv_endpoint 127.0.0.1:{port} --rdzv_conf timeout=60"
+        ).split()
+        cmd = [sys.executable, *launch, "train.py", "--config_path", "configs/quickstart.yaml", "--set", *overrides]
+        nodes.append(
+            subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        )
+    logs = [node.communicate(timeout=240)[0] for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], "\n".join(log[-3000:] for log in logs)
+    train_log = (out / "train.log").read_text()
+    assert "batch 2 x 2 processes" in train_log  # one process group across both node groups
     history = json.loads((out / "metrics.json").read_text())
-    assert len(history) == 2 and history[-1]["iteration"] == 4
+    assert len(history) == 2 and history[-1]["iteration"] == 4  # both epochs of one job: 2 steps each
 
     # One process over the same val set must agree with the metrics reduced over both.
     ckpt = load_checkpoint(out / "last.pth")

@@ -3,7 +3,7 @@
 import json
 
 import torch
-from conftest import tiny_overrides
+from conftest import copy_run, tiny_overrides
 
 import train
 from utils.checkpoint import load_checkpoint
@@ -30,9 +30,8 @@ def test_a_huge_lr_stops_with_exit_3_and_writes_no_checkpoint(sample_root, tmp_p
     assert not (out / "last.pth").exists() and not (out / "best.pth").exists()
 
 
-def test_resuming_a_good_run_with_a_bad_lr_leaves_it_as_it_was(sample_root, tmp_path, capsys):
-    out = tmp_path / "good"
-    assert train.main(argv_for(sample_root, out)) == 0
+def test_resuming_a_good_run_with_a_bad_lr_leaves_it_as_it_was(tiny_run, sample_root, tmp_path, capsys):
+    out = copy_run(tiny_run, tmp_path / "good")  # argv_for's run, finished
     before = run_files(out)
     assert {"last.pth", "best.pth", "config.yaml", "metrics.json"} <= set(before)
     code = train.run_main(

@@ -4,7 +4,7 @@ from dataclasses import fields
 
 import pytest
 import yaml
-from conftest import tiny_overrides
+from conftest import copy_run, tiny_overrides
 
 import train
 from utils.checkpoint import load_checkpoint
@@ -23,10 +23,9 @@ def snapshot(folder) -> dict:
 
 
 @pytest.fixture(scope="module")
-def finished_run(sample_root, tmp_path_factory):
-    out = tmp_path_factory.mktemp("finished") / "run"
-    assert train.main(argv_for(sample_root, out)) == 0
-    return out
+def finished_run(tiny_run, tmp_path_factory):
+    """The tiny run (argv_for's, finished), copied: these tests try to write into it and check that nothing was."""
+    return copy_run(tiny_run, tmp_path_factory.mktemp("finished") / "run")
 
 
 @pytest.mark.parametrize("change", ["model.arch=unet", "dataset.labels=road", "training.optimizer=sgd"])
@@ -71,9 +70,8 @@ def test_resume_with_the_runs_own_config_yaml(sample_root, tmp_path):
     assert "epochs: 3" in (out / "config.yaml").read_text()
 
 
-def test_resume_ignores_a_missing_init_from(sample_root, tmp_path):
-    source = tmp_path / "source"
-    assert train.main(argv_for(sample_root, source)) == 0
+def test_resume_ignores_a_missing_init_from(tiny_run, sample_root, tmp_path):
+    source = copy_run(tiny_run, tmp_path / "source")  # argv_for's run, finished
     out = tmp_path / "transfer"
     init = f"training.init_from={source / 'last.pth'}"
     assert train.main(argv_for(sample_root, out, init, "training.epochs=1")) == 0

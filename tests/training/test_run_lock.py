@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, tiny_overrides
+from conftest import ROOT, copy_run, tiny_overrides
 
 import eval as eval_script
 import train
@@ -193,9 +193,8 @@ def test_a_sigkilled_training_resumes(sample_root, tmp_path, log_text):
     assert load_checkpoint(out / "last.pth")["global_step"] == 2 * epochs and not (out / LOCK_NAME).exists()
 
 
-def test_eval_reads_a_locked_run_folder(sample_root, tmp_path):
-    run = tmp_path / "run"
-    assert train.main(argv_for(sample_root, run)) == 0
+def test_eval_reads_a_locked_run_folder(tiny_run, sample_root, tmp_path):
+    run = copy_run(tiny_run, tmp_path / "run")  # argv_for's run, finished
     lock = write_lock(run, pid=os.getppid())  # a live training of this host holds it
     before = lock.read_bytes()
     argv = [

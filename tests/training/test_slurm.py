@@ -2,6 +2,7 @@
 
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -68,8 +69,10 @@ def test_torchrun_variables_win_over_slurms(monkeypatch):
 
 def test_two_srun_tasks_train_as_one_job(sample_root, tmp_path):
     out = tmp_path / "slurm"
-    # The port comes from the job id, as on a cluster: pick a job id whose port is free here.
-    job_id = next(j for j in range(4242, 4342) if _port_free(slurm_master_port(str(j))))
+    # The port comes from the job id, as on a cluster: pick a job id whose port is free here. A random start, so
+    # that test runs of other checkouts on this machine do not all reach for the same port at once.
+    start = random.randrange(10000)
+    job_id = next(j for j in range(start, start + 100) if _port_free(slurm_master_port(str(j))))
     base = {k: v for k, v in os.environ.items() if k not in TORCHRUN_VARS and not k.startswith("SLURM_")}
     base.update(
         GLOO_SOCKET_IFNAME="lo",

@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 import yaml
-from conftest import assert_same_training, checkpoint_with_class_names, tiny_overrides
+from conftest import assert_same_training, checkpoint_with_class_names, copy_run, tiny_overrides
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import train
@@ -17,9 +17,8 @@ def run_train(sample_root, out, *extra, resume=False):
     return train.main(argv + (["--resume"] if resume else []))
 
 
-def test_two_iteration_smoke_run(sample_root, tmp_path):
-    out = tmp_path / "run"
-    assert run_train(sample_root, out) == 0
+def test_two_iteration_smoke_run(tiny_run):
+    out = tiny_run  # run_train(sample_root, out), trained once for the session
     for name in ("config.yaml", "last.pth", "best.pth", "train.log", "metrics.json"):
         assert (out / name).is_file(), name
     ckpt = checkpoint_with_class_names(out / "last.pth")
@@ -56,9 +55,8 @@ def test_training_starts_from_a_local_encoder_weights_file(sample_root, tmp_path
     assert torch.equal(model["encoder.layer4.1.conv2.weight"], weights["layer4.1.conv2.weight"])
 
 
-def test_refuses_to_overwrite_a_run(sample_root, tmp_path, capsys):
-    out = tmp_path / "run"
-    assert run_train(sample_root, out) == 0
+def test_refuses_to_overwrite_a_run(tiny_run, sample_root, tmp_path, capsys):
+    out = copy_run(tiny_run, tmp_path / "run")  # a finished run_train(sample_root, out)
     before = (out / "last.pth").read_bytes()
     argv = ["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out)]
     assert train.run_main(train.main, argv) == EXIT_USER_ERROR
@@ -95,12 +93,11 @@ def test_interrupted_then_resumed_equals_uninterrupted(sample_root, tmp_path, mo
     assert_same_training(tmp_path / "straight", tmp_path / "resumed", steps=6)
 
 
-def test_init_from_another_class_count(sample_root, tmp_path):
-    assert run_train(sample_root, tmp_path / "categories") == 0
-    source = load_checkpoint(tmp_path / "categories" / "last.pth")["model"]
+def test_init_from_another_class_count(tiny_run, sample_root, tmp_path):
+    source = load_checkpoint(tiny_run / "last.pth")["model"]  # run_train's categories run
     extra = [
         "dataset.labels=road",
-        f"training.init_from={tmp_path / 'categories' / 'last.pth'}",
+        f"training.init_from={tiny_run / 'last.pth'}",
         "training.iters_per_epoch=1",
         "training.lr=1e-12",
     ]
