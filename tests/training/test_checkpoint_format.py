@@ -67,11 +67,9 @@ def overrides(sample_root, out, *extra) -> list:
 
 
 @pytest.fixture(scope="module")
-def run(sample_root, tmp_path_factory):
-    """Today's code, one epoch of 2 steps: best.pth and last.pth in format 3."""
-    out = tmp_path_factory.mktemp("format_3") / "run"
-    assert train.main(overrides(sample_root, out)) == 0
-    return out
+def run(tiny_run):
+    """Today's code, one epoch of 2 steps (the session's shared run, read only): best.pth and last.pth in format 3."""
+    return tiny_run
 
 
 @pytest.fixture(scope="module")
