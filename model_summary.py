@@ -20,9 +20,9 @@ from torchinfo import summary
 
 from models.encoders import canonical_encoder_name
 from models.registry import build_model, build_model_from_config, count_parameters
-from utils.config import load_config
 from utils.config.cli import add_debug_argument, run_main
 from utils.config.errors import UserError
+from utils.config.loading import load_config
 from utils.data.families import dataset_family
 from utils.data.transforms import training_crop
 

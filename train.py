@@ -7,8 +7,8 @@ SLURM: srun python train.py --config_path ... (one task per GPU), or srun torchr
 import argparse
 import sys
 
-from utils.config import load_config
 from utils.config.cli import add_config_arguments, run_main
+from utils.config.loading import load_config
 from utils.data.checks import checked_items
 from utils.data.loaders import dataset_items
 from utils.distributed import cleanup_distributed

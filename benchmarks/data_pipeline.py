@@ -17,7 +17,7 @@ from torchvision import datasets, tv_tensors
 from torchvision.transforms import v2
 
 from benchmarks.common import full_size_sample, result, side_by_side, threads
-from utils.config import config_from_dict
+from utils.config.loading import config_from_dict
 from utils.data.families import build_labels
 from utils.data.loaders import _worker_init, build_dataset, collate
 from utils.data.prepare import build_cache

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from benchmarks.common import full_size_sample, result, side_by_side
-from utils.config import config_from_dict
+from utils.config.loading import config_from_dict
 from utils.data.families import build_labels
 from utils.data.loaders import dataset_items
 from utils.evaluation.drop_clusters import drop_clusters

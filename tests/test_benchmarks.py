@@ -9,7 +9,7 @@ from benchmarks.__main__ import main as bench_main
 from benchmarks.__main__ import run_entry, table
 from benchmarks.common import result
 from benchmarks.registry import BENCHMARKS, Entry
-from utils.config import config_from_dict
+from utils.config.loading import config_from_dict
 from utils.data.families import build_labels
 from utils.data.loaders import build_dataset
 from utils.data.transforms import IMAGENET_MEAN, IMAGENET_STD

@@ -1,5 +1,6 @@
 """The folder layout is part of the design: an import graph without cycles, and stage packages that import shared
-leaves, never each other. Every import statement counts, including those inside functions."""
+leaves, never each other. Every import statement counts, including those inside functions, and so do the package
+inits that importing a submodule runs first."""
 
 import ast
 import subprocess
@@ -44,10 +45,16 @@ def import_graph() -> dict:
         parts = name.split(".")
         return next((".".join(parts[:i]) for i in range(len(parts), 0, -1) if ".".join(parts[:i]) in modules), None)
 
+    def packages(target):
+        """Importing ``a.b.c`` first runs the package inits ``a`` and ``a.b``: they are imported too."""
+        parts = target.split(".")
+        return {".".join(parts[:i]) for i in range(1, len(parts))} & set(modules)
+
     graph = {}
     for name, path in modules.items():
         targets = {resolve(n) for n in imported_names(path)} - {None, name}
-        # A submodule's ``from package import x`` names its own package's __init__: not a dependency on itself.
+        targets |= {p for t in targets for p in packages(t)}
+        # A module's own packages are already being initialised when it runs: not a dependency.
         graph[name] = {t for t in targets if not name.startswith(t + ".")}
     return graph
 

@@ -3,8 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from utils.config import Config, config_from_dict, load_config
 from utils.config.errors import UserError
+from utils.config.loading import config_from_dict, load_config
+from utils.config.schema import Config
 from utils.data.families import dataset_family
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,9 +6,9 @@ import pytest
 import torch
 import yaml
 
-from utils.config import config_from_dict, config_to_dict
 from utils.config.declare import declared_keys
 from utils.config.errors import UserError
+from utils.config.loading import config_from_dict, config_to_dict
 from utils.config.schema import Config, DatasetConfig, ModelConfig
 from utils.data.families import dataset_family
 from utils.evaluation.setup import merged_config

@@ -10,8 +10,8 @@ from conftest import ROOT
 
 import eval as eval_script
 import train
-from utils.config import load_config
 from utils.config.errors import EXIT_USER_ERROR, UserError
+from utils.config.loading import load_config
 
 
 def test_config_files_that_cannot_be_used(tmp_path):

@@ -7,8 +7,8 @@ import pytest
 import torch
 from conftest import tiny_overrides
 
-from utils.config import config_from_dict
 from utils.config.errors import UserError
+from utils.config.loading import config_from_dict
 from utils.data.families import build_labels
 from utils.data.loaders import build_dataset, dataset_items
 from utils.data.prepare import main as prepare_main

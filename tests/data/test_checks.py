@@ -10,8 +10,8 @@ from conftest import tiny_overrides
 
 import eval as eval_script
 import train
-from utils.config import config_from_dict
 from utils.config.errors import EXIT_USER_ERROR, UserError
+from utils.config.loading import config_from_dict
 from utils.data.checks import checked_items
 
 

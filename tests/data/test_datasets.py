@@ -6,8 +6,8 @@ import torchvision
 from cityscapesscripts.helpers.labels import name2label
 from conftest import SMALL
 
-from utils.config import config_from_dict
 from utils.config.errors import UserError
+from utils.config.loading import config_from_dict
 from utils.data.families import build_labels
 from utils.data.families.kitti import decode_kitti_gt
 from utils.data.kitti_calib import calib_path_for, read_calib, road_to_image_homography

@@ -10,8 +10,8 @@ import pytest
 from conftest import SMALL
 from PIL import Image
 
-from utils.config import config_from_dict
 from utils.config.errors import UserError
+from utils.config.loading import config_from_dict
 from utils.data.checks import checked_items
 from utils.data.families import FAMILIES, dataset_family
 from utils.labels import IGNORE_INDEX
@@ -298,7 +298,7 @@ def test_keys_of_another_family_are_refused_and_null_labels_resume_as_the_defaul
         UserError, match=r"lists 'persn', which is not a Cityscapes label name"
     ):  # when the family is asked, before any work
         family(sample_root / "cityscapes", "cityscapes", "dataset.labels=[persn]")
-    from utils.config import config_to_dict
+    from utils.config.loading import config_to_dict
     from utils.training.resume import config_differences
 
     explicit = config_to_dict(config_from_dict({}, ["dataset.labels=categories"]))

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from utils.config import config_from_dict
 from utils.config.errors import UserError
+from utils.config.loading import config_from_dict
 from utils.data.families import FAMILIES, dataset_family
 from utils.data.loaders import folder_items
 from utils.sample_data.layouts import LAYOUTS

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from utils.config import config_from_dict
+from utils.config.loading import config_from_dict
 from utils.data.families import build_labels, dataset_family
 from utils.evaluation.loop import run_evaluation
 from utils.evaluation.predict import PredictionStep

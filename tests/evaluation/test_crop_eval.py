@@ -12,7 +12,7 @@ from conftest import tiny_overrides
 import eval as eval_script
 import train
 from models.base import SegmentationModel
-from utils.config import config_from_dict
+from utils.config.loading import config_from_dict
 from utils.data.transforms import CatMaxRatioCrop, train_transform, training_crop
 from utils.evaluation.inference import ModelRunner
 from utils.evaluation.setup import _windows, scale_warnings

@@ -13,7 +13,7 @@ from conftest import FAMILY_CONFIGS as CONFIGS
 import eval as eval_script
 import export
 import paint_points
-from utils.config import config_from_dict
+from utils.config.loading import config_from_dict
 from utils.data.families import dataset_family
 from utils.data.inspect import main as inspect_main
 from utils.data.loaders import build_dataset

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import eval as eval_script
-from utils.config import config_from_dict
+from utils.config.loading import config_from_dict
 from utils.data.families import dataset_family
 from utils.evaluation.report import write_report
 

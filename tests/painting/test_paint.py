@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from conftest import SMALL
 
-from utils.config import config_from_dict
+from utils.config.loading import config_from_dict
 from utils.data.families import build_labels, dataset_family
 from utils.data.kitti_calib import KittiCalib, read_calib
 from utils.painting.clusters import cluster_objects, object_class_indices

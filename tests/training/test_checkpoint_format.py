@@ -15,8 +15,8 @@ import eval as eval_script
 import export as export_script
 import train
 from utils.checkpoint import FORMAT_VERSION, Checkpoint, load_checkpoint, migrate
-from utils.config import load_config
 from utils.config.errors import EXIT_USER_ERROR
+from utils.config.loading import load_config
 from utils.evaluation.predictor import Predictor
 from utils.training.setup import build_training_parts
 

@@ -13,7 +13,7 @@ from conftest import free_port, tiny_overrides
 
 from models.registry import build_model_from_config
 from utils.checkpoint import load_checkpoint
-from utils.config import config_from_dict
+from utils.config.loading import config_from_dict
 from utils.data.families import build_labels
 from utils.data.loaders import build_dataset, build_loader
 from utils.losses import build_loss

@@ -1,36 +1,13 @@
-"""Configuration: the schema, YAML loading with ``--set`` overrides, the README reference, the CLI helpers and the user-error type.
+"""Configuration: the schema, YAML loading with ``--set`` overrides, the reference, the CLI helpers and the user-error type.
 
-Entry points: ``load_config(path, overrides)`` returns the frozen :class:`Config`; ``config_from_dict`` does the same from
-a mapping; ``add_config_arguments`` / ``run_main`` (:mod:`utils.config.cli`) give every entry script the same flags and
-exit codes; :class:`UserError` (:mod:`utils.config.errors`) is the one exception for mistakes a user can fix.
-``python -m utils.config.reference`` prints the README's configuration reference.
+- :mod:`utils.config.schema`: every key once (``Config`` and its sections), declared with
+  :func:`utils.config.declare.opt` (default, help and roles);
+- :mod:`utils.config.loading`: ``load_config(path, overrides)`` returns the frozen ``Config``; ``config_from_dict``
+  does the same from a mapping; ``config_to_dict``, ``save_config``, ``apply_overrides``;
+- :mod:`utils.config.cli`: ``add_config_arguments`` / ``run_main`` give every entry script the same flags and exit
+  codes; :mod:`utils.config.errors`: ``UserError``, the one exception for mistakes a user can fix;
+- ``python -m utils.config.reference`` prints docs/configuration.md.
+
+Importing this package imports nothing else: the architectures' key declarations (models/archs) import
+``utils.config.declare`` while the schema imports them.
 """
-
-from utils.config.errors import EXIT_USER_ERROR, UserError
-from utils.config.loading import (
-    apply_overrides,
-    config_from_dict,
-    config_to_dict,
-    load_config,
-    save_config,
-)
-from utils.config.schema import Config, DatasetConfig, EvalConfig, ModelConfig, PathsConfig, StageConfig, TrainingConfig
-from utils.config.yaml_file import read_yaml
-
-__all__ = [
-    "Config",
-    "DatasetConfig",
-    "EvalConfig",
-    "ModelConfig",
-    "PathsConfig",
-    "StageConfig",
-    "TrainingConfig",
-    "EXIT_USER_ERROR",
-    "UserError",
-    "apply_overrides",
-    "config_from_dict",
-    "config_to_dict",
-    "load_config",
-    "read_yaml",
-    "save_config",
-]

@@ -21,9 +21,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from utils.config import load_config
 from utils.config.cli import add_config_arguments, run_main
 from utils.config.errors import UserError
+from utils.config.loading import load_config
 from utils.data.families import dataset_family
 from utils.data.segmentation import read_rgb
 from utils.files import atomic_write_text, format_number, to_json

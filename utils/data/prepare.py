@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from utils.config import load_config
 from utils.config.cli import add_config_arguments, run_main
 from utils.config.errors import UserError
+from utils.config.loading import load_config
 from utils.data.cache import CACHE_VERSION, RESIZE_METHOD, cache_folder, check_index, default_cache_dir, file_records
 from utils.data.families import dataset_family
 from utils.data.segmentation import read_rgb, size_mismatch

@@ -5,10 +5,11 @@ import copy
 from pathlib import Path
 
 from utils.checkpoint import Checkpoint
-from utils.config import apply_overrides, config_from_dict, config_to_dict, read_yaml
 from utils.config.declare import declared_keys
 from utils.config.errors import UserError
+from utils.config.loading import apply_overrides, config_from_dict, config_to_dict
 from utils.config.schema import Config, DatasetConfig
+from utils.config.yaml_file import read_yaml
 from utils.data.transforms import training_crop
 
 # Keys a user's eval (or paint) config file may change: those the schema declares in_eval="user" (paths, eval,

@@ -12,9 +12,9 @@ from typing import Optional
 import yaml
 
 from utils.checkpoint import Checkpoint
-from utils.config import config_to_dict, load_config
 from utils.config.declare import declared_keys
 from utils.config.errors import UserError
+from utils.config.loading import config_to_dict, load_config
 from utils.config.schema import Config
 from utils.data.families import FAMILIES
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from utils.checkpoint import atomic_torch_save
-from utils.config import save_config
+from utils.config.loading import save_config
 from utils.distributed import is_main_process
 from utils.files import atomic_write_text, ensure_writable_folder, remove_stale_temporaries, to_json
 from utils.runtime import setup_console_logging

@@ -10,8 +10,8 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from utils.checkpoint import Checkpoint, EpochProgress, Metrics, Progress, TrainingState, rng_state, set_rng_state
-from utils.config import config_to_dict
 from utils.config.errors import UserError
+from utils.config.loading import config_to_dict
 from utils.distributed import all_gather_objects, get_rank, get_world_size, is_distributed
 from utils.runtime import memory_format
 from utils.training.epoch import train_one_epoch
