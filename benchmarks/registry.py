@@ -18,5 +18,6 @@ BENCHMARKS = (
     Entry("drop_clusters", "benchmarks.drop_clusters"),
     Entry("inference", "benchmarks.inference"),
     Entry("latency", "benchmarks.onnx_latency", optional=True),
+    Entry("model_table", "benchmarks.model_table"),
     Entry("gpu", "benchmarks.gpu", cuda_only=True),  # last: torch.compile can take minutes
 )

@@ -85,3 +85,22 @@ def test_torchvision_peer_does_the_same_work_at_the_same_size(sample_root):
             and (per_channel.max(1).values <= hi + 1e-4).all()
             and per_channel.std() > 0.05
         )
+
+
+def test_the_model_table_counts_and_times_an_architecture():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from benchmarks import model_table
+    from models.registry import build_model
+
+    model = build_model("fpn", "resnet18", 19).eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.zeros(1, 3, 64, 128))  # on real tensors, as model_summary.py counts
+    assert model_table.gflops(model, (64, 128)) == counter.get_total_flops() / 1e9  # counted on the meta device
+    tiny = torch.nn.Sequential(torch.nn.Conv2d(3, 19, 3, padding=1))
+    latency = model_table.latency(tiny, (32, 64), repeats=2, device="cpu")  # exported and run in onnxruntime too
+    assert set(latency) == {"pytorch", "onnxruntime"} and min(latency.values()) > 0
+    record = {"row": "FPN R18", "encoder": "resnet18", "parameters": 1234567, "gflops": 4.25, "latency_ms": latency}
+    table = model_table.format_table([record, {**record, "train_ratio": 0.98}], model_table.QUICK)
+    assert "| FPN R18 | resnet18 | 1,234,567 | 4.2 |" in table and "GFLOPs 128x256" in table
+    assert table.endswith("| 0.98 |") and "n/a (smp has none)" in table
