@@ -41,6 +41,8 @@ def machine(device: str, threads: int) -> dict:
 def run_entry(entry, device: str, quick: bool) -> dict:
     if entry.cuda_only and device != "cuda":
         return {"skipped": "runs with --device cuda only"}
+    if entry.cpu_only and device != "cpu":
+        return {"skipped": "runs with --device cpu only"}
     if entry.optional and importlib.util.find_spec(entry.module) is None:
         return {"skipped": f"{entry.module} is not in this checkout"}
     start = time.perf_counter()

@@ -9,6 +9,7 @@ class Entry:
     module: str
     cuda_only: bool = False
     optional: bool = False  # skipped, with a note, when the module is not there (another lane may add it later)
+    cpu_only: bool = False  # the CPU table of docs/models.md: on a GPU, gpu_models measures the same rows
 
 
 BENCHMARKS = (
@@ -18,6 +19,7 @@ BENCHMARKS = (
     Entry("drop_clusters", "benchmarks.drop_clusters"),
     Entry("inference", "benchmarks.inference"),
     Entry("latency", "benchmarks.onnx_latency", optional=True),
-    Entry("model_table", "benchmarks.model_table"),
+    Entry("model_table", "benchmarks.model_table", cpu_only=True),
+    Entry("gpu_models", "benchmarks.gpu_models", cuda_only=True),
     Entry("gpu", "benchmarks.gpu", cuda_only=True),  # last: torch.compile can take minutes
 )
