@@ -4,7 +4,7 @@ backbone and its own training loss (P auxiliary, D boundary and boundary-aware t
 from dataclasses import dataclass
 from typing import Literal
 
-from utils.config.declare import opt
+from utils.config.declare import not_negative, opt
 
 SUMMARY = "PIDNet-S/M/L, real-time three-branch network with its own backbone (model.encoder is not read)"
 OUTPUT_STRIDE = 8
@@ -18,6 +18,25 @@ class Keys:
         "backbone: model.encoder is not read, and model.encoder_weights takes the authors' ImageNet file "
         "(PIDNet_S_ImageNet.pth.tar etc.; imagenet says where to get it) or null",
         on_resume="match",
+    )
+    pidnet_aux_weight: float = opt(
+        0.4,
+        "pidnet: loss weight of the P branch's logits (the configured loss without OHEM)",
+        on_resume="free",
+        rule=not_negative(),
+    )
+    pidnet_boundary_weight: float = opt(
+        20.0,
+        "pidnet: loss weight of the class-balanced BCE of the D branch against the label map's Canny edges",
+        on_resume="free",
+        rule=not_negative(),
+    )
+    pidnet_bas_weight: float = opt(
+        1.0,
+        "pidnet: loss weight of the boundary-aware term: the configured loss of the logits on the pixels where "
+        "sigmoid(D) > 0.8",
+        on_resume="free",
+        rule=not_negative(),
     )
 
 
@@ -37,4 +56,10 @@ def build(cfg, num_classes: int):
 
 def aux_weights(cfg) -> dict:
     """The P branch's logits; the D branch's boundary logits are for the architecture's own loss."""
-    return {"p": 0.4}  # the authors' weight
+    return {"p": cfg.pidnet_aux_weight}
+
+
+def training_loss(cfg, criterion):
+    from models.pidnet_loss import PIDNetLoss
+
+    return PIDNetLoss(criterion, cfg.pidnet_aux_weight, cfg.pidnet_boundary_weight, cfg.pidnet_bas_weight)
