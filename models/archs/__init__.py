@@ -16,11 +16,12 @@ that loading a config stays light. Adding an architecture: one module here and o
 (docs/models.md shows one).
 """
 
-from models.archs import fpn, unet
+from models.archs import fpn, pidnet, unet
 
 ARCHITECTURES = {
     "fpn": fpn,
     "unet": unet,
+    "pidnet": pidnet,
 }
 
 __all__ = ["ARCHITECTURES"]

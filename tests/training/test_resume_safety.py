@@ -109,6 +109,7 @@ ARCHITECTURE_CHANGES = {
     "unet_decoder_channels": "[128,64,32,16,8]",
     "unet_num_filters": "16",
     "unet_res_blocks": "true",
+    "pidnet_size": "m",
 }
 
 
