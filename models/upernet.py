@@ -26,13 +26,37 @@ class LayerNorm2d(nn.LayerNorm):
         return x.permute(0, 3, 1, 2)
 
 
+class AdaptiveAvgPool(nn.Module):
+    """``nn.AdaptiveAvgPool2d(bins)`` that also exports to ONNX for any input size: (N, C, h, w) -> (N, C, bins, bins).
+
+    The dynamo exporter bakes the example's bin edges into AdaptiveAvgPool2d for bins > 1, and the graph then
+    gives wrong numbers, or fails, at other sizes. While exporting, the bins are written as slices instead: bin i
+    spans [floor(i * n / bins), ceil((i + 1) * n / bins)) on each axis, as PyTorch's, and the mean over a box is
+    the mean over rows of the means over columns. export.py checks the graph against the eager model.
+    """
+
+    def __init__(self, bins: int):
+        super().__init__()
+        self.bins = bins
+
+    def _pool(self, x: torch.Tensor, dim: int) -> torch.Tensor:
+        n, b = x.shape[dim], self.bins
+        edges = [(i * n // b, ((i + 1) * n + b - 1) // b) for i in range(b)]
+        return torch.cat([x.narrow(dim, lo, hi - lo).mean(dim, keepdim=True) for lo, hi in edges], dim=dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.compiler.is_exporting():
+            return self._pool(self._pool(x, 2), 3)
+        return F.adaptive_avg_pool2d(x, self.bins)  # one kernel, and bit for bit smp's
+
+
 class PyramidPooling(nn.Module):
     """PSPNet's module: (N, C, h, w) -> (N, channels, h, w) from the map and its averages over bins x bins grids."""
 
     def __init__(self, in_channels: int, channels: int, bins=(1, 2, 3, 6)):
         super().__init__()
         self.stages = nn.ModuleList(
-            nn.Sequential(nn.AdaptiveAvgPool2d(b), conv_bn_relu(in_channels, channels, 1)) for b in bins
+            nn.Sequential(AdaptiveAvgPool(b), conv_bn_relu(in_channels, channels, 1)) for b in bins
         )
         self.bottleneck = conv_bn_relu(in_channels + len(bins) * channels, channels, 3)
 

@@ -83,3 +83,14 @@ def test_timm_encoder_without_output_stride_is_one_line():
     with pytest.raises(UserError, match="cannot run at output stride 16") as err:
         build_model("deeplabv3plus", "tu-pvt_v2_b0", 2)
     assert "\n" not in str(err.value) and "tu-convnext_tiny" in str(err.value)
+
+
+@pytest.mark.parametrize("bins", [1, 2, 3, 6])
+def test_exportable_pyramid_pooling_is_adaptive_average_pooling(bins):
+    from models.upernet import AdaptiveAvgPool
+
+    pool = AdaptiveAvgPool(bins)
+    for size in [(2, 4), (3, 5), (7, 13), (12, 24)]:  # smaller than, not divisible by and divisible by the bins
+        x = torch.randn(2, 3, *size)
+        sliced = pool._pool(pool._pool(x, 2), 3)  # what the exporter traces
+        assert torch.allclose(sliced, torch.nn.functional.adaptive_avg_pool2d(x, bins), atol=1e-6)
