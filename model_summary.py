@@ -18,6 +18,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 from torchinfo import summary
 
+from models.archs import ARCHITECTURES
 from models.encoders import canonical_encoder_name
 from models.registry import build_model, build_model_from_config, count_parameters
 from utils.config.cli import add_debug_argument, run_main
@@ -31,7 +32,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config_path", help="take the model and input size from this training config")
     p.add_argument(
-        "--model_type", default="fpn", type=str.lower, choices=["fpn", "unet"], help="architecture (default fpn)"
+        "--model_type", default="fpn", type=str.lower, choices=list(ARCHITECTURES), help="architecture (default fpn)"
     )
     p.add_argument(
         "--backbone",
@@ -96,7 +97,7 @@ def _model_from_args(args):
     kind = (
         f"unet ({preset}{', residual decoder blocks' if residual and preset == 'original' else ''})"
         if args.model_type == "unet"
-        else "fpn"
+        else args.model_type
     )
     return model, _input_size(args.input_size or "3,512,1024"), f"{kind} / {args.backbone}, {args.num_classes} classes"
 
@@ -123,6 +124,8 @@ def original_note(args, model) -> str:
     if args.config_path or args.num_classes != 8 or canonical_encoder_name(args.backbone) != "resnext50_32x4d":
         return ""
     residual = args.model_type == "unet" and bool(args.unet_res_blocks)
+    if (args.model_type, residual) not in ORIGINAL_TOTALS:  # the original had FPN and UNET only
+        return ""
     if args.model_type == "unet" and _unet_preset(args) != "original":
         return ""
     theirs, ours = ORIGINAL_TOTALS[(args.model_type, residual)], count_parameters(model)

@@ -54,3 +54,14 @@ class SegmentationModel(nn.Module):
         size = x.shape[-2:]
         aux = {name: upsample_logits(head(features), size)[..., :h, :w] for name, head in self.aux_heads.items()}
         return {"out": logits, **aux}
+
+
+class SegmentationHead(nn.Sequential):
+    """1x1 conv to class logits, then bilinear upsampling by ``upsampling`` (align_corners, as smp's
+    ``SegmentationHead(kernel_size=1)``): (N, C, H/s, W/s) -> (N, num_classes, H, W) for s = ``upsampling``."""
+
+    def __init__(self, in_channels: int, num_classes: int, upsampling: int = 4):
+        super().__init__(
+            nn.Conv2d(in_channels, num_classes, kernel_size=1),
+            nn.Upsample(scale_factor=upsampling, mode="bilinear", align_corners=True),
+        )

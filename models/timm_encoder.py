@@ -22,6 +22,10 @@ SUGGEST = (
     "Pick a CNN or a hierarchical transformer, e.g. tu-convnext_tiny, tu-efficientnet_b0, tu-regnety_040, "
     "tu-resnest50d or tu-pvt_v2_b2."
 )
+DILATABLE = (
+    "Use a torchvision ResNet/ResNeXt (resnet50, resnext50_32x4d, ...) or a timm CNN that takes output_stride, e.g. "
+    "tu-resnet50d, tu-convnext_tiny, tu-efficientnet_b3 or tu-regnety_040 (transformers such as pvt_v2 do not)."
+)
 
 
 def is_timm_encoder(name: str) -> bool:
@@ -86,18 +90,39 @@ def _load_file(model_name: str, features: nn.Module, path: str) -> None:
     load_encoder_weights(features, path, full, _full_names(features.state_dict(), full), f"timm's {model_name}", source)
 
 
-def _create(name: str, model_name: str, pretrained: bool) -> nn.Module:
+def _create(name: str, model_name: str, pretrained: bool, output_stride: int = 32) -> nn.Module:
+    # timm takes output_stride only where the model can dilate its stages; 32 is every model's default.
+    dilation = {} if output_stride == 32 else {"output_stride": output_stride}
     try:
-        return timm.create_model(model_name, features_only=True, pretrained=pretrained)
+        return timm.create_model(model_name, features_only=True, pretrained=pretrained, **dilation)
     except OSError as exc:  # hub, HTTP, SSL and socket errors (all OSErrors) mean the same thing to the user
         if not pretrained:
             raise
         raise UserError(_offline_message(name, model_name, exc)) from None
     except Exception as exc:
+        if dilation:
+            raise UserError(
+                f"timm model '{model_name}' (model.encoder '{name}') cannot run at output stride {output_stride} "
+                f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}): DeepLabV3+ needs a "
+                f"dilated encoder. {DILATABLE}"
+            ) from None
         raise UserError(
             f"timm model '{model_name}' (model.encoder '{name}') cannot return feature maps ({type(exc).__name__}: "
             f"{exc}). {SUGGEST}"
         ) from None
+
+
+def _nominal_reductions(model_name: str, dilated: nn.Module, output_stride: int) -> list:
+    """The strides each map would have undilated: timm reports a dilated model's real ones (2, 4, 8, 16, 16),
+    which no longer say which map is the stride-32 stage. An undilated model on the meta device tells (no memory;
+    a model that cannot be built there is built on the CPU, as smp does)."""
+    if output_stride == 32:
+        return dilated.feature_info.reduction()
+    try:
+        with torch.device("meta"):
+            return timm.create_model(model_name, features_only=True).feature_info.reduction()
+    except Exception:
+        return timm.create_model(model_name, features_only=True).feature_info.reduction()
 
 
 class TimmEncoder(nn.Module):
@@ -109,16 +134,19 @@ class TimmEncoder(nn.Module):
     Args:
         name: ``tu-<timm model name>``.
         weights: imagenet (timm's default pretrained tag), a local file of the whole timm model's state dict, or None.
+        output_stride: 32, or 16 / 8 (DeepLabV3+) for models timm can dilate: the maps past it keep its resolution.
     """
 
-    def __init__(self, name: str, weights: str = None):
+    def __init__(self, name: str, weights: str = None, output_stride: int = 32):
         super().__init__()
+        if output_stride not in (8, 16, 32):
+            raise ValueError(f"output_stride must be 8, 16 or 32, got {output_stride}")
         model_name = _timm_name(name)
-        self.model = _create(name, model_name, weights == "imagenet")
+        self.model = _create(name, model_name, weights == "imagenet", output_stride)
         if is_weights_file(weights):
             _load_file(model_name, self.model, weights)
-        info = self.model.feature_info
-        reductions, channels = info.reduction(), info.channels()
+        reductions = _nominal_reductions(model_name, self.model, output_stride)
+        channels = self.model.feature_info.channels()
         # The last map at each stride is the deepest one there; earlier maps at that stride are skipped.
         pick = {r: i for i, r in enumerate(reductions)}
         if not {4, 8, 16, 32} <= set(pick) or max(reductions) != 32:
@@ -126,7 +154,7 @@ class TimmEncoder(nn.Module):
                 f"Encoder '{name}' gives feature maps at strides {reductions}; the decoders need maps at strides 4, "
                 f"8, 16 and 32. {SUGGEST}"
             )
-        self.name = name
+        self.name, self.output_stride = name, output_stride
         self.indices = [pick.get(s) for s in STRIDES]
         self.out_channels = [channels[i] if i is not None else 0 for i in self.indices]
         self.channels_last_output = str(getattr(self.model, "output_fmt", "NCHW")).endswith("NHWC")
@@ -154,7 +182,8 @@ class TimmEncoder(nn.Module):
             self.train(training)
         if feats is not None:
             got = [tuple(f.shape[-2:]) if f is not None else None for f in feats]
-            want = [(size // s, size // s) if f is not None else None for s, f in zip(STRIDES, feats)]
+            strides = [min(s, self.output_stride) for s in STRIDES]
+            want = [(size // s, size // s) if f is not None else None for s, f in zip(strides, feats)]
             if got != want:
                 error = f"at {size}x{size} its maps are {got}, not {want}"
         if error:

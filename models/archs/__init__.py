@@ -16,11 +16,14 @@ that loading a config stays light. Adding an architecture: one module here and o
 (docs/models.md shows one).
 """
 
-from models.archs import fpn, pidnet, unet
+from models.archs import deeplabv3plus, fpn, pidnet, segformer, unet, upernet
 
 ARCHITECTURES = {
     "fpn": fpn,
     "unet": unet,
+    "deeplabv3plus": deeplabv3plus,
+    "upernet": upernet,
+    "segformer": segformer,
     "pidnet": pidnet,
 }
 

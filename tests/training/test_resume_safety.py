@@ -109,6 +109,14 @@ ARCHITECTURE_CHANGES = {
     "unet_decoder_channels": "[128,64,32,16,8]",
     "unet_num_filters": "16",
     "unet_res_blocks": "true",
+    "deeplabv3plus_output_stride": "8",
+    "deeplabv3plus_decoder_channels": "128",
+    "deeplabv3plus_atrous_rates": "[6,12,18]",
+    "deeplabv3plus_aspp_separable": "false",
+    "deeplabv3plus_aux_weight": "0.4",
+    "upernet_decoder_channels": "128",
+    "upernet_aux_weight": "0.4",
+    "segformer_decoder_channels": "128",
     "pidnet_size": "m",
 }
 
