@@ -17,6 +17,11 @@ sys.path.insert(0, str(ROOT))
 # wait for each other burn the cores that other processes (test runs of other checkouts on this 2-core machine, a
 # second training, the DataLoader workers) need; under that load a tiny training took 20 s instead of 4 s.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# The suite runs in pytest-xdist workers, one per core (pyproject.toml's addopts): each computes on one thread, so
+# two workers share two cores instead of four threads fighting over them (the tracing of ONNX exports and most
+# of a tiny test's time is single-threaded Python anyway).
+if "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from utils.sample_data import SampleSpec, generate_sample  # noqa: E402
 

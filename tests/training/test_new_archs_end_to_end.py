@@ -13,8 +13,8 @@ import model_summary
 import train
 from models.registry import build_model_from_config, count_parameters
 from utils.checkpoint import load_checkpoint
-from utils.config import load_config
 from utils.config.errors import EXIT_USER_ERROR
+from utils.config.loading import load_config
 
 # (arch, encoder, its auxiliary-head switch or None): the aux heads are on, as in the recipes.
 ARCHS = [
