@@ -179,3 +179,28 @@ def family_run(request, sample_root, tmp_path_factory):
         train.main(["--config_path", FAMILY_CONFIGS[target], "--set", *tiny_overrides(sample_root, out, *extra)]) == 0
     )
     return target, out, sample_root / target
+
+
+def assert_onnxruntime_eval_and_predictor_agree(run, sample_root, tmp_path) -> None:
+    """eval.py on onnxruntime (the exported graph) scores as on PyTorch, and Predictor gives a class map per image."""
+    import json
+
+    import cv2
+
+    import eval as eval_script
+    from utils.evaluation.predictor import Predictor
+
+    def run_eval(out, *extra) -> dict:
+        argv = ["--checkpoint", str(run / "best.pth"), "--set", f"paths.root={sample_root / 'cityscapes'}"]
+        argv += [f"eval.output_dir={out}", "eval.device=cpu", "eval.max_images=0", "eval.num_workers=0", *extra]
+        assert eval_script.main(argv) == 0
+        return json.loads((out / "metrics.json").read_text())
+
+    torch_metrics = run_eval(tmp_path / "eval_torch")
+    ort_metrics = run_eval(tmp_path / "eval_ort", "eval.backend=onnxruntime")
+    assert ort_metrics["backend"] == "onnxruntime" and abs(ort_metrics["miou"] - torch_metrics["miou"]) < 2e-3
+    image = next((sample_root / "cityscapes" / "leftImg8bit" / "val").rglob("*.png"))
+    rgb = cv2.cvtColor(cv2.imread(str(image)), cv2.COLOR_BGR2RGB)
+    with Predictor.from_checkpoint(run / "best.pth", device="cpu", tta="hflip") as predictor:
+        classes = predictor(rgb)
+    assert classes.shape == rgb.shape[:2] and classes.max() < len(predictor.names)

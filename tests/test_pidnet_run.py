@@ -4,7 +4,7 @@ terms, resumes exactly, evaluates with flip TTA, exports to ONNX (checked agains
 import json
 
 import pytest
-from conftest import TINY, assert_same_training, tiny_overrides
+from conftest import TINY, assert_onnxruntime_eval_and_predictor_agree, assert_same_training, tiny_overrides
 
 import eval as eval_script
 import export as export_script
@@ -85,13 +85,14 @@ def test_evaluates_with_flip_tta(straight, sample_root, tmp_path):
     assert 0 <= metrics["miou"] <= 1 and len(metrics["per_class"]) == 19
 
 
-def test_exports_to_onnx_and_is_counted(straight, sample_root, capsys):
+def test_exports_to_onnx_and_is_counted(straight, sample_root, tmp_path, capsys):
     out = straight[0]
     root = f"paths.root={sample_root / 'cityscapes'}"
     assert export_script.main(["--checkpoint", str(out / "best.pth"), "--set", root, "--check_images", "2"]) == 0
     check = json.loads((out / "model.json").read_text())["check"]
     assert check["passed"] and [r["input"] for r in check["rows"]] == ["2 x 64x128", "1 x 77x157 (odd size)"]
     assert all(0 < r["max_abs_diff"] <= 1e-4 and r["agreement"] >= 0.999 for r in check["rows"])  # not saturated
+    assert_onnxruntime_eval_and_predictor_agree(out, sample_root, tmp_path)
 
     capsys.readouterr()
     assert model_summary.main(["--config_path", str(out / "config.yaml"), "--depth", "1"]) == 0

@@ -1,11 +1,12 @@
 """DeepLabV3+, UPerNet and SegFormer through every script: train, --resume, eval (flip TTA, sliding windows),
-ONNX export checked against PyTorch, and model_summary.py's counting; tiny models on the built-in sample."""
+ONNX export checked against PyTorch, eval on onnxruntime, Predictor, and model_summary.py's counting; tiny models on
+the built-in sample."""
 
 import json
 from dataclasses import replace
 
 import pytest
-from conftest import tiny_overrides
+from conftest import assert_onnxruntime_eval_and_predictor_agree, tiny_overrides
 
 import eval as eval_script
 import export as export_script
@@ -51,6 +52,7 @@ def test_train_eval_export_and_count(sample_root, tmp_path, capsys, arch, encode
     argv = ["--checkpoint", str(run / "best.pth"), "--check_images", "1"]
     assert export_script.main([*argv, "--set", f"paths.root={sample_root / 'cityscapes'}"]) == 0
     assert (run / "model.onnx").is_file()
+    assert_onnxruntime_eval_and_predictor_agree(run, sample_root, tmp_path)
 
     capsys.readouterr()
     assert model_summary.main(["--config_path", str(run / "config.yaml"), "--depth", "1"]) == 0
