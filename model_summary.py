@@ -20,7 +20,7 @@ from torchinfo import summary
 
 from models.archs import ARCHITECTURES
 from models.encoders import canonical_encoder_name
-from models.registry import build_model, build_model_from_config, count_parameters
+from models.registry import build_model, build_model_from_config, count_parameters, describe
 from utils.config.cli import add_debug_argument, run_main
 from utils.config.errors import UserError
 from utils.config.loading import load_config
@@ -89,7 +89,7 @@ def _model_from_args(args):
         last_stage = cfg.training.stages[-1].size if cfg.training.stages else None
         size = training_crop(cfg.dataset, last_stage)
         shape = _input_size(args.input_size) if args.input_size else (3, *size)
-        return model, shape, f"{m.arch} / {m.encoder}, {labels.num_classes} classes (from {args.config_path})"
+        return model, shape, f"{describe(m)}, {labels.num_classes} classes (from {args.config_path})"
     preset, residual = _unet_preset(args), bool(args.unet_res_blocks)
     model = build_model(
         args.model_type, args.backbone, args.num_classes, None, unet_preset=preset, unet_res_blocks=residual

@@ -72,6 +72,12 @@ def build_model_from_config(model_cfg: ModelConfig, num_classes: int) -> Segment
     return architecture(model_cfg.arch).build(model_cfg, num_classes)
 
 
+def describe(model_cfg: ModelConfig) -> str:
+    """The model in a few words for logs: ``fpn/resnext50_32x4d``, or the architecture's own (``pidnet-s``)."""
+    arch = architecture(model_cfg.arch)
+    return arch.describe(model_cfg) if hasattr(arch, "describe") else f"{model_cfg.arch}/{model_cfg.encoder}"
+
+
 def aux_weights(model_cfg: ModelConfig) -> dict:
     """``{output name: loss weight}`` of the auxiliary outputs the model of ``model_cfg`` returns in training."""
     return architecture(model_cfg.arch).aux_weights(model_cfg)

@@ -9,7 +9,8 @@ A declaration module says everything the rest of the toolkit needs to know about
 - ``build(cfg, num_classes)``: the :class:`~models.base.SegmentationModel` for a ``model`` config section, with its
   padding multiple and, where the config asks for them, its auxiliary heads;
 - ``aux_weights(cfg)``: the loss weight of each auxiliary output the built model returns in training;
-- optionally ``training_loss(cfg, criterion)``: a loss of its own over the training outputs (PIDNet's boundary terms).
+- optionally ``training_loss(cfg, criterion)``: a loss of its own over the training outputs (PIDNet's boundary terms),
+  and ``describe(cfg)``: its name in logs where ``<arch>/<encoder>`` would mislead (PIDNet has its own backbone).
 
 Declaration modules import no torch at the top (their network lives in its own module, imported by ``build``), so
 that loading a config stays light. Adding an architecture: one module here and one line in :data:`ARCHITECTURES`

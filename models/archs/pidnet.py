@@ -40,6 +40,10 @@ class Keys:
     )
 
 
+def describe(cfg) -> str:
+    return f"pidnet-{cfg.pidnet_size} (its own backbone)"
+
+
 def build(cfg, num_classes: int):
     from models.pidnet import PIDNetModel
     from models.pidnet_weights import imagenet_error, load_pidnet_weights

@@ -4,6 +4,7 @@ import copy
 import importlib.metadata
 import time
 
+from models.registry import describe
 from utils.data.families import dataset_family
 from utils.deployment.check import CheckFailed, check_inputs, format_check, run_check
 from utils.deployment.export import DeployModule, export_onnx
@@ -37,10 +38,7 @@ def export_checkpoint(
     labels = eval_labels(dataset_family(cfg), ckpt, log)
     model = load_eval_model(cfg, ckpt, path, labels)
     target = resolve_onnx_path(onnx_path or cfg.eval.onnx, path)
-    log.info(
-        f"checkpoint {path}: {cfg.model.arch}/{cfg.model.encoder}, {labels.num_classes} classes, loss "
-        f"{cfg.training.loss}"
-    )
+    log.info(f"checkpoint {path}: {describe(cfg.model)}, {labels.num_classes} classes, loss {cfg.training.loss}")
     start = time.perf_counter()
     module = DeployModule(copy.deepcopy(model), cfg.training.loss, output, fp16)
     export_onnx(module, target, opset)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from models.registry import build_model_from_config
+from models.registry import build_model_from_config, describe
 from utils.checkpoint import Checkpoint
 from utils.config.errors import UserError
 from utils.data.families import DatasetFamily, dataset_family
@@ -153,7 +153,7 @@ def build_eval_setup(
     stage, epoch = (ckpt.progress.stage, ckpt.progress.epoch) if ckpt.progress else (0, None)
     log.info(
         f"checkpoint {path} (stage {stage + 1}, epoch {epoch}), "
-        f"{cfg.model.arch}/{cfg.model.encoder}, classes: {', '.join(labels.names)}"
+        f"{describe(cfg.model)}, classes: {', '.join(labels.names)}"
     )
     for note in scale_warnings(cfg, trained_size(ckpt)):
         log.warning(f"warning: {note}")

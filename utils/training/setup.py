@@ -4,7 +4,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from models.registry import build_model_from_config, count_parameters, training_loss
+from models.registry import build_model_from_config, count_parameters, describe, training_loss
 from utils.checkpoint import Checkpoint, transfer_weights
 from utils.data.families import dataset_family
 from utils.data.loaders import build_dataset, build_loader
@@ -49,7 +49,7 @@ def build_training_parts(cfg, device: torch.device, log, items: dict, resume: bo
     criterion = training_loss(cfg.model, pixel_loss).to(device)  # plus the architecture's auxiliary outputs
     dtype = amp_dtype(device, t.amp)
     log.info(
-        f"model {cfg.model.arch} / {cfg.model.encoder} ({cfg.model.encoder_weights or 'random init'}): "
+        f"model {describe(cfg.model)} ({cfg.model.encoder_weights or 'random init'}): "
         f"{count_parameters(model):,} parameters, "
         f"{labels.num_classes} classes ({', '.join(labels.names)}); device {device}, amp {dtype or 'off'}, loss "
         f"{t.loss}"
