@@ -32,7 +32,9 @@ def test_torchrun_two_node_groups_train_as_one_job_and_reduce_metrics_exactly(sa
         "dataset.val_fraction=0.1",
         "dataset.size=[64,192]",
     ]
-    overrides = tiny_overrides(sample_root, out, "training.epochs=2", *kitti)
+    # DeepLabV3+ with its FCN auxiliary head: the extra output and its loss under DDP (FPN runs under SLURM's test).
+    arch = ["model.arch=deeplabv3plus", "model.encoder=resnet18", "model.deeplabv3plus_aux_weight=0.4"]
+    overrides = tiny_overrides(sample_root, out, "training.epochs=2", *kitti, *arch)
     # GLOO_SOCKET_IFNAME: the interface the node groups reach each other on.
     env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1"}
     nodes = []

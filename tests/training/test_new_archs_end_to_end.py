@@ -1,6 +1,6 @@
 """DeepLabV3+, UPerNet and SegFormer through every script: train, --resume, eval (flip TTA, sliding windows),
-ONNX export checked against PyTorch, eval on onnxruntime, Predictor, and model_summary.py's counting; tiny models on
-the built-in sample."""
+ONNX export checked against PyTorch, eval on onnxruntime, Predictor, LiDAR painting and model_summary.py's counting;
+tiny models on the built-in sample. (DDP with an auxiliary head: tests/training/test_distributed.py.)"""
 
 import json
 from dataclasses import replace
@@ -11,6 +11,7 @@ from conftest import assert_onnxruntime_eval_and_predictor_agree, tiny_overrides
 import eval as eval_script
 import export as export_script
 import model_summary
+import paint_points
 import train
 from models.registry import build_model_from_config, count_parameters
 from utils.checkpoint import load_checkpoint
@@ -53,6 +54,13 @@ def test_train_eval_export_and_count(sample_root, tmp_path, capsys, arch, encode
     assert export_script.main([*argv, "--set", f"paths.root={sample_root / 'cityscapes'}"]) == 0
     assert (run / "model.onnx").is_file()
     assert_onnxruntime_eval_and_predictor_agree(run, sample_root, tmp_path)
+
+    # paint_points.py paints the sample's KITTI scans with the model's classes (8 Cityscapes categories).
+    painted = tmp_path / "paint"
+    paint_argv = ["--checkpoint", str(run / "best.pth"), "--set", "target=kitti", f"paths.root={sample_root / 'kitti'}"]
+    paint_argv += [f"paint.output_dir={painted}", "paint.split=testing", "paint.max_pictures=0", "eval.device=cpu"]
+    assert paint_points.main(paint_argv) == 0
+    assert json.loads((painted / "paint_metrics.json").read_text())["frames"] == 3
 
     capsys.readouterr()
     assert model_summary.main(["--config_path", str(run / "config.yaml"), "--depth", "1"]) == 0
