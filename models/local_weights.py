@@ -24,34 +24,42 @@ def is_weights_file(weights) -> bool:
     return weights not in (None, "imagenet")
 
 
-def _few(keys: list) -> str:
+def few(keys: list) -> str:
+    """The first keys of a list, for a message."""
     return ", ".join(keys[:SHOWN]) + (", ..." if len(keys) > SHOWN else "")
 
 
 def read_state_dict(path: str) -> dict:
     """The tensors a checkpoint file holds, by key; a file that is not one is a UserError."""
-    file = Path(path)
-    if file.suffix.lower() not in SUFFIXES:
+    if Path(path).suffix.lower() not in SUFFIXES:
         raise UserError(
             f"model.encoder_weights '{path}' is neither imagenet, null nor a {' / '.join(SUFFIXES)} file of encoder "
             "weights; fix the value or the file name."
         )
+    return read_tensors(path)
+
+
+def read_tensors(path: str, what: str = "a state dict", missing_help: str = "") -> dict:
+    """The tensors of a weights file (safetensors, or ``torch.load(weights_only=True)``; timm's loader unwraps a
+    ``state_dict`` / ``model`` wrapper and a ``module.`` prefix). ``what`` the file should be and ``missing_help``
+    (where to get it) go into the UserError a missing, unreadable or empty file gives."""
+    file = Path(path)
     if not file.is_file():
         raise UserError(
             f"model.encoder_weights file '{path}' does not exist (relative paths start at {Path.cwd()}); copy the "
-            "weights there or fix the path."
+            f"weights there or fix the path.{' ' + missing_help if missing_help else ''}"
         )
     try:
-        state = load_state_dict(str(file), use_ema=False)  # safetensors, or torch.load(weights_only=True)
+        state = load_state_dict(str(file), use_ema=False)
     except Exception as exc:  # truncated, foreign or pickled-code files all mean the same to the user
         reason = str(exc).splitlines()[0] if str(exc) else ""
         raise UserError(
-            f"model.encoder_weights file '{path}' cannot be read as a state dict ({type(exc).__name__}: {reason}); "
+            f"model.encoder_weights file '{path}' cannot be read as {what} ({type(exc).__name__}: {reason}); "
             "download it again."
         ) from None
     tensors = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)} if isinstance(state, dict) else {}
     if not tensors:
-        raise UserError(f"model.encoder_weights file '{path}' holds no tensors; it must be a model's state dict.")
+        raise UserError(f"model.encoder_weights file '{path}' holds no tensors; it must be {what}.")
     return tensors
 
 
@@ -76,9 +84,9 @@ def load_encoder_weights(encoder: nn.Module, path: str, full_keys, names: dict, 
     wrong = [k for k in wanted if k in file and file[k].shape != own[wanted[k]].shape]
     problems = []
     if missing:
-        problems.append(f"it lacks {len(missing)} of the encoder's {len(wanted)} tensors ({_few(missing)})")
+        problems.append(f"it lacks {len(missing)} of the encoder's {len(wanted)} tensors ({few(missing)})")
     if unexpected:
-        problems.append(f"it has {len(unexpected)} tensors {model} does not have ({_few(unexpected)})")
+        problems.append(f"it has {len(unexpected)} tensors {model} does not have ({few(unexpected)})")
     if wrong:
         k = wrong[0]
         shapes = f"{k} is {list(file[k].shape)} in the file but {list(own[wanted[k]].shape)} in the encoder"
@@ -97,5 +105,5 @@ def load_encoder_weights(encoder: nn.Module, path: str, full_keys, names: dict, 
     loaded, skipped = sum(k in file for k in wanted), sorted(k for k in file if k not in wanted)
     get_logger().info(
         f"encoder weights from {path}: loaded {loaded} tensors; skipped {len(skipped)} classifier tensors"
-        + (f" ({_few(skipped)})" if skipped else "")
+        + (f" ({few(skipped)})" if skipped else "")
     )

@@ -5,11 +5,9 @@ Drive links in the authors' README. Loaded as their ``get_seg_model`` does: the 
 tensor whose key the network has, with the same shape; the log counts what was loaded and what was not.
 """
 
-from pathlib import Path
-
-import torch
 from torch import nn
 
+from models.local_weights import few, read_tensors
 from utils.config.errors import UserError
 from utils.runtime import get_logger
 
@@ -19,11 +17,6 @@ IMAGENET_FILES = {
     "m": ("PIDNet_M_ImageNet.pth.tar", "https://drive.google.com/file/d/1gB9RxYVbdwi9eO5lbT073q-vRoncpYT1/view"),
     "l": ("PIDNet_L_ImageNet.pth.tar", "https://drive.google.com/file/d/1Eg6BwEsnu3AkKLO8lrKsoZ8AOEb2KZHY/view"),
 }
-SHOWN = 3  # keys named in a message
-
-
-def _few(keys: list) -> str:
-    return ", ".join(keys[:SHOWN]) + (", ..." if len(keys) > SHOWN else "")
 
 
 def imagenet_error(size: str) -> UserError:
@@ -40,31 +33,13 @@ def imagenet_error(size: str) -> UserError:
 def read_weights_file(path: str, size: str) -> dict:
     """The tensors of one of the authors' files, by their key: the ``state_dict`` of a ``.pth.tar``, or a plain
     state dict; their Cityscapes checkpoints' ``model.`` prefix (FullModel) and DDP's ``module.`` are dropped."""
-    file = Path(path)
-    if not file.is_file():
-        name, url = IMAGENET_FILES[size]
-        raise UserError(
-            f"model.encoder_weights file '{path}' does not exist (relative paths start at {Path.cwd()}); copy the "
-            f"weights there or fix the path. PIDNet-{size.upper()}'s ImageNet weights are the authors' {name}: {url} "
-            f"({README})."
-        )
-    try:
-        state = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated, foreign or pickled-code files all mean the same to the user
-        reason = str(exc).splitlines()[0] if str(exc) else ""
-        raise UserError(
-            f"model.encoder_weights file '{path}' cannot be read as PIDNet weights ({type(exc).__name__}: {reason}); "
-            "download it again."
-        ) from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    tensors = {}
-    for key, value in state.items() if isinstance(state, dict) else ():
-        if isinstance(value, torch.Tensor):
-            tensors[key.removeprefix("module.").removeprefix("model.")] = value
-    if not tensors:
-        raise UserError(f"model.encoder_weights file '{path}' holds no tensors; it must be a PIDNet state dict.")
-    return tensors
+    name, url = IMAGENET_FILES[size]
+    tensors = read_tensors(
+        path,
+        "a PIDNet state dict",
+        f"PIDNet-{size.upper()}'s ImageNet weights are the authors' {name}: {url} ({README}).",
+    )
+    return {key.removeprefix("model."): value for key, value in tensors.items()}
 
 
 def load_pidnet_weights(net: nn.Module, path: str, size: str) -> None:
@@ -80,7 +55,7 @@ def load_pidnet_weights(net: nn.Module, path: str, size: str) -> None:
         other = [k for k in file if k not in fitting]
         raise UserError(
             f"model.encoder_weights file '{path}' does not hold PIDNet-{size.upper()} weights: {len(other)} of its "
-            f"{len(file)} tensors are not in the network or have other shapes ({_few(other)}). Use "
+            f"{len(file)} tensors are not in the network or have other shapes ({few(other)}). Use "
             f"{IMAGENET_FILES[size][0]} ({README}), or set model.pidnet_size to the file's size."
         )
     net.load_state_dict(fitting, strict=False)
@@ -88,6 +63,6 @@ def load_pidnet_weights(net: nn.Module, path: str, size: str) -> None:
     unused = [k for k in file if k not in fitting]
     get_logger().info(
         f"encoder weights from {path}: loaded {len(fitting)} of {len(own)} tensors of PIDNet-{size.upper()}"
-        + (f"; {len(fresh)} keep their initialisation ({_few(fresh)})" if fresh else "")
-        + (f"; {len(unused)} tensors of the file unused ({_few(unused)})" if unused else "")
+        + (f"; {len(fresh)} keep their initialisation ({few(fresh)})" if fresh else "")
+        + (f"; {len(unused)} tensors of the file unused ({few(unused)})" if unused else "")
     )

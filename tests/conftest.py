@@ -204,3 +204,18 @@ def assert_onnxruntime_eval_and_predictor_agree(run, sample_root, tmp_path) -> N
     with Predictor.from_checkpoint(run / "best.pth", device="cpu", tta="hflip") as predictor:
         classes = predictor(rgb)
     assert classes.shape == rgb.shape[:2] and classes.max() < len(predictor.names)
+
+
+@pytest.fixture
+def log(caplog):
+    """The toolkit's log, also when an earlier test pointed it at the console only."""
+    import logging
+
+    from utils.runtime import get_logger
+
+    logger, level = get_logger(), get_logger().level
+    logger.addHandler(caplog.handler)
+    logger.setLevel(logging.INFO)
+    yield caplog
+    logger.removeHandler(caplog.handler)
+    logger.setLevel(level)

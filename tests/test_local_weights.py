@@ -1,7 +1,5 @@
 """model.encoder_weights as a local file: torchvision's and timm's published state dicts, on real files."""
 
-import logging
-
 import pytest
 import safetensors.torch
 import timm
@@ -10,18 +8,6 @@ import torchvision
 
 from models.registry import build_model
 from utils.config.errors import UserError
-from utils.runtime import get_logger
-
-
-@pytest.fixture
-def log(caplog):
-    """The toolkit's log, also when an earlier test pointed it at the console only."""
-    logger, level = get_logger(), get_logger().level
-    logger.addHandler(caplog.handler)
-    logger.setLevel(logging.INFO)
-    yield caplog
-    logger.removeHandler(caplog.handler)
-    logger.setLevel(level)
 
 
 def state_dict(name: str) -> dict:

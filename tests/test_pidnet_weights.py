@@ -1,27 +1,13 @@
 """model.encoder_weights for PIDNet: the authors' files, fabricated here from their key list in their format."""
 
-import logging
-
 import pytest
 import torch
 from test_pidnet import official_keys
 
 from models.registry import build_model
 from utils.config.errors import UserError
-from utils.runtime import get_logger
 
 HEADS = ("seghead_p.", "seghead_d.", "final_layer.")
-
-
-@pytest.fixture
-def log(caplog):
-    """The toolkit's log, also when an earlier test pointed it at the console only."""
-    logger, level = get_logger(), get_logger().level
-    logger.addHandler(caplog.handler)
-    logger.setLevel(logging.INFO)
-    yield caplog
-    logger.removeHandler(caplog.handler)
-    logger.setLevel(level)
 
 
 def imagenet_like(size: str) -> dict:
