@@ -1,15 +1,13 @@
 """Builders from config to datasets and loaders: ``build_dataset`` and ``build_loader``, and the items they read."""
 
-from pathlib import Path
-
 import cv2
 import torch
 from torch.utils.data import DataLoader
 
-from utils.config.errors import UserError
 from utils.data.cache import find_cache
 from utils.data.families import dataset_family
-from utils.data.families.base import Item, unique_names
+from utils.data.families.base import Item
+from utils.data.frames import folder_items
 from utils.data.sampler import SeededSampler
 from utils.data.segmentation import SegmentationDataset, collate
 from utils.data.transforms import resize_transform, train_transform
@@ -18,20 +16,6 @@ from utils.runtime import get_logger
 # OpenCV's own thread pool does not survive fork(): a loader worker forked after the main process ran
 # a parallel cv2 call (a large resize) can deadlock. The loader workers are the parallelism here.
 cv2.setNumThreads(0)
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
-
-
-def folder_items(folder) -> list:
-    """Every image under ``folder`` (recursively), in sorted order: an ordered frame folder stays ordered."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise UserError(f"Input folder '{folder}' (eval.input) does not exist.")
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not paths:
-        raise UserError(f"Input folder '{folder}' (eval.input) holds no images ({', '.join(IMAGE_SUFFIXES)}).")
-    items = [Item(p, None, p.relative_to(folder).with_suffix("").as_posix().replace("/", "__")) for p in paths]
-    return unique_names(items, "would share an output name (picture and results file)")
 
 
 def dataset_items(cfg, split: str, labelled: bool = True) -> list:

@@ -1,48 +1,11 @@
-"""Video in and out through imageio-ffmpeg (it ships its own ffmpeg binary)."""
+"""Video out through imageio-ffmpeg (it ships its own ffmpeg binary); reading is in :mod:`utils.data.frames`."""
 
 from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
 
-from utils.config.errors import UserError
-
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
-
-
-def is_video(path) -> bool:
-    return Path(path).suffix.lower() in VIDEO_SUFFIXES
-
-
-def read_video(path):
-    """Yields (H, W, 3) uint8 RGB frames; returns nothing else. ``video_info`` gives size, fps and count.
-
-    Closing this generator (``frames.close()``) stops the reading ffmpeg process at once.
-    """
-    reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
-    try:
-        meta = next(reader)
-        w, h = meta["size"]
-        for raw in reader:
-            yield np.frombuffer(raw, np.uint8).reshape(h, w, 3)
-    finally:  # a caller that stops early (an error, a break) must not leave ffmpeg running until garbage collection
-        reader.close()
-
-
-def video_info(path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"Video '{path}' (eval.input) does not exist.")
-    try:
-        reader = imageio_ffmpeg.read_frames(str(path))
-        meta = next(reader)
-        reader.close()
-    except (RuntimeError, OSError, StopIteration) as exc:
-        raise UserError(f"Cannot read video '{path}': {exc}") from None
-    fps = float(meta.get("fps") or 25.0)
-    # An estimate from the container's duration: counting exactly would decode the whole video twice.
-    frames = round(float(meta.get("duration") or 0.0) * fps) or None
-    return {"size": tuple(meta["size"]), "fps": fps, "frames": frames}
+from utils.data.frames import VIDEO_SUFFIXES, is_video, read_video, video_info
 
 
 class VideoWriter:
@@ -81,3 +44,6 @@ class VideoWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+__all__ = ["VIDEO_SUFFIXES", "VideoWriter", "is_video", "read_video", "video_info"]
