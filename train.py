@@ -11,6 +11,7 @@ from utils.config.cli import add_config_arguments, run_main
 from utils.config.loading import load_config
 from utils.data.checks import checked_items
 from utils.data.loaders import dataset_items
+from utils.data.subset import is_labelled_subset, write_train_list
 from utils.distributed import cleanup_distributed
 from utils.runtime import setup_console_logging, setup_device, sigterm_as_interrupt
 from utils.training.resume import prepare_run_folder
@@ -48,6 +49,8 @@ def run_training(cfg, resume: bool, device) -> int:
         run = RunDir(cfg.paths.output_dir)  # removes what a killed save left
         if ckpt is None:
             run.save_config(cfg)
+            if is_labelled_subset(cfg):  # which images kept their labels, as a list dataset.train_list reads back
+                on_main_process(lambda: write_train_list(items["train"], cfg.paths.root, run.path / "train_list.txt"))
         parts = build_training_parts(cfg, device, run.log, items, resume=ckpt is not None)
         Trainer(cfg, run, parts).fit(ckpt)
     finally:

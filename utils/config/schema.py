@@ -94,6 +94,22 @@ class DatasetConfig:
         in_eval="user",
         rule=Rule(lambda v: 0 < v < 1, "must lie strictly between 0 and 1"),
     )
+    train_fraction: float = opt(
+        1.0,
+        "fraction of the train split that keeps its labels, drawn with train_fraction_seed (semi-supervised "
+        "recipes: 0.125 is 1/8; the rest can be the unlabeled source with unlabeled.split: train)",
+        on_resume="match",
+        rule=Rule(lambda v: 0 < v <= 1, "must lie in (0, 1]"),
+    )
+    train_fraction_seed: int = opt(
+        0, "seed of the train_fraction draw (independent of training.seed)", on_resume="match"
+    )
+    train_list: Optional[str] = opt(
+        None,
+        "a text file naming the train images that keep their labels, one per line relative to paths.root "
+        "(UniMatch's 'image label' split lines work as they are); null: all, or train_fraction",
+        on_resume="match",
+    )
     scale_range: list[float] = opt(
         [0.5, 2.0],
         "training: random scale range applied before the crop; [1, 1] turns scaling off",

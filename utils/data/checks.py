@@ -18,6 +18,7 @@ from tqdm import tqdm
 from utils.config.errors import UserError
 from utils.data.families import dataset_family
 from utils.data.families.base import LabelFileError
+from utils.data.subset import labelled_subset
 from utils.distributed import barrier, is_main_process
 from utils.files import WriteError, atomic_write_text
 
@@ -127,6 +128,8 @@ def _checked_items(cfg, splits, log) -> dict:
     for split in splits:
         labelled = split != "test"
         items = family.items(split, labelled)
+        if split == "train":
+            items = labelled_subset(cfg, items, log)
         bad, stats = check_files(items, family, cache, f"checking {split} files")
         if stats["checked"]:
             per_1000 = 1000 * stats["seconds"] / stats["checked"]

@@ -23,6 +23,7 @@ from utils.config.loading import load_config
 from utils.data.cache import CACHE_VERSION, RESIZE_METHOD, cache_folder, check_index, default_cache_dir, file_records
 from utils.data.families import dataset_family
 from utils.data.segmentation import read_rgb, size_mismatch
+from utils.data.subset import labelled_subset
 from utils.data.transforms import resize_transform
 
 
@@ -53,6 +54,8 @@ def build_cache(cfg, split: str, size, workers: int = 0, force: bool = False, sa
     """Writes (or keeps, when it matches) the cache of ``split`` at ``size``; returns its folder."""
     family = dataset_family(cfg)
     items = family.items(split, labelled=split != "test")
+    if split == "train":
+        items = labelled_subset(cfg, items)  # the cache a semi-supervised run reads holds its labelled images
     records = file_records(items, cfg.paths.root)
     folder = cache_folder(default_cache_dir(cfg), split, size, records)
     if folder.is_dir():
