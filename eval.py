@@ -4,7 +4,8 @@ With labels (eval.split val or train): metrics at ground-truth resolution, with 
 the per-class table, metrics.json, per_image.csv, report.html, a confusion-matrix picture, prediction
 pictures, and results in the dataset's own encoding (official-format exports, KITTI devkit files, label
 files at the ground truth's paths).
-Without (eval.split test, or eval.input = a folder of images or a video file): predictions, overlays, videos.
+Without (eval.split test, or eval.input = a folder of images or a video file): predictions, overlays, videos;
+with eval.pseudo_label_threshold also pseudo_labels/, the input's confident predictions as label files for review.
 """
 
 import argparse
@@ -14,6 +15,7 @@ from pathlib import Path
 from utils.config.cli import add_config_arguments, run_main
 from utils.config.errors import UserError
 from utils.evaluation.loop import run_evaluation
+from utils.evaluation.pseudo_labels import check_pseudo_labels
 from utils.evaluation.report import write_report
 from utils.evaluation.results import official_scoring
 from utils.evaluation.setup import build_eval_setup
@@ -36,6 +38,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     log = setup_console_logging()
     setup = build_eval_setup(args.config_path, args.checkpoint, args.set, log)
+    check_pseudo_labels(setup)
     source = setup.cfg.eval.input
     if source and is_video(source):
         run_video(setup, log, Path(source))

@@ -26,6 +26,14 @@ class EvalConfig:
     input: Optional[str] = opt(
         None, "a folder of images or a video file to predict on instead of a split", in_eval="user"
     )
+    pseudo_label_threshold: Optional[float] = opt(
+        None,
+        "with eval.input: also write <eval output>/pseudo_labels/ (images, label files in the checkpoint's dataset "
+        "encoding, classes.yaml: the folder family's layout) for review; pixels whose confidence (the max merged "
+        "probability) is below this, or that DropClusters changed, get the ignore value; null writes none",
+        in_eval="user",
+        rule=Rule(lambda v: v is None or 0 < v <= 1, "must be null (off) or lie in (0, 1], e.g. 0.9"),
+    )
     tta: Literal["none", "hflip", "vflip", "hvflip", "multiscale"] = opt(
         "none", "test-time augmentation (the original's apply_tta)", in_eval="user"
     )

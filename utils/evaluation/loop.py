@@ -9,6 +9,7 @@ from utils.data.transforms import denormalize, training_crop
 from utils.evaluation.outputs import PredictionWriter
 from utils.evaluation.per_image import PerImage
 from utils.evaluation.predict import pipelined
+from utils.evaluation.pseudo_labels import pseudo_label_writer
 from utils.evaluation.results import results_writer
 from utils.metrics import ConfusionMatrix, format_table
 from utils.visualize import plot_confusion_matrix, save_rgb
@@ -38,7 +39,10 @@ def run_evaluation(setup, log, split: str = None, folder=None) -> dict:
     cm_raw = ConfusionMatrix(n, device=setup.device) if cfg.eval.drop_clusters > 0 else None
     cm_final = ConfusionMatrix(n, device=setup.device)
     results = results_writer(setup, log, None if folder is not None else split)
-    reduce = getattr(results, "reduce", None)
+    pseudo = pseudo_label_writer(setup) if folder is not None else None
+    # One reduce per batch: the pseudo-labels' confidence, else the results' (KITTI's road confidence; a KITTI
+    # checkpoint writes no pseudo-labels, so the two never meet).
+    reduce = pseudo.reduce if pseudo is not None else getattr(results, "reduce", None)
     writer = PredictionWriter(setup, video=folder is not None)
     per_image = PerImage(labels.names, labels.palette(), cfg.eval.report_worst)
     labelled = False
@@ -67,6 +71,8 @@ def run_evaluation(setup, log, split: str = None, folder=None) -> dict:
                     gt = gt.numpy()
                 if results is not None:
                     results.add(item, prediction.final, gt, prediction.extra)
+                if pseudo is not None:
+                    pseudo.add(item.image.relative_to(folder), item.image, prediction)
                 writer.write(name, pictures[k], prediction.final, gt)
             per_image.flush()
     finally:
@@ -77,6 +83,8 @@ def run_evaluation(setup, log, split: str = None, folder=None) -> dict:
     # run that stopped midway must not do; they hold no open file between images.
     if results is not None:
         results.close()
+    if pseudo is not None:
+        pseudo.report(log)
     if not labelled:
         log.info(f"wrote predictions for {writer.count} images to {setup.output_dir}")
         return {}

@@ -169,6 +169,20 @@ class DatasetFamily:
         """(256,) uint8 from Cityscapes label ids (the sample's true LiDAR point labels) to class index, or None."""
         return None
 
+    def label_values(self, labels: LabelSet) -> Optional[tuple]:
+        """One label value per class that this family's label files hold and decode back to that class, for label
+        files written from predictions (eval's pseudo-labels); None where the files hold no value per pixel (KITTI's
+        colour ground truth).
+
+        The value eval's ``results/`` writes where the classes have one (``labels.to_label_id``); else, where a class
+        merges several values (Cityscapes road and categories, BDD100K categories), the smallest value that
+        ``labels.lut`` decodes to it: flat is road (7), vehicle is car (26), rest is unlabeled (0).
+        """
+        if labels.to_label_id is not None:
+            return tuple(int(v) for v in labels.to_label_id)
+        values = [np.flatnonzero(labels.lut == c) for c in range(labels.num_classes)]
+        return None if any(len(v) == 0 for v in values) else tuple(int(v[0]) for v in values)
+
 
 def read_single_channel(path: Path, what: str = "label values") -> np.ndarray:
     """A single-channel 8-bit label PNG (Cityscapes label ids, BDD100K train ids, a folder dataset's values)."""

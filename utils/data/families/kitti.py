@@ -109,6 +109,9 @@ class Kitti(DatasetFamily):
     def build_labels(self) -> LabelSet:
         return kitti_labels(self.mode)
 
+    def label_values(self, labels: LabelSet):
+        return None  # the ground truth is a colour picture (magenta road, red rest), not a value per pixel
+
     def split_items(self, split: str, labelled: bool) -> list:
         return kitti_items(self.root, split, self.mode, self.cfg.dataset.val_fraction, labelled)
 
