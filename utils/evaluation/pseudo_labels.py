@@ -46,7 +46,8 @@ def pseudo_label_encoding(setup) -> tuple:
     if values is None:
         raise UserError(
             f"eval.pseudo_label_threshold: target {family.name} in label mode '{family.mode}' has no label value per "
-            "pixel to write pseudo-labels in (its ground truth is a colour picture); set it to null for this checkpoint"
+            "pixel to write pseudo-labels in (its label files are not single-channel values); set it to null for this "
+            "checkpoint"
         )
     # Where a class holds the value a dropped pixel would get (Cityscapes' 'unlabeled' class is id 0), ignore
     # takes the largest value no class has, as the folder family does.
@@ -66,8 +67,8 @@ def classes_yaml(names, values, colors, ignore: int, note: str) -> str:
 class PseudoLabelWriter:
     """Writes ``pseudo_labels/`` for each image eval predicts (module doc); :meth:`report` logs the summary.
 
-    An earlier run's ``images/``, ``labels/`` and ``classes.yaml`` there are removed first, so that the folder
-    holds this run's pairs only (move a folder out of the eval output before correcting it).
+    An earlier run's ``images/`` and ``labels/`` there are removed first (classes.yaml is replaced), so that the
+    folder holds this run's pairs only (copy it out of the eval output before correcting it).
 
     Args:
         setup: the :class:`~utils.evaluation.setup.EvalSetup`; its ``cfg.eval.pseudo_label_threshold`` is set.
