@@ -21,6 +21,7 @@ from utils.data.checks import checked_items
 from utils.data.families import build_labels, dataset_family
 from utils.evaluation.predictor import Predictor
 from utils.evaluation.pseudo_labels import pseudo_label_encoding
+from utils.evaluation.video import VideoWriter
 from utils.labels import IGNORE_INDEX
 
 DROP = 20  # the quickstart's DropClusters, which changes a few pixels of the tiny model's maps
@@ -134,6 +135,24 @@ def test_threshold_one_keeps_only_full_confidence(tiny_run, unlabelled, tmp_path
         assert (label != 255).mean() > 0.5
         almost += int(((conf >= 0.99) & (conf < 1.0)).sum())  # the upsampled edges: ignored
     assert almost > 0
+
+
+def test_a_video_gives_every_frame_and_its_labels(tiny_run, unlabelled, written, tmp_path):
+    frames = [cv2.imread(str(p)) for p in sorted(unlabelled.rglob("*.png"))]
+    with VideoWriter(tmp_path / "drive.mp4", (frames[0].shape[1], frames[0].shape[0]), 5) as video:
+        for frame in frames:
+            video.write(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    out = tmp_path / "eval"
+    assert (
+        run_eval(tiny_run, out, f"eval.input={tmp_path / 'drive.mp4'}", f"eval.pseudo_label_threshold={written[2]}")
+        == 0
+    )
+    root = out / "pseudo_labels"
+    assert sorted(p.name for p in (root / "images" / "train").iterdir()) == ["drive_000000.png", "drive_000001.png"]
+    # Each written frame is the decoded frame itself (a PNG), so Predictor on it sees what eval saw.
+    for relative, (conf, raw, final) in independent_predictions(tiny_run, root / "images").items():
+        label = cv2.imread(str(root / "labels" / relative), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(label == 255, (conf < written[2]) | (final != raw))
 
 
 def test_bad_thresholds_and_a_missing_input_are_one_line(tiny_run, unlabelled, tmp_path, capsys):
