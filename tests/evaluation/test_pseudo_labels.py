@@ -166,6 +166,18 @@ def test_bad_thresholds_and_a_missing_input_are_one_line(tiny_run, unlabelled, t
     assert not (tmp_path / "pseudo_labels").exists()
 
 
+def test_an_earlier_pseudo_label_folder_is_never_overwritten(tiny_run, unlabelled, written, tmp_path, capsys):
+    out = tmp_path / "eval"
+    shutil.copytree(written[0], out / "pseudo_labels")  # pairs someone may be correcting
+    label = sorted((out / "pseudo_labels" / "labels").rglob("*.png"))[0]
+    corrected = label.read_bytes()
+    args = (f"eval.input={unlabelled}", "eval.pseudo_label_threshold=0.5")
+    assert run_eval(tiny_run, out, *args) == EXIT_USER_ERROR
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "already holds pseudo-labels" in err and "never overwritten" in err
+    assert label.read_bytes() == corrected and not (out / "metrics.json").exists()
+
+
 @pytest.mark.parametrize(
     "target, mode, unlabeled_class",
     [

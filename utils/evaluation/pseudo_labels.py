@@ -67,8 +67,8 @@ def classes_yaml(names, values, colors, ignore: int, note: str) -> str:
 class PseudoLabelWriter:
     """Writes ``pseudo_labels/`` for each image eval predicts (module doc); :meth:`report` logs the summary.
 
-    An earlier run's ``images/`` and ``labels/`` there are removed first (classes.yaml is replaced), so that the
-    folder holds this run's pairs only (copy it out of the eval output before correcting it).
+    eval.py refuses an eval output that already holds pseudo-labels (:func:`check_pseudo_labels`), so the folder
+    holds one run's pairs and corrections made in an earlier one are never overwritten.
 
     Args:
         setup: the :class:`~utils.evaluation.setup.EvalSetup`; its ``cfg.eval.pseudo_label_threshold`` is set.
@@ -78,8 +78,6 @@ class PseudoLabelWriter:
         self.values, self.ignore = pseudo_label_encoding(setup)
         self.threshold = float(setup.cfg.eval.pseudo_label_threshold)
         self.root = setup.output_dir / FOLDER
-        for old in (self.root / "images", self.root / "labels"):
-            shutil.rmtree(old, ignore_errors=True)
         labels = setup.labels
         self.table = np.full(256, self.ignore, np.uint8)  # class index -> label value; IGNORE_INDEX -> ignore
         self.table[: labels.num_classes] = self.values
@@ -129,9 +127,17 @@ class PseudoLabelWriter:
 
 
 def check_pseudo_labels(setup) -> None:
-    """Stops before any prediction when ``eval.pseudo_label_threshold`` is set but cannot be honoured."""
-    if setup.cfg.eval.pseudo_label_threshold is not None:
-        pseudo_label_encoding(setup)
+    """Stops before any prediction when ``eval.pseudo_label_threshold`` is set but cannot be honoured, or when the
+    eval output already holds pseudo-labels: someone may be correcting them, and they are never overwritten."""
+    if setup.cfg.eval.pseudo_label_threshold is None:
+        return
+    pseudo_label_encoding(setup)
+    earlier = setup.output_dir / FOLDER
+    if any((earlier / part).exists() for part in ("images", "labels", "classes.yaml")):
+        raise UserError(
+            f"'{earlier}' already holds pseudo-labels from an earlier eval (perhaps being corrected); they are never "
+            "overwritten. Move or delete that folder, or give another eval.output_dir."
+        )
 
 
 def pseudo_label_writer(setup):
