@@ -4,7 +4,8 @@ Sections mirror the original project's train_config.yaml: target, paths, dataset
 paint). Each key is declared with :func:`utils.config.declare.opt`, which also says what the key is for: whether
 ``--resume`` must find it unchanged, which dataset family reads it, whether eval takes it from the user's file, and
 its allowed range. docs/configuration.md is generated from the help texts here; ``training`` lives in
-:mod:`~utils.config.schema_training`, ``eval`` and ``paint`` in :mod:`~utils.config.schema_eval`.
+:mod:`~utils.config.schema_training`, ``unlabeled`` in :mod:`~utils.config.schema_unlabeled`, ``eval`` and ``paint`` in
+:mod:`~utils.config.schema_eval`.
 """
 
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from models.archs import ARCHITECTURES
 from utils.config.declare import Rule, not_negative, opt, size_rule
 from utils.config.schema_eval import EvalConfig, PaintConfig
 from utils.config.schema_training import StageConfig, TrainingConfig
+from utils.config.schema_unlabeled import UnlabeledConfig
 
 __all__ = [
     "Config",
@@ -24,6 +26,7 @@ __all__ = [
     "PathsConfig",
     "StageConfig",
     "TrainingConfig",
+    "UnlabeledConfig",
 ]
 
 
@@ -199,5 +202,6 @@ class Config:
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    unlabeled: UnlabeledConfig = field(default_factory=UnlabeledConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     paint: PaintConfig = field(default_factory=PaintConfig)

@@ -63,11 +63,20 @@ def video_info(path, key: str = "eval.input") -> dict:
         meta = next(reader)
         reader.close()
     except (RuntimeError, OSError, StopIteration) as exc:
-        raise UserError(f"Cannot read video '{path}' ({key}): {exc}") from None
+        raise UserError(
+            f"Cannot read video '{path}' ({key}): ffmpeg cannot open it or finds no video stream in it "
+            f"({_first_line(exc)}). Re-encode it (e.g. ffmpeg -i in.mov -c:v libx264 out.mp4) or remove it."
+        ) from None
     fps = float(meta.get("fps") or 25.0)
     # An estimate from the container's duration: counting exactly would decode the whole video twice.
     frames = round(float(meta.get("duration") or 0.0) * fps) or None
     return {"size": tuple(meta["size"]), "fps": fps, "frames": frames}
+
+
+def _first_line(exc: BaseException) -> str:
+    """imageio-ffmpeg's errors carry ffmpeg's whole stderr after their first line: an error is one line."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 @dataclass
@@ -99,7 +108,7 @@ def iter_frames(source, every: int = 1, key: str = "eval.input"):
                 if index % every == 0:
                     yield Frame(f"{source.stem}_{index:06d}", image)
         except RuntimeError as exc:
-            raise UserError(f"Video '{source}' ({key}) does not decode: {exc}") from None
+            raise UserError(f"Video '{source}' ({key}) does not decode: {_first_line(exc)}") from None
         finally:
             frames.close()
         if count == 0:

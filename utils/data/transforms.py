@@ -66,12 +66,10 @@ def training_crop(dataset_cfg, size=None) -> list:
     return list(dataset_cfg.crop_size or size or dataset_cfg.size)
 
 
-def train_transform(dataset_cfg, size) -> A.Compose:
-    """Resize to ``size`` (the scale at ratio 1), random scale, crop, flip, colour jitter, optional weather.
-
-    The crop is :func:`training_crop`: ``dataset_cfg.crop_size``, or ``size`` itself when that is null; it is
-    padded with ignore where the scaled image is smaller.
-    """
+def geometry_steps(dataset_cfg, size, cat_max_ratio: float = 1.0) -> list:
+    """The geometric part of :func:`train_transform`: resize to ``size``, random scale, crop (padded with ignore),
+    flip. The unlabelled images of semi-supervised training take these alone, with ``cat_max_ratio`` 1.0 (they have
+    no classes to judge a crop by)."""
     h, w = size
     lo, hi = dataset_cfg.scale_range
     crop = training_crop(dataset_cfg, size)
@@ -79,9 +77,19 @@ def train_transform(dataset_cfg, size) -> A.Compose:
     if (lo, hi) != (1.0, 1.0):
         steps.append(A.RandomScale(scale_limit=(lo - 1.0, hi - 1.0), interpolation=cv2.INTER_LINEAR, p=1.0))
     if (lo, hi) != (1.0, 1.0) or list(crop) != list(size):
-        steps.append(CatMaxRatioCrop(crop[0], crop[1], dataset_cfg.cat_max_ratio))
+        steps.append(CatMaxRatioCrop(crop[0], crop[1], cat_max_ratio))
     if dataset_cfg.hflip:
         steps.append(A.HorizontalFlip(p=0.5))
+    return steps
+
+
+def train_transform(dataset_cfg, size) -> A.Compose:
+    """Resize to ``size`` (the scale at ratio 1), random scale, crop, flip, colour jitter, optional weather.
+
+    The crop is :func:`training_crop`: ``dataset_cfg.crop_size``, or ``size`` itself when that is null; it is
+    padded with ignore where the scaled image is smaller.
+    """
+    steps = geometry_steps(dataset_cfg, size, dataset_cfg.cat_max_ratio)
     cj = dataset_cfg.color_jitter
     if cj > 0 or dataset_cfg.hue_jitter > 0:
         steps.append(A.ColorJitter(brightness=cj, contrast=cj, saturation=cj, hue=dataset_cfg.hue_jitter, p=0.8))

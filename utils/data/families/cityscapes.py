@@ -135,6 +135,8 @@ def cityscapes_items(root, split: str, val_cities=(), coarse: bool = False, labe
             items += _pairs(root, "train_extra", "gtCoarse", "train_extra", None, labelled)
     elif split == "val" and val_cities:
         items = _pairs(root, "train", "gtFine", "train", set(val_cities), labelled)
+    elif split == "train_extra":  # the 19,998 images with coarse labels only (an unlabelled source, unlabeled.split)
+        items = _pairs(root, "train_extra", "gtCoarse", "train_extra", None, labelled)
     else:
         items = _pairs(root, split, "gtFine", split, None, labelled and split != "test")
     if not items:
@@ -149,6 +151,7 @@ class Cityscapes(DatasetFamily):
     name = "cityscapes"
     label_modes = ("categories", "road", "classes")
     download_help = DOWNLOAD_HELP
+    splits = ("train", "val", "test", "train_extra")
     results = "cityscapes_label_ids"
     official_scorer = "cityscapes"
 
