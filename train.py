@@ -12,6 +12,7 @@ from utils.config.loading import load_config
 from utils.data.checks import checked_items
 from utils.data.loaders import dataset_items
 from utils.data.subset import is_labelled_subset, write_train_list
+from utils.data.unlabeled import check_unlabeled_source
 from utils.distributed import cleanup_distributed
 from utils.runtime import setup_console_logging, setup_device, sigterm_as_interrupt
 from utils.training.resume import prepare_run_folder
@@ -43,6 +44,7 @@ def run_training(cfg, resume: bool, device) -> int:
         on_main_process(lambda: check_not_locked(cfg.paths.output_dir))
         ckpt = prepare_run_folder(cfg, resume)
         dataset_items(cfg, "train"), dataset_items(cfg, "val")
+        check_unlabeled_source(cfg)
         # Rank 0 creates the folder and holds its lock from here to the end; before the data check, which can take minutes.
         lock = lock_run_folder(cfg, ckpt is None, setup_console_logging())
         items = checked_items(cfg, ("train", "val"), setup_console_logging())

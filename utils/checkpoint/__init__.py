@@ -8,7 +8,7 @@ streams and moves weights across class counts.
 """
 
 from utils.checkpoint.disk import FORMAT_VERSION, atomic_torch_save, load_checkpoint, migrate
-from utils.checkpoint.record import Checkpoint, EpochProgress, Metrics, Progress, TrainingState
+from utils.checkpoint.record import Checkpoint, EpochProgress, Metrics, Progress, TrainingState, UnlabeledState
 from utils.checkpoint.state import rng_state, set_rng_state, transfer_weights
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "Metrics",
     "Progress",
     "TrainingState",
+    "UnlabeledState",
     "atomic_torch_save",
     "load_checkpoint",
     "migrate",

@@ -1,8 +1,11 @@
 """A checkpoint on disk: written atomically, read with ``weights_only=True``, older formats migrated on load.
 
 Formats: 1 held the config, ``class_names`` and ``palette``; 2 added ``labels`` (the whole label set, names and
-colours again included); 3 drops the two copies, so the classes live in ``labels`` only. A file without a
-``format_version`` is a bare state dict or a weights-only file someone wrote by hand.
+colours again included); 3 drops the two copies, so the classes live in ``labels`` only; 4 adds ``unlabeled`` (the
+unlabelled stream's position and the EMA teacher of a semi-supervised run). Only semi-supervised runs write 4, so
+that a toolkit older than semi-supervised training refuses to resume them instead of silently dropping their
+unlabelled loss; every other file is still written as 3. A file without a ``format_version`` is a bare state dict or
+a weights-only file someone wrote by hand.
 """
 
 from pathlib import Path
@@ -12,7 +15,8 @@ import torch
 from utils.config.errors import UserError
 from utils.files import atomic_write
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4  # the newest this toolkit reads and writes
+SUPERVISED_FORMAT_VERSION = 3  # what a file without a semi-supervised state is written as
 
 
 def atomic_torch_save(obj, path) -> None:
@@ -41,7 +45,8 @@ def load_checkpoint(path, map_location="cpu") -> dict:
 
 
 def migrate(raw, path) -> dict:
-    """Any checkpoint this toolkit ever wrote, or a bare state dict, as a dict of format :data:`FORMAT_VERSION`.
+    """Any checkpoint this toolkit ever wrote, or a bare state dict, as a dict of today's format (its
+    ``format_version``: :func:`format_version_of`).
 
     A newer format is a one-line UserError naming the version: its meaning is unknown here, and guessing could
     load the wrong classes. ``path`` is only for messages.
@@ -64,8 +69,13 @@ def migrate(raw, path) -> dict:
         labels = _format_1_labels(out.get("config"), raw["class_names"])
         if labels is not None:
             out["labels"] = labels
-    out["format_version"] = FORMAT_VERSION
+    out["format_version"] = format_version_of(out)
     return out
+
+
+def format_version_of(content: dict) -> int:
+    """The format a checkpoint's content is written as: the oldest that holds it (4 only with ``unlabeled``)."""
+    return FORMAT_VERSION if content.get("unlabeled") is not None else SUPERVISED_FORMAT_VERSION
 
 
 def _format_1_labels(config, class_names: list):

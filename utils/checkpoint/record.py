@@ -3,7 +3,7 @@ that names the keys of a checkpoint file.
 
 Format 3 on disk (a plain dict)::
 
-    format_version  3
+    format_version  3, or 4 with ``unlabeled``
     model           the model's state dict
     config          the resolved training config, as a dict (utils.config.config_to_dict)
     labels          the label set (LabelSet.to_dict): names, colours, label encoding
@@ -11,14 +11,17 @@ Format 3 on disk (a plain dict)::
     best, key_metric, history, curves                            Metrics (curves: {"train": [[step, loss, lr]...],
                                                                  and the NaN guard's skipped_steps})
     optimizer, schedule, scaler, rng                             TrainingState
+    unlabeled       {position, teacher, epoch_sums}              UnlabeledState: semi-supervised runs only
 
-A weights-only file has ``model`` (and perhaps ``config``) only; the groups it lacks are None.
+A weights-only file has ``model`` (and perhaps ``config``) only; the groups it lacks are None. A file's
+``format_version`` is the oldest format that holds what it carries: 4 when it has ``unlabeled`` (an older toolkit
+would resume the run without its unlabelled stream and teacher), else 3, which every toolkit since format 3 reads.
 """
 
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
-from utils.checkpoint.disk import FORMAT_VERSION, load_checkpoint
+from utils.checkpoint.disk import format_version_of, load_checkpoint
 from utils.labels import LabelSet
 
 
@@ -89,6 +92,22 @@ class TrainingState:
 
 
 @dataclass
+class UnlabeledState:
+    """What a semi-supervised run (the ``unlabeled`` config section) needs to continue exactly.
+
+    Attributes:
+        position: unlabelled samples drawn so far, over all processes (the stream's position).
+        teacher: the EMA teacher's state dict; None with ``unlabeled.teacher: self``.
+        epoch_sums: the epoch's unlabelled sums so far (loss, batches, confident and valid pixels) when written inside
+            an epoch, else None.
+    """
+
+    position: int = 0
+    teacher: Optional[dict] = None
+    epoch_sums: Optional[list] = None
+
+
+@dataclass
 class Checkpoint:
     """One checkpoint: what eval, export and ``training.init_from`` need (``model``, ``config``, ``labels``) and what
     ``--resume`` needs besides (``progress``, ``metrics``, ``training``).
@@ -98,6 +117,7 @@ class Checkpoint:
         config: the resolved training config as a dict; None in a weights-only file.
         labels: the classes; None in a weights-only file.
         progress, metrics, training: None in a weights-only file.
+        unlabeled: the semi-supervised state; None in a run without unlabelled images.
     """
 
     model: dict
@@ -106,6 +126,7 @@ class Checkpoint:
     progress: Optional[Progress] = None
     metrics: Optional[Metrics] = None
     training: Optional[TrainingState] = None
+    unlabeled: Optional[UnlabeledState] = None
 
     @property
     def class_names(self) -> Optional[list]:
@@ -146,11 +167,12 @@ class Checkpoint:
             training = TrainingState(d["optimizer"], d.get("schedule"), d.get("scaler"), d.get("rng") or [])
         config = d.get("config") if isinstance(d.get("config"), dict) else None
         labels = LabelSet.from_dict(d["labels"]) if isinstance(d.get("labels"), dict) else None
-        return cls(d["model"], config, labels, progress, metrics, training)
+        unlabeled = UnlabeledState(**d["unlabeled"]) if isinstance(d.get("unlabeled"), dict) else None
+        return cls(d["model"], config, labels, progress, metrics, training, unlabeled)
 
     def to_dict(self) -> dict:
         """The file's content: plain tensors, lists and scalars, so ``torch.load(weights_only=True)`` reads it."""
-        out = {"format_version": FORMAT_VERSION, "model": self.model}
+        out = {"model": self.model}
         if self.config is not None:
             out["config"] = self.config
         if self.labels is not None:
@@ -170,4 +192,6 @@ class Checkpoint:
         if self.training is not None:
             t = self.training
             out.update(optimizer=t.optimizer, schedule=t.schedule, scaler=t.scaler, rng=t.rng)
-        return out
+        if self.unlabeled is not None:
+            out["unlabeled"] = asdict(self.unlabeled)
+        return {"format_version": format_version_of(out), **out}

@@ -36,42 +36,49 @@ def train_one_epoch(trainer, stage, epoch: int, progress: EpochProgress = None) 
     sampler = trainer.train_loader.sampler
     sampler.set_epoch(trainer.epoch_offsets[stage.index] + epoch)
     sampler.skip(tally.samples_before)  # the samples already trained on are not even loaded
-    bar = _progress_bar(trainer, stage, epoch, tally.start_batch)
+    if trainer.semi is not None:
+        trainer.semi.begin_epoch(resumed_mid_epoch=progress is not None)
     epoch_number = trainer.epoch_offsets[stage.index] + epoch + 1
     trainer.model.train()
     trainer.optimizer.zero_grad(set_to_none=True)
     step_loss, snapshot = torch.zeros((), device=trainer.device), None
-    for i, batch in enumerate(trainer.train_loader, start=tally.start_batch):
-        if i >= trainer.batches_per_epoch or trainer._steps_done(stage):
-            break
-        if trainer.t.nonfinite == "skip" and i % accum == 0:
-            snapshot = BufferSnapshot(trainer.raw_model)  # a dropped step must not keep the statistics it wrote
-        last = (i + 1) % accum == 0
-        step_loss += micro_step(trainer, batch, last)
-        tally.seen += batch["image"].shape[0] * get_world_size()
-        if not last:
-            continue
-        loss = step_loss / accum  # all the step trained on, not only its last micro-batch
-        if trainer._optimizer_step(loss, epoch_number):
-            tally.add(step_loss, accum)
-        elif snapshot is not None:
-            snapshot.restore()
-        step_loss = torch.zeros((), device=trainer.device)
-        speed = tally.speed()
-        log_step(trainer, bar, loss, speed, (i + 1) // accum)
-        if due(trainer.t.val_every_iters, trainer.global_step, trainer.last_validated):
-            trainer.validate(stage, epoch, float("nan"), speed, partial=True)
-            trainer.model.train()
-        if due(trainer.t.checkpoint_every_iters, trainer.global_step, trainer.last_saved):
-            trainer.save("last.pth", stage, epoch, progress=tally.progress(i + 1))
-    bar.close()
+    # The bar is closed (its line cleared) on an error too, so the error line stands on its own.
+    with _progress_bar(trainer, stage, epoch, tally.start_batch) as bar:
+        for i, batch in enumerate(trainer.train_loader, start=tally.start_batch):
+            if i >= trainer.batches_per_epoch or trainer._steps_done(stage):
+                break
+            if trainer.t.nonfinite == "skip" and i % accum == 0:
+                snapshot = BufferSnapshot(trainer.raw_model)  # a dropped step must not keep the statistics it wrote
+            last = (i + 1) % accum == 0
+            step_loss += micro_step(trainer, batch, last)
+            tally.seen += batch["image"].shape[0] * get_world_size()
+            if not last:
+                continue
+            loss = step_loss / accum  # all the step trained on, not only its last micro-batch
+            if trainer._optimizer_step(loss, epoch_number):
+                tally.add(step_loss, accum)
+            elif snapshot is not None:
+                snapshot.restore()
+            step_loss = torch.zeros((), device=trainer.device)
+            speed = tally.speed()
+            log_step(trainer, bar, loss, speed, (i + 1) // accum)
+            if due(trainer.t.val_every_iters, trainer.global_step, trainer.last_validated):
+                trainer.validate(stage, epoch, float("nan"), speed, partial=True)
+                trainer.model.train()
+            if due(trainer.t.checkpoint_every_iters, trainer.global_step, trainer.last_saved):
+                trainer.save("last.pth", stage, epoch, progress=tally.progress(i + 1))
     sampler.skip(0)
     trainer.guard.check("the end of the epoch")
+    if trainer.semi is not None:
+        trainer.semi.end_epoch()
     return tally.mean_loss(), tally.seen / max(1e-9, time.perf_counter() - tally.start)
 
 
 def micro_step(trainer, batch: dict, last: bool) -> torch.Tensor:
     """Forward and backward of one micro-batch, its loss scaled by 1 / accumulation_steps (and by AMP's scaler).
+
+    With an ``unlabeled`` source the loss is semi-supervised training's (:meth:`SemiSupervised.loss
+    <utils.training.semi.SemiSupervised.loss>`): one forward of the labelled and the unlabelled images together.
 
     Args:
         batch: ``image`` (N, 3, H, W) float, ``mask`` (N, H, W) class indices.
@@ -85,7 +92,11 @@ def micro_step(trainer, batch: dict, last: bool) -> torch.Tensor:
     no_sync = trainer.ddp.no_sync() if trainer.ddp is not None and not last else nullcontext()
     with no_sync:
         with autocast(trainer.device, trainer.parts.amp_dtype):
-            loss = trainer.criterion(trainer.model(images), masks)
+            if trainer.semi is not None:
+                parts = (trainer.model, trainer.raw_model, trainer.criterion)
+                loss = trainer.semi.loss(*parts, images, masks, trainer.global_step)
+            else:
+                loss = trainer.criterion(trainer.model(images), masks)
         trainer.scaler.scale(loss / trainer.t.accumulation_steps).backward()
     return loss.detach()
 
@@ -105,6 +116,8 @@ def log_step(trainer, bar, loss: torch.Tensor, speed: float, steps_this_epoch: i
         bar.set_postfix(loss=f"{current:.4f}", lr=f"{lr:.2e}", img_s=f"{speed:.1f}")
         if to_tensorboard:
             values = {"train/loss": current, "train/lr": lr, "train/images_per_sec": speed}
+            if trainer.semi is not None:
+                values.update(trainer.semi.stats.scalars())
             trainer.run.scalars(values, trainer.global_step)
     bar.update(1)
 

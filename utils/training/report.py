@@ -5,9 +5,11 @@ import math
 from utils.metrics import format_table
 
 
-def summary_line(head: str, train_loss: float, record: dict, lr: float, speed: float) -> str:
-    """``head`` (e.g. 'epoch 3/8'), the train loss when known, the val metrics when validated, lr and img/s."""
+def summary_line(head: str, train_loss: float, record: dict, lr: float, speed: float, unlabeled: str = "") -> str:
+    """``head`` (e.g. 'epoch 3/8'), the train loss when known, the unlabelled loss and confident share of
+    semi-supervised training, the val metrics when validated, lr and img/s."""
     line = head + (f" | loss {train_loss:.4f}" if not math.isnan(train_loss) else "")
+    line += f" | {unlabeled}" if unlabeled else ""
     if record is not None:
         line += (
             f" | val loss {record['val_loss']:.4f} | mIoU {record['miou']:.4f} | mean dice {record['mean_dice']:.4f} "

@@ -105,6 +105,13 @@ def prepare_run_folder(cfg, resume: bool) -> Optional[Checkpoint]:
         raise UserError(
             f"Cannot resume '{run}': {listed}. Nothing in the run folder was changed. {_advice(run, saved, diffs)}"
         )
+    if cfg.unlabeled.enabled and ckpt.unlabeled is None:
+        # A last.pth from before the unlabeled section has no unlabeled keys to compare: its run had none.
+        raise UserError(
+            f"Cannot resume '{run}' with unlabelled images (unlabeled.source / unlabeled.split): its last.pth was "
+            "trained without them. Nothing in the run folder was changed. Resume with unlabeled.source: null and "
+            f"unlabeled.split: null, or start a new run with training.init_from: {last}."
+        )
     stages = len(cfg.training.stages) or 1
     if ckpt.progress.stage >= stages:
         raise UserError(

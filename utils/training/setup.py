@@ -1,6 +1,8 @@
-"""Builds what a training run needs from its config: device, labels, model (with init_from), loss."""
+"""Builds what a training run needs from its config: device, labels, model (with init_from), loss, and the unlabelled
+images of semi-supervised training."""
 
 from dataclasses import dataclass, replace
+from typing import Optional
 
 import torch
 
@@ -8,10 +10,12 @@ from models.registry import build_model_from_config, count_parameters, describe,
 from utils.checkpoint import Checkpoint, transfer_weights
 from utils.data.families import dataset_family
 from utils.data.loaders import build_dataset, build_loader
+from utils.data.unlabeled import describe_source, unlabeled_batch_size, unlabeled_items
 from utils.distributed import get_rank, get_world_size
 from utils.labels import LabelSet
 from utils.losses import build_loss
 from utils.runtime import amp_dtype, memory_format, seed_everything
+from utils.training.stages import plan_stages
 
 
 @dataclass
@@ -23,6 +27,7 @@ class TrainingParts:
     amp_dtype: object
     items: dict  # split -> the checked files to train and validate on (utils.data.checks)
     config_saved: bool  # False on a resume: config.yaml is rewritten with the first last.pth
+    unlabeled: Optional[list] = None  # the unlabelled images of semi-supervised training (utils.data.unlabeled)
 
 
 def build_training_parts(cfg, device: torch.device, log, items: dict, resume: bool = False) -> TrainingParts:
@@ -64,7 +69,12 @@ def build_training_parts(cfg, device: torch.device, log, items: dict, resume: bo
             f"warning: training.freeze_encoder_iters={t.freeze_encoder_iters} with model.encoder_weights: null "
             "freezes random weights; set freeze_encoder_iters: 0 or use imagenet weights."
         )
-    return TrainingParts(device, labels, model, criterion, dtype, items, config_saved=not resume)
+    unlabeled = None
+    if cfg.unlabeled.enabled:
+        batch = max(unlabeled_batch_size(cfg.unlabeled.ratio, stage.batch_size) for stage in plan_stages(cfg))
+        unlabeled = unlabeled_items(cfg, items.get("train", []), batch * get_world_size(), log)
+        log.info(describe_source(cfg, len(unlabeled)))
+    return TrainingParts(device, labels, model, criterion, dtype, items, config_saved=not resume, unlabeled=unlabeled)
 
 
 def build_stage_loaders(cfg, labels: LabelSet, items: dict, size, batch_size: int, device: torch.device) -> tuple:

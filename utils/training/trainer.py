@@ -18,6 +18,7 @@ from utils.training.epoch import train_one_epoch
 from utils.training.nonfinite import NonFiniteGuard, assert_finite
 from utils.training.optim import LRSchedule, build_optimizer
 from utils.training.report import final_report, summary_line
+from utils.training.semi import SemiSupervised
 from utils.training.setup import TrainingParts, build_stage_loaders
 from utils.training.stages import Stage, batches_per_epoch, plan_stages, resolve_epochs, schedule_warnings, stage_line
 from utils.training.step import optimizer_step
@@ -51,6 +52,9 @@ class Trainer:
         self.last_validated, self.last_saved = -1, -1
         self.stages = plan_stages(cfg)
         self._offsets()
+        self.semi = None  # semi-supervised training: the unlabelled stream, teacher and loss (utils.training.semi)
+        if parts.unlabeled is not None:
+            self.semi = SemiSupervised(cfg, parts.unlabeled, self.raw_model, self.labels.names, self.device)
 
     def _offsets(self) -> None:
         self.epoch_offsets = [sum(s.epochs for s in self.stages[:i]) for i in range(len(self.stages))]
@@ -61,6 +65,8 @@ class Trainer:
             self.cfg, self.labels, self.parts.items, stage.size, stage.batch_size, self.device
         )
         train_set, val_set, accum = self.train_loader.dataset, self.val_loader.dataset, self.t.accumulation_steps
+        if self.semi is not None:
+            self.semi.setup_stage(stage.size, stage.batch_size, self.mem_format)
         self.batches_per_epoch = batches_per_epoch(self.t, len(self.train_loader), len(train_set), stage.batch_size)
         stage = resolve_epochs(stage, self.batches_per_epoch // accum)
         self.stages[stage.index] = stage
@@ -107,6 +113,8 @@ class Trainer:
                     break
                 epoch += 1
             start_epoch = 0
+        if self.semi is not None:
+            self.semi.close()
         report = final_report(self.history, self.best, self.t.key_metric, self.run.path, self.guard.skipped_steps)
         if report:
             self.log.info(report)
@@ -129,6 +137,8 @@ class Trainer:
         if ok:
             self.schedule.step()
             self.global_step += 1
+            if self.semi is not None:
+                self.semi.after_step(self.raw_model, self.global_step)
         return ok
 
     def validate(self, stage: Stage, epoch: int, train_loss: float, speed: float, partial: bool = False) -> dict:
@@ -202,6 +212,7 @@ class Trainer:
                 self.scaler.state_dict(),
                 all_gather_objects(rng_state()),  # one entry per process: each has its own dropout stream
             ),
+            unlabeled=None if self.semi is None else self.semi.state(mid_epoch=progress is not None),
         )
         self.run.save_checkpoint(ckpt.to_dict(), name)
         if name == "last.pth":
@@ -219,6 +230,8 @@ class Trainer:
         self.train_points = list(metrics.train_points)
         self.guard.load_state_dict(metrics.nonfinite)
         self.last_saved = self.global_step
+        if self.semi is not None:
+            self.semi.load_state(ckpt.unlabeled)  # prepare_run_folder made sure last.pth has it
         progress = done.epoch_progress
         where = f"{done.epoch} epochs" + (f" and {progress.samples} samples of the next" if progress else "")
         self.log.info(
@@ -245,4 +258,5 @@ class Trainer:
         label = self._epoch_label(stage, epoch)
         partial = r is not None and r["partial_epoch"]
         head = f"step {self.global_step} (epoch {label}, partial)" if partial else f"epoch {label}"
-        self.log.info(summary_line(head, train_loss, r, self.schedule.lr, speed))
+        unlabeled = self.semi.epoch_summary if self.semi is not None and not partial else ""
+        self.log.info(summary_line(head, train_loss, r, self.schedule.lr, speed, unlabeled))

@@ -1,0 +1,50 @@
+"""The unlabelled half of a semi-supervised step as pure functions on tensors: pseudo-labels from a teacher's
+probabilities, CutMix inside the unlabelled batch, a student's outputs split into their labelled and unlabelled parts.
+
+Shapes: probabilities (N, C, H, W) float; images (N, 3, H, W); maps (``valid``, CutMix boxes, labels) (N, H, W).
+"""
+
+import torch
+
+from utils.labels import IGNORE_INDEX
+
+
+def cutmix(x: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    """``x`` (N, ...) with sample i taking, inside ``boxes[i]`` ((N, H, W) bool), the pixels of sample (i + 1) mod N.
+
+    Images (N, C, H, W) and maps (N, H, W) are mixed with the same boxes, so an image and its pseudo-labels agree.
+    """
+    following = torch.roll(x, shifts=-1, dims=0)  # following[i] = x[(i + 1) % N]
+    mask = boxes if x.dim() == boxes.dim() else boxes.unsqueeze(1)
+    return torch.where(mask, following, x)
+
+
+def pseudo_labels(probs: torch.Tensor, valid: torch.Tensor, boxes: torch.Tensor, threshold: float) -> tuple:
+    """The targets the student's strong view trains on.
+
+    The teacher's top class and its probability (the confidence) at each pixel of the weak views, mixed by
+    :func:`cutmix` with ``boxes`` as the strong images are, together with ``valid`` (False where the crop padded).
+
+    Returns:
+        (targets (N, H, W) int64 class indices, ``IGNORE_INDEX`` where the confidence is below ``threshold`` or the
+        pixel is not valid; confident (N, H, W) bool, the pixels that kept their label; valid (N, H, W) bool, mixed).
+    """
+    confidence, labels = probs.max(dim=1)
+    labels, confidence, valid = cutmix(labels, boxes), cutmix(confidence, boxes), cutmix(valid, boxes)
+    confident = valid & (confidence >= threshold)
+    return torch.where(confident, labels, torch.full_like(labels, IGNORE_INDEX)), confident, valid
+
+
+def split_outputs(outputs, n: int) -> tuple:
+    """A model's outputs on ``cat(first n images, the rest)`` as (outputs of the first n, outputs of the rest): logits
+    split along the batch, or a training dict of auxiliary outputs split per key."""
+    if isinstance(outputs, dict):
+        return {k: v[:n] for k, v in outputs.items()}, {k: v[n:] for k, v in outputs.items()}
+    return outputs[:n], outputs[n:]
+
+
+def class_counts(targets: torch.Tensor, confident: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """(num_classes,) float: how many confident pixels each pseudo-label class has (no host sync)."""
+    index = torch.where(confident, targets, torch.zeros_like(targets)).flatten()
+    counts = torch.zeros(num_classes, device=targets.device)
+    return counts.scatter_add_(0, index, confident.flatten().float())
