@@ -109,6 +109,21 @@ def test_pseudo_labels_keep_only_confident_valid_pixels():
     assert class_counts(targets, targets != IGNORE_INDEX, 2).tolist() == [2.0, 1.0]
 
 
+def test_pseudo_labels_move_with_the_cutmix_box():
+    # Image 0 predicts class 0 everywhere, image 1 class 1 (its last pixel unconfident, its first one padding).
+    probs = torch.zeros(2, 2, 1, 4)
+    probs[0, 0], probs[1, 1] = 0.99, torch.tensor([0.99, 0.99, 0.99, 0.6])
+    valid = torch.ones(2, 1, 4, dtype=torch.bool)
+    valid[1, 0, 0] = False
+    boxes = torch.zeros(2, 1, 4, dtype=torch.bool)
+    boxes[0, 0, :2] = True  # image 0 takes its first two pixels from image 1
+    boxes[1, 0, 3] = True  # image 1 takes its last pixel from image 0
+    targets, confident, mixed_valid = pseudo_labels(probs, valid, boxes, threshold=0.9)
+    assert targets.tolist() == [[[IGNORE_INDEX, 1, 0, 0]], [[IGNORE_INDEX, 1, 1, 0]]]
+    assert mixed_valid.tolist() == [[[False, True, True, True]], [[False, True, True, True]]]
+    assert confident.sum() == 6
+
+
 def test_outputs_split_back_per_key():
     logits, aux = torch.randn(5, 3, 2, 2), torch.randn(5, 3, 2, 2)
     first, rest = split_outputs({"out": logits, "aux": aux}, 2)

@@ -2,8 +2,10 @@
 scalars and train.log), an interrupted EMA-teacher run resumed mid-epoch equal to an uninterrupted one, the checkpoint
 format, and each mistake with the unlabelled source ending in one error line."""
 
+import logging
 import re
 import subprocess
+import sys
 
 import cv2
 import imageio_ffmpeg
@@ -18,6 +20,7 @@ from utils.checkpoint import Checkpoint, load_checkpoint
 from utils.config.errors import EXIT_USER_ERROR, UserError
 from utils.data.unlabeled import FRAMES_FOLDER
 from utils.evaluation.video import VideoWriter
+from utils.runtime import get_logger
 
 # bce_dice's sigmoid confidences of a barely trained model: a threshold every run reaches on some pixels. A small
 # FPN (290k parameters): these runs write checkpoints with an EMA teacher beside the model every step or two.
@@ -54,7 +57,7 @@ def unlabeled_scalars(run) -> dict:
 
 @pytest.mark.parametrize("kind", ["folder", "video", "split"])
 def test_a_short_run_learns_from_each_kind_of_source(kind, sample_root, tmp_path, tiny_run, monkeypatch):
-    out, steps = tmp_path / "run", 2 if kind == "folder" else 1
+    out, steps = tmp_path / "run", 2
     source, images, described = {
         "folder": ([f"unlabeled.source={demo_frames(sample_root)}"], 6, f"folder {demo_frames(sample_root)}"),
         "video": ([f"unlabeled.source={tmp_path / 'drive.mp4'}", "unlabeled.every=2"], 3, "video"),
@@ -85,6 +88,41 @@ def test_a_short_run_learns_from_each_kind_of_source(kind, sample_root, tmp_path
         Checkpoint.load(tiny_run / "last.pth")
         with pytest.raises(UserError, match="has format_version 4, written by a newer version of this toolkit"):
             Checkpoint.load(out / "last.pth")
+
+
+class RecordingLoss(torch.nn.Module):
+    """The run's own criterion, noting (batch size, loss) of each training call."""
+
+    def __init__(self, criterion: torch.nn.Module, calls: list):
+        super().__init__()
+        self.criterion, self.calls = criterion, calls
+
+    def forward(self, outputs, target):
+        loss = self.criterion(outputs, target)
+        if outputs.requires_grad:  # validation's losses are not training's
+            self.calls.append((target.shape[0], loss.item()))
+        return loss
+
+
+def test_the_step_loss_adds_the_weighted_unlabelled_loss_from_start_iters(sample_root, tmp_path, monkeypatch):
+    real, calls = train.build_training_parts, []
+
+    def recording_parts(*args, **kwargs):
+        parts = real(*args, **kwargs)
+        parts.criterion = RecordingLoss(parts.criterion, calls)
+        return parts
+
+    monkeypatch.setattr(train, "build_training_parts", recording_parts)
+    out = tmp_path / "run"
+    extra = ["unlabeled.start_iters=1", "unlabeled.weight=0.5", "unlabeled.ratio=0.5"]  # 1 unlabelled image a step
+    assert train.main(argv(sample_root, out, f"unlabeled.source={demo_frames(sample_root)}", *extra)) == 0
+    # Step 1 trains on the labelled pair only; step 2 on the unlabelled image too, with the same criterion.
+    assert [n for n, _ in calls] == [2, 1, 2]
+    events = EventAccumulator(str(out / "tensorboard")).Reload()
+    logged = [e.value for e in events.Scalars("train/loss")]
+    assert logged == pytest.approx([calls[0][1], calls[2][1] + 0.5 * calls[1][1]], rel=1e-6)
+    assert [(e.step, e.value) for e in events.Scalars("unlabeled/loss")] == [(2, pytest.approx(calls[1][1], rel=1e-6))]
+    assert load_checkpoint(out / "last.pth")["unlabeled"]["position"] == 2  # drawn before start_iters too
 
 
 def test_an_interrupted_ema_run_resumes_mid_epoch_exactly(sample_root, tmp_path, monkeypatch):
@@ -120,6 +158,7 @@ def test_an_interrupted_ema_run_resumes_mid_epoch_exactly(sample_root, tmp_path,
     assert a["position"] == b["position"] == 8
     for name, value in a["teacher"].items():
         assert torch.equal(value, b["teacher"][name]), name
+    assert not torch.equal(saved["unlabeled"]["teacher"]["head.0.weight"], a["teacher"]["head.0.weight"])  # it moves
     assert not torch.equal(
         a["teacher"]["head.0.weight"], load_checkpoint(tmp_path / "straight" / "last.pth")["model"]["head.0.weight"]
     )
@@ -130,8 +169,19 @@ def test_an_interrupted_ema_run_resumes_mid_epoch_exactly(sample_root, tmp_path,
     assert epoch_2[0] == epoch_2[1] and "unlabeled loss" in epoch_2[0]  # the epoch's sums carried over the resume
 
 
+def console_here(monkeypatch) -> None:
+    """Points the toolkit's console log at this test's captured stdout: an earlier test may have left it on a
+    capture that is closed now, whose errors would land in stderr."""
+    for handler in get_logger().handlers:
+        if type(handler) is logging.StreamHandler:
+            monkeypatch.setattr(handler, "stream", sys.stdout)
+
+
 @pytest.mark.parametrize("written", ["today", "before the unlabeled section"])
-def test_a_supervised_run_is_not_resumed_with_unlabelled_images(written, tiny_run, sample_root, tmp_path, capsys):
+def test_a_supervised_run_is_not_resumed_with_unlabelled_images(
+    written, tiny_run, sample_root, tmp_path, capsys, monkeypatch
+):
+    console_here(monkeypatch)
     run = copy_run(tiny_run, tmp_path / "run")
     if written != "today":  # a last.pth whose config has no unlabeled keys to compare
         last = torch.load(run / "last.pth", weights_only=True)
@@ -177,8 +227,13 @@ ERRORS = {
 }
 
 
+def is_progress_bar(line: str) -> bool:
+    return bool(re.search(r"\| *\d+/\d+ \[", line))
+
+
 @pytest.mark.parametrize("case", list(ERRORS))
-def test_each_mistake_is_one_error_line(case, sample_root, tmp_path, capsys):
+def test_each_mistake_is_one_error_line(case, sample_root, tmp_path, capsys, monkeypatch):
+    console_here(monkeypatch)
     overrides, message, early = ERRORS[case]
     files = {"tmp": tmp_path / "empty", "corrupt": tmp_path / "corrupt", "garbage": tmp_path / "garbage.mp4"}
     files["empty"] = files["tmp"]
@@ -195,6 +250,7 @@ def test_each_mistake_is_one_error_line(case, sample_root, tmp_path, capsys):
     assert train.run_main(train.main, argv(sample_root, out, *overrides)) == EXIT_USER_ERROR
     err = capsys.readouterr().err
     errors = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "Traceback" not in err, err
+    others = [line for line in err.splitlines() if line.strip() and not line.startswith("error:")]
+    assert len(errors) == 1 and all(map(is_progress_bar, others)), err  # one line, besides cleared progress bars
     assert message in errors[0], errors[0]
     assert not (out / "last.pth").exists() and (not early or not out.exists())
