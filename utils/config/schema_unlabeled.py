@@ -26,15 +26,15 @@ class UnlabeledConfig:
     )
     split: Optional[str] = opt(
         None,
-        "instead of source: a split of the run's dataset read without its labels (cityscapes: train, val, test or "
-        "train_extra); images among the labelled training items are left out, so train with a labelled subset "
+        "instead of source: a split of the run's dataset read without its labels (train, val, test; cityscapes also "
+        "train_extra, its coarse set's images); images among the labelled training items are left out, so train with a labelled subset "
         "means the rest of train; changes the data order",
         on_resume="match",
     )
     ratio: float = opt(
         1.0,
         "unlabelled images per labelled image in each micro-batch: max(1, round(ratio * batch_size)) per process; "
-        "data order",
+        "changes the data order",
         on_resume="match",
         rule=positive(),
     )
