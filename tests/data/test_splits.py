@@ -14,9 +14,13 @@ from utils.sample_data.layouts import LAYOUTS
 @pytest.mark.parametrize("target", sorted(FAMILIES))
 def test_an_unknown_split_is_an_error_naming_the_allowed_ones(sample_root, target):
     family = dataset_family(config_from_dict({}, [f"target={target}", f"paths.root={sample_root / target}"]))
-    with pytest.raises(UserError, match=rf"^{target} has no split 'tain'; it has train, val, test and all\.$"):
+    splits = "train, val, test" + (", train_extra" if target == "cityscapes" else "")  # Cityscapes' coarse set
+    with pytest.raises(UserError, match=rf"^{target} has no split 'tain'; it has {splits} and all\.$"):
         family.items("tain")
     assert family.items("train") and family.items("test", labelled=False)
+    if target == "cityscapes":  # train_extra's labels are the coarse ones (unlabeled.split reads it without them)
+        extra = family.items("train_extra")
+        assert extra and all(item.label.parts[-4] == "gtCoarse" for item in extra)
 
 
 def test_kitti_all_is_the_whole_of_training_and_train_val_split_it(sample_root):
