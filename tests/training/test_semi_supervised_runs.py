@@ -55,13 +55,15 @@ def unlabeled_scalars(run) -> dict:
     return {t: events.Scalars(t) for t in events.Tags()["scalars"] if t.startswith("unlabeled/")}
 
 
-@pytest.mark.parametrize("kind", ["folder", "video", "split"])
+@pytest.mark.parametrize("kind", ["folder", "video", "split", "rest of train"])
 def test_a_short_run_learns_from_each_kind_of_source(kind, sample_root, tmp_path, tiny_run, monkeypatch):
     out, steps = tmp_path / "run", 2
     source, images, described = {
         "folder": ([f"unlabeled.source={demo_frames(sample_root)}"], 6, f"folder {demo_frames(sample_root)}"),
         "video": ([f"unlabeled.source={tmp_path / 'drive.mp4'}", "unlabeled.every=2"], 3, "video"),
         "split": (["unlabeled.split=train_extra"], 2, "split train_extra of cityscapes without labels"),
+        # Half of the 8 train images keep their labels; the other half is the unlabelled set.
+        "rest of train": (["unlabeled.split=train", "dataset.train_fraction=0.5"], 4, "split train of cityscapes"),
     }[kind]
     if kind == "video":
         write_video(sample_root, tmp_path / "drive.mp4")
