@@ -11,13 +11,18 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+import torch
 from scipy.stats import spearmanr
 
+from models.registry import build_model
 from utils.config.cli import run_main
 from utils.evaluation import select
 from utils.evaluation.contact_sheet import BACKGROUND, CELL_H, CELL_W, MARGIN, THUMB_H, THUMB_W
+from utils.evaluation.frame_features import PooledFeatures
+from utils.evaluation.inference import ModelRunner
 from utils.evaluation.predictor import Predictor
 from utils.evaluation.selection import choose_frames
+from utils.evaluation.tta import predict_with_tta, tta_views
 from utils.evaluation.video import VideoWriter
 from utils.labels import IGNORE_INDEX
 
@@ -62,24 +67,28 @@ def test_ranks_follow_the_scores_computed_from_the_probabilities(split_selection
             assert float(row["score"]) == pytest.approx(entropy.mean(), abs=2e-6)
             gt_file = str(val_image(sample_root, row["frame"])).replace("leftImg8bit", "gtFine")
             gt = predictor.labels.encode(cv2.imread(gt_file.replace(".png", "_labelIds.png"), cv2.IMREAD_UNCHANGED))
-            assert float(row["error"]) == pytest.approx(1 - image_miou(predictor(rgb), gt), abs=2e-6)
+            miou, accuracy = image_scores(predictor(rgb), gt)
+            assert float(row["error"]) == pytest.approx(1 - miou, abs=2e-6)
+            assert float(row["pixel_error"]) == pytest.approx(1 - accuracy, abs=2e-6)
 
 
-def image_miou(pred: np.ndarray, gt: np.ndarray) -> float:
-    """The mean IoU over the classes in the labelled pixels' ground truth or prediction."""
+def image_scores(pred: np.ndarray, gt: np.ndarray) -> tuple:
+    """(mean IoU over the classes in the labelled pixels' ground truth or prediction, pixel accuracy there)."""
     keep = gt != IGNORE_INDEX
     pred, gt = pred[keep], gt[keep]
     ious = [((pred == c) & (gt == c)).sum() / ((pred == c) | (gt == c)).sum() for c in np.union1d(pred, gt)]
-    return float(np.mean(ious))
+    return float(np.mean(ious)), float((pred == gt).mean())
 
 
 def test_spearman_figure_is_scipys_on_the_csv_columns(split_selection):
     rows = read_rows(split_selection / "selection" / "selection.csv")
     quality = json.loads((split_selection / "selection" / "selection_quality.json").read_text())
-    expected = spearmanr([float(r["score"]) for r in rows], [float(r["error"]) for r in rows])
+    scores = [float(r["score"]) for r in rows]
     assert quality["n"] == 5 and quality["split"] == "val" and quality["score"] == "entropy"
-    assert quality["spearman"] == pytest.approx(expected.statistic, abs=1e-9)
-    assert quality["p_value"] == pytest.approx(expected.pvalue, abs=1e-9)
+    for figure, column in ((quality, "error"), (quality["pixel_error"], "pixel_error")):
+        expected = spearmanr(scores, [float(r[column]) for r in rows])
+        assert figure["spearman"] == pytest.approx(expected.statistic, abs=1e-9)
+        assert figure["p_value"] == pytest.approx(expected.pvalue, abs=1e-9)
 
 
 def test_contact_sheet_is_a_grid_of_the_chosen_frames_and_their_maps(split_selection):
@@ -180,3 +189,43 @@ def test_mistakes_are_one_line_errors(tiny_run, sample_root, tmp_path, capsys):
         last = err.rstrip("\n").split("\n")[-1]
         assert last.startswith("error: ") and expected in last and "Traceback" not in err, (argv, err)
     assert not (tmp_path / "out" / "selection.csv").exists()
+
+
+class ImageAsFeatures(torch.nn.Module):
+    def forward(self, x):
+        return [x[:, :, ::2, ::2], x]  # the encoders' list of maps, deepest last
+
+
+class ColourModel(torch.nn.Module):
+    """An encoder whose deepest map is the image itself, so an image's pooled feature is its mean colour."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = ImageAsFeatures()
+
+    def forward(self, x):
+        return torch.zeros(x.shape[0], 2, *x.shape[2:]) + 0 * self.encoder(x)[-1][:, :1]
+
+
+def test_features_pool_each_images_windows_and_views_apart():
+    images = torch.stack(
+        [torch.tensor(c, dtype=torch.float32).view(3, 1, 1).expand(3, 64, 96) for c in [(1, 2, 2), (3, 0, 4)]]
+    )
+    model = ColourModel()
+    runner = ModelRunner(model, "ce_dice", 2, torch.device("cpu"), mode="slide", window=(32, 32), overlap=0.5)
+    with PooledFeatures(model) as features:
+        assert features.description == "the encoder's deepest feature map"
+        predict_with_tta(runner, images, tta_views("hflip"))  # 2 views x 15 windows, in calls of 4 windows
+        pooled = features.take(2)
+    assert torch.allclose(pooled, torch.tensor([[1 / 3, 2 / 3, 2 / 3], [0.6, 0.0, 0.8]]), atol=1e-6)
+
+
+def test_pidnet_features_come_from_its_deepest_backbone_stage():
+    model = build_model(arch="pidnet", num_classes=3).eval()
+    with PooledFeatures(model) as features, torch.no_grad():
+        model(torch.rand(2, 3, 64, 64))
+        pooled = features.take(2)
+    assert features.module is model.pidnet.layer5 and features.description.startswith("PIDNet's deepest backbone")
+    assert pooled.shape[0] == 2 and torch.allclose(pooled.norm(dim=1), torch.ones(2))
+    with PooledFeatures(torch.nn.Conv2d(3, 4, 1)) as features:
+        assert features.description.startswith("the logits")

@@ -41,13 +41,14 @@ class Batch:
 @dataclass
 class ScoredFrames:
     """Every frame's name, file (None for a video frame), score, (N, D) L2-normalised features and, on a labelled
-    split, error = 1 - its mIoU (NaN without labelled pixels); ``features_from`` names the layer pooled."""
+    split, its errors: ``{"error": 1 - its mIoU, "pixel_error": 1 - its pixel accuracy}`` (NaN without labelled
+    pixels); ``features_from`` names the layer pooled."""
 
     names: list = field(default_factory=list)
     paths: list = field(default_factory=list)
     scores: list = field(default_factory=list)
     features: list = field(default_factory=list)
-    errors: list = None
+    errors: dict = None
     features_from: str = ""
 
 
@@ -119,7 +120,9 @@ def score_frames(setup, batches, total, score: str, confidence: float) -> Scored
                 if batch.masks is not None:
                     counts = [matrix.update(p.raw_on_device, gt) for p, gt in zip(predictions, batch.masks)]
                     scores = [image_scores(c) for c in torch.stack(counts).cpu().numpy()]
-                    out.errors = (out.errors or []) + [1.0 - s["miou"] for s in scores]
+                    out.errors = out.errors or {"error": [], "pixel_error": []}
+                    out.errors["error"] += [1.0 - s["miou"] for s in scores]
+                    out.errors["pixel_error"] += [1.0 - s["pixel_acc"] for s in scores]
                 bar.update(len(batch.names))
     finally:
         setup.step.close()

@@ -27,7 +27,7 @@ from utils.visualize import save_rgb
 
 # Cosine distance of the pooled deepest features under which a frame counts as a duplicate of a chosen one:
 # consecutive frames of the sample's demoVideo are closer, separate scenes farther (docs/evaluation.md).
-DUPLICATE_DISTANCE = 0.02
+DUPLICATE_DISTANCE = 0.025
 
 
 def parse_args(argv=None):
@@ -136,7 +136,7 @@ def _score(args, setup, log):
 
 
 def _quality(args, out: Path, scores: np.ndarray, errors, log) -> None:
-    """On a labelled split: the Spearman figure, printed and in selection_quality.json; else no stale one stays."""
+    """On a labelled split: the Spearman figures, printed and in selection_quality.json; else no stale file stays."""
     path = out / "selection_quality.json"
     if errors is None:
         path.unlink(missing_ok=True)  # an earlier run's figure would be read as this selection's
@@ -144,15 +144,18 @@ def _quality(args, out: Path, scores: np.ndarray, errors, log) -> None:
             log.info(f"note: the {args.split} split has no labels here, so there is no error to rank against")
         return
     quality = {"score": args.score, "split": args.split, "checkpoint": str(args.checkpoint)}
-    quality.update(selection_quality(scores, np.array(errors)))
+    quality.update(selection_quality(scores, errors["error"]))
+    quality["pixel_error"] = selection_quality(scores, errors["pixel_error"])
     write_quality(path, quality)
     if quality["spearman"] is None:
         log.info(f"Spearman correlation undefined on {quality['n']} frames with labels (too few, or constant)")
         return
+    pixel = quality["pixel_error"]["spearman"]
     log.info(
         f"Spearman rank correlation of {args.score} with the per-image error (1 - mIoU) on {args.split}: "
-        f"{quality['spearman']:.3f} (n {quality['n']}, p {quality['p_value']:.2g}); 1 would rank the frames exactly "
-        "by their error, 0 not at all"
+        f"{quality['spearman']:.3f} (n {quality['n']}, p {quality['p_value']:.2g}); with 1 - pixel accuracy: "
+        + ("undefined" if pixel is None else f"{pixel:.3f}")
+        + ". 1 would rank the frames exactly by their error, 0 not at all."
     )
 
 

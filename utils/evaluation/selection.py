@@ -60,12 +60,13 @@ def choose_frames(scores: np.ndarray, features: np.ndarray, budget: int, duplica
     return Selection(order, rank, duplicate_of)
 
 
-def selection_csv(names: list, scores: np.ndarray, selection: Selection, errors=None) -> str:
-    """``selection.csv``: frame, score, rank (empty when not chosen), duplicate_of (empty unless skipped), and
-    on a labelled split error (1 - the frame's mIoU; empty when it has no labelled pixel), in rank order of score."""
+def selection_csv(names: list, scores: np.ndarray, selection: Selection, errors: dict = None) -> str:
+    """``selection.csv``: frame, score, rank (empty when not chosen), duplicate_of (empty unless skipped), and on a
+    labelled split one column per entry of ``errors`` (per frame; empty where NaN), in rank order of score."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["frame", "score", "rank", "duplicate_of"] + (["error"] if errors is not None else []))
+    columns = list(errors or {})
+    writer.writerow(["frame", "score", "rank", "duplicate_of", *columns])
     for i in selection.order:
         row = [
             names[i],
@@ -73,8 +74,7 @@ def selection_csv(names: list, scores: np.ndarray, selection: Selection, errors=
             selection.rank[i] or "",
             names[selection.duplicate_of[i]] if selection.duplicate_of[i] >= 0 else "",
         ]
-        if errors is not None:
-            row.append("" if math.isnan(errors[i]) else f"{errors[i]:.6f}")
+        row += ["" if math.isnan(errors[c][i]) else f"{errors[c][i]:.6f}" for c in columns]
         writer.writerow(row)
     return out.getvalue()
 
