@@ -120,6 +120,9 @@ def test_greedy_choice_skips_frames_close_to_a_chosen_one():
     picked = choose_frames(np.array([0.6, 0.9, 0.8, 0.7]), features, 3, duplicate_distance=0.01)
     # 3 lies within 0.001 of 2 and 0 of 1: skipped, naming them; the budget stays one short.
     assert picked.chosen == [1, 2] and list(picked.duplicate_of) == [1, -1, -1, 2]
+    assert np.isnan(picked.distance[1]) and np.allclose(
+        picked.distance[[2, 3, 0]], [1 - 0.0447 / 1.0, 0.001, 0.001], atol=2e-4
+    )
 
 
 def test_the_same_image_twice_is_one_frame_and_its_copy_a_duplicate(tiny_run, sample_root, tmp_path):
@@ -132,7 +135,7 @@ def test_the_same_image_twice_is_one_frame_and_its_copy_a_duplicate(tiny_run, sa
     argv = ["--checkpoint", str(tiny_run / "best.pth"), "--input", str(frames), "--budget", "3", "--device", "cpu"]
     assert select.main([*argv, "--out", str(tmp_path / "out")]) == 0
     rows = {r["frame"]: r for r in read_rows(tmp_path / "out" / "selection.csv")}
-    assert rows["b"]["duplicate_of"] == "a" and rows["b"]["rank"] == ""
+    assert rows["b"]["duplicate_of"] == "a" and rows["b"]["rank"] == "" and abs(float(rows["b"]["distance"])) < 1e-5
     assert {rows["a"]["rank"], rows["c"]["rank"]} == {"1", "2"} and rows["a"]["score"] == rows["b"]["score"]
     assert select.main([*argv, "--duplicate_distance", "0", "--out", str(tmp_path / "all")]) == 0
     assert sorted(r["rank"] for r in read_rows(tmp_path / "all" / "selection.csv")) == ["1", "2", "3"]

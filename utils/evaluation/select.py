@@ -27,7 +27,7 @@ from utils.visualize import save_rgb
 
 # Cosine distance of the pooled deepest features under which a frame counts as a duplicate of a chosen one:
 # consecutive frames of the sample's demoVideo are closer, separate scenes farther (docs/evaluation.md).
-DUPLICATE_DISTANCE = 0.025
+DUPLICATE_DISTANCE = 0.026
 
 
 def parse_args(argv=None):

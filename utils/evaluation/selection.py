@@ -20,11 +20,14 @@ class Selection:
         order: every frame, highest score first (ties: first seen first).
         rank: per frame, its rank among the chosen (1 = label first), 0 when not chosen.
         duplicate_of: per frame, the index of the chosen frame it was skipped for, -1 when not skipped.
+        distance: per frame, its cosine distance to the closest frame chosen before it was looked at; NaN for the
+            first frame and for frames not looked at (the budget was full). What --duplicate_distance is compared to.
     """
 
     order: np.ndarray
     rank: np.ndarray
     duplicate_of: np.ndarray
+    distance: np.ndarray
 
     @property
     def chosen(self) -> list:
@@ -45,34 +48,38 @@ def choose_frames(scores: np.ndarray, features: np.ndarray, budget: int, duplica
     order = np.argsort(-np.asarray(scores, np.float64), kind="stable")
     rank = np.zeros(len(scores), np.int64)
     duplicate_of = np.full(len(scores), -1, np.int64)
+    nearest = np.full(len(scores), np.nan)
     chosen = []
     for i in order:
         if len(chosen) == budget:
             break
-        if chosen and duplicate_distance > 0:
+        if chosen:
             distance = 1.0 - features[chosen] @ features[i]
             closest = int(np.argmin(distance))
-            if distance[closest] < duplicate_distance:
+            nearest[i] = distance[closest]
+            if duplicate_distance > 0 and distance[closest] < duplicate_distance:
                 duplicate_of[i] = chosen[closest]
                 continue
         chosen.append(int(i))
         rank[i] = len(chosen)
-    return Selection(order, rank, duplicate_of)
+    return Selection(order, rank, duplicate_of, nearest)
 
 
 def selection_csv(names: list, scores: np.ndarray, selection: Selection, errors: dict = None) -> str:
-    """``selection.csv``: frame, score, rank (empty when not chosen), duplicate_of (empty unless skipped), and on a
-    labelled split one column per entry of ``errors`` (per frame; empty where NaN), in rank order of score."""
+    """``selection.csv``: frame, score, rank (empty when not chosen), duplicate_of (empty unless skipped), distance
+    (to the closest frame chosen before it; empty where none was, or the frame was not looked at), and on a labelled
+    split one column per entry of ``errors`` (per frame; empty where NaN), in rank order of score."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     columns = list(errors or {})
-    writer.writerow(["frame", "score", "rank", "duplicate_of", *columns])
+    writer.writerow(["frame", "score", "rank", "duplicate_of", "distance", *columns])
     for i in selection.order:
         row = [
             names[i],
             f"{scores[i]:.6f}",
             selection.rank[i] or "",
             names[selection.duplicate_of[i]] if selection.duplicate_of[i] >= 0 else "",
+            "" if math.isnan(selection.distance[i]) else f"{selection.distance[i]:.6f}",
         ]
         row += ["" if math.isnan(errors[c][i]) else f"{errors[c][i]:.6f}" for c in columns]
         writer.writerow(row)
