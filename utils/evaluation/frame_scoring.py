@@ -7,6 +7,7 @@ them and predicted through eval's :class:`~utils.evaluation.predict.PredictionSt
 """
 
 import math
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import cv2
 import torch
 from tqdm import tqdm
 
+from utils.config.errors import UserError
 from utils.data.checks import checked_items
 from utils.data.frames import folder_items, is_video, iter_frames, video_info
 from utils.data.loaders import build_dataset, build_loader
@@ -119,10 +121,10 @@ def score_frames(setup, batches, total, score: str, confidence: float) -> Scored
                 out.scores += [float(p.extra) for p in predictions]
                 if batch.masks is not None:
                     counts = [matrix.update(p.raw_on_device, gt) for p, gt in zip(predictions, batch.masks)]
-                    scores = [image_scores(c) for c in torch.stack(counts).cpu().numpy()]
+                    per_image = [image_scores(c) for c in torch.stack(counts).cpu().numpy()]  # one copy a batch
                     out.errors = out.errors or {"error": [], "pixel_error": []}
-                    out.errors["error"] += [1.0 - s["miou"] for s in scores]
-                    out.errors["pixel_error"] += [1.0 - s["pixel_acc"] for s in scores]
+                    out.errors["error"] += [1.0 - s["miou"] for s in per_image]
+                    out.errors["pixel_error"] += [1.0 - s["pixel_acc"] for s in per_image]
                 bar.update(len(batch.names))
     finally:
         setup.step.close()
@@ -135,14 +137,18 @@ def chosen_pictures(setup, frames: ScoredFrames, chosen: list, source, every: in
     wanted = {frames.names[i]: i for i in chosen}
     images = {}
     if any(frames.paths[i] is None for i in chosen):  # video frames
-        for frame in iter_frames(source, every, KEY):
-            if frame.name in wanted:
-                images[wanted[frame.name]] = frame.image
-                if len(images) == len(wanted):
-                    break
+        with closing(iter_frames(source, every, KEY)) as video:  # closing stops ffmpeg after the last one wanted
+            for frame in video:
+                if frame.name in wanted:
+                    images[wanted[frame.name]] = frame.image
+                    if len(images) == len(wanted):
+                        break
     for i in chosen:
         if frames.paths[i] is not None:
-            images[i] = cv2.cvtColor(cv2.imread(str(frames.paths[i]), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+            image = cv2.imread(str(frames.paths[i]), cv2.IMREAD_COLOR)
+            if image is None:
+                raise UserError(f"Cannot read image '{frames.paths[i]}' again: it changed during the selection.")
+            images[i] = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     pictures = []
     batch_size = setup.cfg.eval.batch_size
     try:

@@ -71,6 +71,8 @@ def _check(args) -> None:
         raise UserError(f"--duplicate_distance is {args.duplicate_distance}; cosine distances lie in [0, 2].")
     if args.batch_size is not None and args.batch_size < 1:
         raise UserError(f"--batch_size is {args.batch_size}; it must be 1 or more.")
+    if args.every < 1:
+        raise UserError(f"--every is {args.every}; it must be 1 or more (a video's every k-th frame).")
     if args.columns < 1:
         raise UserError(f"--columns is {args.columns}; it must be 1 or more.")
     if args.root and args.input:
@@ -87,6 +89,7 @@ def main(argv=None) -> int:
     _check(args)
     log = setup_console_logging()
     link_dir = check_link_dir(args.link_dir) if args.link_dir else None
+    count = None
     if args.input:  # a wrong input or budget stops before the model loads
         count, exact = input_count(args.input, args.every)
         _check_budget(args.budget, count if exact else None, f"'{args.input}'")  # a video's count is an estimate
@@ -95,7 +98,7 @@ def main(argv=None) -> int:
     overrides += [f"paths.root={args.root}"] if args.root else []
     setup = build_eval_setup(None, args.checkpoint, overrides, log, make_output=False)
     out = ensure_writable_folder(args.out or Path(args.checkpoint).parent / "selection", "the selection folder (--out)")
-    frames = _score(args, setup, log)
+    frames = _score(args, setup, count, log)
     scores, features = np.array(frames.scores), np.concatenate(frames.features)
     selection = choose_frames(scores, features, args.budget, args.duplicate_distance)
     chosen = selection.chosen
@@ -120,15 +123,15 @@ def main(argv=None) -> int:
     return 0
 
 
-def _score(args, setup, log):
-    """Every frame's score, features and (on a labelled split) error; a budget above the frame count stops."""
+def _score(args, setup, count, log):
+    """Every frame's score, features and (on a labelled split) errors; a budget above the frame count stops.
+    ``count`` is --input's frame count or estimate, for the progress bar."""
     batch_size = args.batch_size or setup.cfg.eval.batch_size
     if args.split:
         batches, count = split_frames(setup, args.split, batch_size, log)
         what = f"the {args.split} split"
         _check_budget(args.budget, count, what)
     else:
-        count, _ = input_count(args.input, args.every)
         batches, what = input_batches(args.input, args.every, setup.cfg.dataset.size, batch_size), f"'{args.input}'"
     frames = score_frames(setup, batches, count, args.score, args.confidence)
     _check_budget(args.budget, len(frames.names), what)  # a video's count is known once it is decoded
