@@ -125,6 +125,12 @@ def test_greedy_choice_skips_frames_close_to_a_chosen_one():
     )
 
 
+def test_distance_zero_keeps_even_identical_frames():
+    features = np.full((2, 3), 1 / np.sqrt(3))  # 1 - f . f is -2.2e-16 here: below 0 by rounding
+    assert 1 - features[0] @ features[1] < 0
+    assert choose_frames(np.array([0.5, 0.4]), features, 2, duplicate_distance=0).chosen == [0, 1]
+
+
 def test_the_same_image_twice_is_one_frame_and_its_copy_a_duplicate(tiny_run, sample_root, tmp_path):
     images = sorted((sample_root / "cityscapes" / "leftImg8bit" / "val").rglob("*.png"))
     frames = tmp_path / "frames"
