@@ -21,6 +21,7 @@ import train
 from benchmarks.__main__ import machine
 from utils.config.cli import run_main
 from utils.config.loading import load_config
+from utils.runtime import resolve_device
 
 TWIN = ["unlabeled.split=null", "unlabeled.source=null"]
 
@@ -64,7 +65,7 @@ def main(argv=None) -> int:
     }
     gain = runs["semi_supervised"]["final_miou"] - runs["labelled_only"]["final_miou"]
     report = {
-        "machine": machine(cfg.training.device, torch.get_num_threads()),
+        "machine": machine(resolve_device(cfg.training.device).type, torch.get_num_threads()),
         "config": args.config_path,
         "overrides": args.set,
         **runs,
