@@ -19,7 +19,7 @@ from torchvision.transforms import v2
 from benchmarks.common import full_size_sample, result, side_by_side, threads
 from utils.config.loading import config_from_dict
 from utils.data.families import build_labels
-from utils.data.loaders import _worker_init, build_dataset, collate
+from utils.data.loaders import build_dataset, collate, worker_init
 from utils.data.prepare import build_cache
 from utils.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from utils.labels import IGNORE_INDEX
@@ -120,7 +120,7 @@ def loader_throughput(dataset, workers: int, batch: int = 16, batches: int = 40)
         sampler=sampler,
         num_workers=workers,
         collate_fn=collate,
-        worker_init_fn=_worker_init,
+        worker_init_fn=worker_init,
         prefetch_factor=4 if workers else None,
     )
     seen, start = 0, None

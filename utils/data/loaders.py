@@ -59,7 +59,7 @@ def build_dataset(
     return SegmentationDataset(items, labels, decode, transform, resize_mask=purpose in ("train", "val"), cache=cache)
 
 
-def _worker_init(_worker_id: int) -> None:
+def worker_init(_worker_id: int) -> None:
     cv2.setNumThreads(0)  # one thread per worker: the workers already share out the cores
 
 
@@ -90,7 +90,7 @@ def build_loader(
         pin_memory=pin_memory,
         drop_last=train and len(dataset) >= batch_size * world_size,
         persistent_workers=num_workers > 0,
-        worker_init_fn=_worker_init,
+        worker_init_fn=worker_init,
     )
 
 

@@ -14,12 +14,15 @@ from utils.data.transforms import reseed, to_tensor
 from utils.labels import LabelSet
 
 
-def read_rgb(path: Path) -> np.ndarray:
+def read_rgb(
+    path: Path, what: str = "image", source: str = "", advice: str = "Re-download or remove it."
+) -> np.ndarray:
+    """(H, W, 3) uint8 RGB; an unreadable file is a UserError naming ``what`` it is, the ``source`` (config keys) it
+    came from, and ending with ``advice``."""
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
-        raise UserError(
-            f"Cannot read image '{path}': the file is missing, empty or not an image. Re-download or remove it."
-        )
+        where = f" ({source})" if source else ""
+        raise UserError(f"Cannot read {what} '{path}'{where}: the file is missing, empty or not an image. {advice}")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 

@@ -7,12 +7,12 @@ with any worker count, and a resume draws exactly what an uninterrupted run woul
 """
 
 import albumentations as A
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 
-from utils.config.errors import UserError
+from utils.data.loaders import worker_init
+from utils.data.segmentation import read_rgb
 from utils.data.transforms import geometry_steps, reseed, to_tensor
 from utils.labels import IGNORE_INDEX
 
@@ -73,19 +73,11 @@ class UnlabeledDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def _read(self, index: int) -> np.ndarray:
-        path = self.items[index].image
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise UserError(
-                f"Cannot read unlabelled image '{path}' (unlabeled.source / unlabeled.split): the file is missing, "
-                "empty or not an image. Remove or replace it."
-            )
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
     def __getitem__(self, key) -> dict:
         index, seed = key
-        image = self._read(index)
+        image = read_rgb(
+            self.items[index].image, "unlabelled image", "unlabeled.source / unlabeled.split", "Remove or replace it."
+        )
         geometry_seed, strong_seed, box_seed = np.random.SeedSequence(seed).generate_state(3)
         reseed(self.geometry, int(geometry_seed))
         # An all-zero mask through the same geometry: the crop's padding fills it with IGNORE_INDEX.
@@ -135,10 +127,6 @@ class StreamSampler(Sampler):
             position += self.world_size
 
 
-def _worker_init(_worker_id: int) -> None:
-    cv2.setNumThreads(0)  # one thread per worker, as the labelled loader's
-
-
 def build_unlabeled_loader(
     dataset: UnlabeledDataset, batch_size: int, num_workers: int, sampler: StreamSampler, pin_memory: bool
 ) -> DataLoader:
@@ -150,6 +138,6 @@ def build_unlabeled_loader(
         num_workers=num_workers,
         collate_fn=default_collate,
         pin_memory=pin_memory,
-        worker_init_fn=_worker_init,
+        worker_init_fn=worker_init,  # one cv2 thread per worker, as the labelled loader's
         generator=torch.Generator().manual_seed(sampler.seed),  # worker start-up leaves the global RNG alone
     )
