@@ -165,6 +165,15 @@ class DatasetFamily:
         """The split :attr:`official_scorer` scores against (its ground truth lies there), or None."""
         return None
 
+    def to_cityscapes19(self) -> Optional[np.ndarray]:
+        """(256,) uint8 from this family's label values (whatever its label mode) to the 19 Cityscapes train ids
+        (IGNORE_INDEX where a value has no counterpart), or None where the family declares no mapping.
+
+        It is how a family's labels join another label space: several training sources in one taxonomy
+        (``dataset.sources``) and a model scored on another dataset's classes (utils/data/taxonomy.py).
+        """
+        return None
+
     def point_truth_table(self, labels: LabelSet) -> Optional[np.ndarray]:
         """(256,) uint8 from Cityscapes label ids (the sample's true LiDAR point labels) to class index, or None."""
         return None

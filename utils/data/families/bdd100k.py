@@ -81,5 +81,10 @@ class Bdd100k(DatasetFamily):
 
         return orphan_files({item.label.parent for item in items if item.label is not None}, "*.png", has_image)
 
+    def to_cityscapes19(self) -> np.ndarray:
+        lut = np.full(256, IGNORE_INDEX, np.uint8)
+        lut[: len(TRAIN_LABELS)] = np.arange(len(TRAIN_LABELS))  # the masks hold the train ids themselves
+        return lut
+
     def point_truth_table(self, labels: LabelSet):
         return labels.lut[ID_TO_TRAIN]

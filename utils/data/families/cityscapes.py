@@ -213,5 +213,8 @@ class Cityscapes(DatasetFamily):
         # dataset.val_cities validates on train cities, which the official evaluator (gtFine/val) never sees.
         return None if self.cfg.dataset.val_cities else "val"
 
+    def to_cityscapes19(self) -> np.ndarray:
+        return class_labels(unlabeled_class=False).lut  # label id -> train id
+
     def point_truth_table(self, labels: LabelSet):
         return labels.lut
