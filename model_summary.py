@@ -24,7 +24,7 @@ from models.registry import build_model, build_model_from_config, count_paramete
 from utils.config.cli import add_debug_argument, run_main
 from utils.config.errors import UserError
 from utils.config.loading import load_config
-from utils.data.families import dataset_family
+from utils.data.sources import run_labels
 from utils.data.transforms import training_crop
 
 
@@ -80,7 +80,7 @@ def _input_size(text: str) -> tuple:
 def _model_from_args(args):
     if args.config_path:
         cfg = load_config(args.config_path)
-        labels = dataset_family(cfg).labels()
+        labels = run_labels(cfg)  # the taxonomy with dataset.sources
         m = cfg.model
         model = build_model_from_config(
             replace(m, encoder_weights=None), labels.num_classes

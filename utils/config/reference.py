@@ -10,7 +10,7 @@ import typing
 from pathlib import Path
 
 from utils.config.loading import _describe
-from utils.config.schema import Config, StageConfig
+from utils.config.schema import Config, SourceConfig, StageConfig
 
 PIPE = "\\|"  # a literal | inside a markdown table cell
 
@@ -36,7 +36,8 @@ def _roles(f) -> str:
 
 
 def _allowed(f, hint) -> str:
-    allowed = "a list of stages (below)" if hint == list[StageConfig] else _describe(hint)
+    entries = {list[StageConfig]: "a list of stages (below)", list[SourceConfig]: "a list of sources (below)"}
+    allowed = entries.get(hint) or _describe(hint)
     rule = f.metadata.get("rule")
     return (allowed + (f"; {rule.text}" if rule else "")).replace("|", PIPE)
 
@@ -61,13 +62,16 @@ def reference() -> str:
         section_hints = typing.get_type_hints(section.type)
         lines += [_row(f"{section.name}.{f.name}", f, section_hints[f.name]) for f in dataclasses.fields(section.type)]
         lines.append("")
-    lines += ["Each entry of `training.stages`:", "", "| key | default | allowed | meaning |", "|---|---|---|---|"]
-    stage_hints = typing.get_type_hints(StageConfig)
-    for f in dataclasses.fields(StageConfig):
-        lines.append(
-            f"| `{f.name}` | `{_default(f.default)}` | {_allowed(f, stage_hints[f.name])} | "
-            f"{f.metadata['help'].replace('|', PIPE)} |"
-        )
+    for key, entry in (("training.stages", StageConfig), ("dataset.sources", SourceConfig)):
+        lines += [f"Each entry of `{key}`:", "", "| key | default | allowed | meaning |", "|---|---|---|---|"]
+        entry_hints = typing.get_type_hints(entry)
+        for f in dataclasses.fields(entry):
+            lines.append(
+                f"| `{f.name}` | `{_default(f.default)}` | {_allowed(f, entry_hints[f.name])} | "
+                f"{f.metadata['help'].replace('|', PIPE)} |"
+            )
+        lines.append("")
+    lines.pop()
     return "\n".join(lines) + "\n"
 
 

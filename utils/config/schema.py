@@ -20,6 +20,7 @@ from utils.config.schema_unlabeled import UnlabeledConfig
 __all__ = [
     "Config",
     "DatasetConfig",
+    "SourceConfig",
     "EvalConfig",
     "ModelConfig",
     "PaintConfig",
@@ -46,6 +47,23 @@ class PathsConfig:
 
 
 @dataclass(frozen=True)
+class SourceConfig:
+    target: str = opt("cityscapes", "this source's dataset family (a name in utils/data/families)")
+    root: str = opt("", "this source's dataset folder, laid out as its target family expects (like paths.root)")
+    weight: float = opt(
+        1.0,
+        "relative chance that a training sample is drawn from this source (weights are normalised over the sources)",
+        rule=Rule(lambda v: v > 0, "must be positive"),
+    )
+    labels: Union[None, str, list[str]] = opt(
+        None, "this source's label mode, as dataset.labels for its target (vistas: v2.0 or v1.2); null: the default"
+    )
+    name: Optional[str] = opt(
+        None, "the name its validation figures are reported under (train.log, TensorBoard, metrics.json); null: target"
+    )
+
+
+@dataclass(frozen=True)
 class DatasetConfig:
     labels: Union[None, str, list[str]] = opt(
         None,
@@ -53,6 +71,20 @@ class DatasetConfig:
         "classes | a list of label names; "
         "kitti road (default) | lane; bdd100k classes (default) | categories; vistas v2.0 (default) | v1.2; folder "
         "classes (classes.yaml)",
+        on_resume="match",
+    )
+    sources: list[SourceConfig] = opt(
+        [],
+        "several datasets trained into one label space (dataset.taxonomy): a list of {target, root, weight, labels, "
+        "name}; batches mix them by weight, validation reports each source's mIoU and their mean; empty: target and "
+        "paths.root",
+        on_resume="match",
+    )
+    taxonomy: str = opt(
+        "cityscapes19",
+        "the classes several sources train into: cityscapes19 (the 19 Cityscapes classes; each family maps its labels "
+        "into them, docs/datasets.md), or the path of a classes.yaml whose classes name their Cityscapes classes in "
+        "maps_to",
         on_resume="match",
     )
     unlabeled_class: bool = opt(

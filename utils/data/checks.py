@@ -18,6 +18,7 @@ from tqdm import tqdm
 from utils.config.errors import UserError
 from utils.data.families import dataset_family
 from utils.data.families.base import LabelFileError
+from utils.data.sources import has_sources, training_sources
 from utils.data.subset import labelled_subset
 from utils.distributed import barrier, is_main_process
 from utils.files import WriteError, atomic_write_text
@@ -119,6 +120,19 @@ def checked_items(cfg, splits, log) -> dict:
     finally:
         if is_main_process():
             barrier()
+
+
+def checked_run_items(cfg, splits, log) -> dict:
+    """:func:`checked_items` of the run's data: with ``dataset.sources`` ``{split: {source name: items}}``, each source
+    checked as a single-dataset run on it would be."""
+    if not has_sources(cfg):
+        return checked_items(cfg, splits, log)
+    out = {split: {} for split in splits}
+    for source in training_sources(cfg):
+        log.info(f"source {source.name}: {source.cfg.target} at '{source.cfg.paths.root}'")
+        for split, items in checked_items(source.cfg, splits, log).items():
+            out[split][source.name] = items
+    return out
 
 
 def _checked_items(cfg, splits, log) -> dict:

@@ -9,6 +9,7 @@ share, and class weights for ``training.class_weights`` by two standard rules fr
   images where c occurs (a class that never occurs gets 0).
 
 ``inspect.png`` (in --out, default paths.output_dir) draws a few train samples with their labels over them.
+With ``dataset.sources`` each source is reported in the run's taxonomy, then the mix (utils/data/inspect_sources.py).
 """
 
 import argparse
@@ -25,7 +26,9 @@ from utils.config.cli import add_config_arguments, run_main
 from utils.config.errors import UserError
 from utils.config.loading import load_config
 from utils.data.families import dataset_family
+from utils.data.inspect_sources import merged_stats, source_families
 from utils.data.segmentation import read_rgb
+from utils.data.sources import has_sources
 from utils.files import atomic_write_text, format_number, to_json
 from utils.labels import IGNORE_INDEX
 from utils.visualize import overlay, save_rgb, side_by_side, stack_rows
@@ -182,10 +185,9 @@ def _legend(entries: list, width: int) -> np.ndarray:
 def inspect_dataset(family, splits=("train", "val", "test"), workers: int = 8, say=print) -> tuple:
     """Reads every file of ``splits`` (test may be absent; train and val are required).
 
-    Returns (the JSON report, the train items, for the picture).
+    Returns (the JSON report, the train items, for the picture, and the counts of each split).
     """
-    labels = family.labels()
-    out, stats_by_split, items_by_split = {}, {}, {}
+    stats_by_split, items_by_split = {}, {}
     for split in splits:
         try:
             items = family.items(split, labelled=split != "test")
@@ -194,13 +196,17 @@ def inspect_dataset(family, splits=("train", "val", "test"), workers: int = 8, s
                 raise  # a missing label or a misnamed file in train or val is the user's to hear about
             say(f"{split}: not in this dataset")
             continue
-        stats = split_stats(family, items, workers)
-        text, entry = report(labels, split, stats)
-        say(text)
-        stats_by_split[split], items_by_split[split] = stats, items
-        out[split] = entry
-    summary = {}
+        stats_by_split[split], items_by_split[split] = split_stats(family, items, workers), items
+    result = summarize(family.labels(), stats_by_split, say)
+    return {**result, "target": family.name}, items_by_split["train"], stats_by_split
+
+
+def summarize(labels, stats_by_split: dict, say=print) -> dict:
+    """The report of each split's counts (printed with ``say``) and the class weights from train, as JSON."""
+    out, summary = {}, {}
     for split, stats in stats_by_split.items():
+        text, out[split] = report(labels, split, stats)
+        say(text)
         sizes = stats["sizes"]
         summary[split] = {
             "images": stats["images"],
@@ -218,14 +224,29 @@ def inspect_dataset(family, splits=("train", "val", "test"), workers: int = 8, s
     say(class_table(labels, labelled, weights))
     say(f"training.class_weights (from train), ENet: {weights['enet']}")
     say(f"training.class_weights (from train), median frequency: {weights['median_frequency']}")
-    result = {
-        **out,
-        "class_weights": {"from": "train", **weights},
-        "splits": summary,
-        "target": family.name,
-        "classes": list(labels.names),
+    return {**out, "class_weights": {"from": "train", **weights}, "splits": summary, "classes": list(labels.names)}
+
+
+def inspect_sources(cfg, workers: int, say=print) -> tuple:
+    """Each of dataset.sources in the run's taxonomy, then the mix as training draws it (utils/data/inspect_sources.py).
+
+    Returns (the JSON report {sources: {name: report}, merged: report}, the picture's rows of every source)."""
+    per_source, stats, rows, weights = {}, [], [], []
+    for name, weight, family in source_families(cfg):
+        say(f"\n== source {name}: {family.name} at '{family.root}' ==")
+        per_source[name], train, split_counts = inspect_dataset(family, workers=workers, say=say)
+        stats.append(split_counts)
+        weights.append(weight)
+        rows.append(sample_picture(family, train, 2))
+    say("\n== merged: train as training draws it (each source by its weight), val each source alike ==")
+    splits = [split for split in ("train", "val") if all(split in s for s in stats)]
+    # val's mean mIoU weighs every source the same (utils/training/validation.py), so its merged counts do too
+    merged = {
+        split: merged_stats([s[split] for s in stats], weights if split == "train" else [1.0] * len(stats))
+        for split in splits
     }
-    return result, items_by_split["train"]
+    result = summarize(family.labels(), merged, say)
+    return {"sources": per_source, "merged": result}, rows
 
 
 def main(argv=None) -> int:
@@ -237,10 +258,15 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=8, help="reading threads (default 8)")
     args = parser.parse_args(argv)
     cfg = load_config(args.config_path, args.set)
-    family = dataset_family(cfg)
-    result, train = inspect_dataset(family, workers=max(1, args.workers), say=lambda text: print(text, flush=True))
     picture = Path(args.out or cfg.paths.output_dir) / "inspect.png"
-    save_rgb(picture, sample_picture(family, train, max(1, args.samples)))
+    say = lambda text: print(text, flush=True)  # noqa: E731
+    if has_sources(cfg):
+        result, rows = inspect_sources(cfg, max(1, args.workers), say)
+        save_rgb(picture, stack_rows(rows, gap=12))
+    else:
+        family = dataset_family(cfg)
+        result, train, _ = inspect_dataset(family, workers=max(1, args.workers), say=say)
+        save_rgb(picture, sample_picture(family, train, max(1, args.samples)))
     print(f"wrote {picture}")
     if args.json:
         atomic_write_text(Path(args.json), to_json(result))

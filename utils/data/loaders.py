@@ -10,6 +10,7 @@ from utils.data.families.base import Item
 from utils.data.frames import folder_items
 from utils.data.sampler import SeededSampler
 from utils.data.segmentation import SegmentationDataset, collate
+from utils.data.source_mix import MixedSourceDataset, MixedSourceSampler
 from utils.data.transforms import resize_transform, train_transform
 from utils.runtime import get_logger
 
@@ -73,8 +74,14 @@ def build_loader(
     world_size: int = 1,
     pin_memory: bool = False,
 ):
-    """Training loaders shuffle with a SeededSampler (call ``loader.sampler.set_epoch``); others keep order."""
-    sampler = SeededSampler(len(dataset), seed, shuffle=train, rank=rank, world_size=world_size) if train else None
+    """Training loaders shuffle with a SeededSampler (call ``loader.sampler.set_epoch``), or draw each sample's source
+    by weight from a MixedSourceDataset; others keep order."""
+    sampler = None
+    if train and isinstance(dataset, MixedSourceDataset):
+        lengths = [len(d) for d in dataset.datasets]
+        sampler = MixedSourceSampler(lengths, dataset.weights, seed, rank=rank, world_size=world_size)
+    elif train:
+        sampler = SeededSampler(len(dataset), seed, shuffle=True, rank=rank, world_size=world_size)
     if not train and world_size > 1:
         sampler = SeededSampler(len(dataset), seed, shuffle=False, rank=rank, world_size=world_size, pad=False)
     # The loader's own generator keeps worker start-up from drawing on the global RNG, which the

@@ -23,6 +23,7 @@ from utils.config.loading import load_config
 from utils.data.cache import CACHE_VERSION, RESIZE_METHOD, cache_folder, check_index, default_cache_dir, file_records
 from utils.data.families import dataset_family
 from utils.data.segmentation import read_rgb, size_mismatch
+from utils.data.sources import run_configs
 from utils.data.subset import labelled_subset
 from utils.data.transforms import resize_transform
 
@@ -138,14 +139,15 @@ def main(argv=None) -> int:
     parser.add_argument("--force", action="store_true", help="rebuild caches that already match")
     args = parser.parse_args(argv)
     cfg = load_config(args.config_path, args.set)
-    print(
-        f"prepared data cache in {default_cache_dir(cfg)}: splits {', '.join(args.splits)} at "
-        f"{', '.join(f'{h}x{w}' for h, w in planned_sizes(cfg))}",
-        flush=True,
-    )
-    for split in args.splits:
-        for size in planned_sizes(cfg):
-            build_cache(cfg, split, size, args.workers, args.force, say=lambda msg: print(msg, flush=True))
+    for data_cfg in run_configs(cfg):  # the run's dataset, or each of dataset.sources in its own cache folder
+        print(
+            f"prepared data cache of {data_cfg.target} in {default_cache_dir(data_cfg)}: splits "
+            f"{', '.join(args.splits)} at {', '.join(f'{h}x{w}' for h, w in planned_sizes(cfg))}",
+            flush=True,
+        )
+        for split in args.splits:
+            for size in planned_sizes(cfg):
+                build_cache(data_cfg, split, size, args.workers, args.force, say=lambda msg: print(msg, flush=True))
     print("train.py and eval.py use these caches while the files and sizes match (dataset.cache=false turns that off).")
     return 0
 

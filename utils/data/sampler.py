@@ -35,12 +35,17 @@ class SeededSampler(Sampler):
     def __len__(self) -> int:
         return self.per_rank
 
-    def __iter__(self):
+    def order(self) -> list:
+        """The epoch's sample indices over all processes, before padding: a function of (seed, epoch) only."""
         if self.shuffle:
-            g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
-            order = torch.randperm(self.length, generator=g).tolist()
-        else:
-            order = list(range(self.length))
+            return torch.randperm(self.length, generator=self.generator()).tolist()
+        return list(range(self.length))
+
+    def generator(self) -> torch.Generator:
+        return torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
+
+    def __iter__(self):
+        order = self.order()
         total = self.per_rank * self.world_size if self.pad else self.length
         while len(order) < total:  # pad so every process takes the same number of steps
             order += order[: total - len(order)]

@@ -15,7 +15,19 @@ def summary_line(head: str, train_loss: float, record: dict, lr: float, speed: f
             f" | val loss {record['val_loss']:.4f} | mIoU {record['miou']:.4f} | mean dice {record['mean_dice']:.4f} "
             f"| pixel acc {record['pixel_acc']:.4f}"
         )
+        if "per_source" in record:
+            line += " | per source mIoU " + ", ".join(f"{k} {m['miou']:.4f}" for k, m in record["per_source"].items())
     return line + f" | lr {lr:.2e} | {speed:.1f} img/s"
+
+
+def source_line(train_set, val_loaders: dict) -> str:
+    """The sources of a dataset.sources run: each one's train images, draw chance and val images."""
+    total = sum(train_set.weights)
+    parts = [
+        f"{name} {len(d)} train ({w / total:.0%} of draws), {len(val_loaders[name].dataset)} val"
+        for name, d, w in zip(train_set.names, train_set.datasets, train_set.weights)
+    ]
+    return "sources: " + "; ".join(parts)
 
 
 def final_report(history: list, best, key_metric: str, run_path, skipped_steps: list) -> str:

@@ -72,6 +72,8 @@ class RunDir:
             },
             step,
         )
+        for name, m in record.get("per_source", {}).items():  # dataset.sources: each source's own figures
+            self.scalars({f"val_{name}/miou": m["miou"], f"val_{name}/loss": m["val_loss"]}, step)
         self.scalars({f"val_iou/{k}": v["iou"] for k, v in record["per_class"].items()}, step)
         self.scalars({f"val_dice/{k}": v["dice"] for k, v in record["per_class"].items()}, step)
         if not record["partial_epoch"]:

@@ -8,8 +8,9 @@ import torch
 
 from models.registry import build_model_from_config, count_parameters, describe, training_loss
 from utils.checkpoint import Checkpoint, transfer_weights
-from utils.data.families import dataset_family
 from utils.data.loaders import build_dataset, build_loader
+from utils.data.source_mix import MixedSourceDataset
+from utils.data.sources import has_sources, run_labels, training_sources
 from utils.data.unlabeled import describe_source, unlabeled_batch_size, unlabeled_items
 from utils.distributed import get_rank, get_world_size
 from utils.labels import LabelSet
@@ -25,7 +26,9 @@ class TrainingParts:
     model: torch.nn.Module
     criterion: torch.nn.Module
     amp_dtype: object
-    items: dict  # split -> the checked files to train and validate on (utils.data.checks)
+    items: (
+        dict  # split -> the checked files to train and validate on, per source with dataset.sources (utils.data.checks)
+    )
     config_saved: bool  # False on a resume: config.yaml is rewritten with the first last.pth
     unlabeled: Optional[list] = None  # the unlabelled images of semi-supervised training (utils.data.unlabeled)
 
@@ -34,7 +37,7 @@ def build_training_parts(cfg, device: torch.device, log, items: dict, resume: bo
     """``items``: the checked files per split; ``resume``: last.pth will overwrite the weights, so init_from is not read."""
     t = cfg.training
     seed_everything(t.seed, t.deterministic, t.cudnn_benchmark)
-    labels = dataset_family(cfg).labels()
+    labels = run_labels(cfg)
     # A resume overwrites every weight: no ImageNet download, so an offline machine can continue its run.
     model = build_model_from_config(
         replace(cfg.model, encoder_weights=None) if resume else cfg.model, labels.num_classes
@@ -72,17 +75,34 @@ def build_training_parts(cfg, device: torch.device, log, items: dict, resume: bo
     unlabeled = None
     if cfg.unlabeled.enabled:
         batch = max(unlabeled_batch_size(cfg.unlabeled.ratio, stage.batch_size) for stage in plan_stages(cfg))
-        unlabeled = unlabeled_items(cfg, items.get("train", []), batch * get_world_size(), log)
+        labelled = items.get("train", [])
+        labelled = [item for part in labelled.values() for item in part] if isinstance(labelled, dict) else labelled
+        unlabeled = unlabeled_items(cfg, labelled, batch * get_world_size(), log)
         log.info(describe_source(cfg, len(unlabeled)))
     return TrainingParts(device, labels, model, criterion, dtype, items, config_saved=not resume, unlabeled=unlabeled)
 
 
 def build_stage_loaders(cfg, labels: LabelSet, items: dict, size, batch_size: int, device: torch.device) -> tuple:
-    """(train loader, val loader) at a stage's size and batch size, sharded over the processes."""
+    """(train loader, {source name: val loader}) at a stage's size and batch size, sharded over the processes.
+
+    Without ``dataset.sources`` the one val loader's name is None; with them, the train loader mixes the sources by
+    weight (utils/data/source_mix.py) and each source is validated on its own val split.
+    """
     rank, world, pin = get_rank(), get_world_size(), device.type == "cuda"
-    train_set = build_dataset(cfg, labels, "train", "train", size, items=items.get("train"))
-    val_set = build_dataset(cfg, labels, "val", "val", size, items=items.get("val"))
     t = cfg.training
-    return build_loader(train_set, batch_size, t.num_workers, True, t.seed, rank, world, pin), build_loader(
-        val_set, batch_size, t.num_workers, False, t.seed, rank, world, pin
-    )
+
+    def loader(dataset, train: bool):
+        return build_loader(dataset, batch_size, t.num_workers, train, t.seed, rank, world, pin)
+
+    if not has_sources(cfg):
+        train_set = build_dataset(cfg, labels, "train", "train", size, items=items.get("train"))
+        val_set = build_dataset(cfg, labels, "val", "val", size, items=items.get("val"))
+        return loader(train_set, True), {None: loader(val_set, False)}
+    sources = training_sources(cfg)
+    train_sets = [build_dataset(s.cfg, s.labels, "train", "train", size, items=items["train"][s.name]) for s in sources]
+    mixed = MixedSourceDataset(train_sets, [s.name for s in sources], [s.weight for s in sources])
+    val_loaders = {
+        s.name: loader(build_dataset(s.cfg, s.labels, "val", "val", size, items=items["val"][s.name]), False)
+        for s in sources
+    }
+    return loader(mixed, True), val_loaders

@@ -17,12 +17,12 @@ from utils.runtime import memory_format
 from utils.training.epoch import train_one_epoch
 from utils.training.nonfinite import NonFiniteGuard, assert_finite
 from utils.training.optim import LRSchedule, build_optimizer
-from utils.training.report import final_report, summary_line
+from utils.training.report import final_report, source_line, summary_line
 from utils.training.semi import SemiSupervised
 from utils.training.setup import TrainingParts, build_stage_loaders
 from utils.training.stages import Stage, batches_per_epoch, plan_stages, resolve_epochs, schedule_warnings, stage_line
 from utils.training.step import optimizer_step
-from utils.training.validation import validate
+from utils.training.validation import validate_sources
 
 
 class Trainer:
@@ -61,10 +61,11 @@ class Trainer:
 
     # ----------------------------------------------------------------- setup per stage
     def _setup_stage(self, stage: Stage) -> Stage:
-        self.train_loader, self.val_loader = build_stage_loaders(
+        self.train_loader, self.val_loaders = build_stage_loaders(
             self.cfg, self.labels, self.parts.items, stage.size, stage.batch_size, self.device
         )
-        train_set, val_set, accum = self.train_loader.dataset, self.val_loader.dataset, self.t.accumulation_steps
+        train_set, accum = self.train_loader.dataset, self.t.accumulation_steps
+        val_images = sum(len(loader.dataset) for loader in self.val_loaders.values())
         if self.semi is not None:
             self.semi.setup_stage(stage.size, stage.batch_size, self.mem_format)
         self.batches_per_epoch = batches_per_epoch(self.t, len(self.train_loader), len(train_set), stage.batch_size)
@@ -81,7 +82,9 @@ class Trainer:
         for warning in schedule_warnings(self.cfg, steps, self.global_step + steps if last else math.inf):
             self.log.warning(f"warning: {warning}")
         crop, world = self.cfg.dataset.crop_size, get_world_size()
-        self.log.info(stage_line(stage, len(self.stages), crop, world, len(train_set), len(val_set)))
+        self.log.info(stage_line(stage, len(self.stages), crop, world, len(train_set), val_images))
+        if len(self.val_loaders) > 1:
+            self.log.info(source_line(train_set, self.val_loaders))
         return stage
 
     # ----------------------------------------------------------------- the loop
@@ -148,9 +151,9 @@ class Trainer:
         assert_finite(self.guard, self.raw_model, self.global_step, "validating")
         # The unwrapped model: DDP's forward would broadcast buffers, a collective that ranks with no
         # validation images (uneven shards) never join. Its weights and buffers match on every rank.
-        metrics, grid = validate(
+        metrics, grid = validate_sources(
             self.raw_model,
-            self.val_loader,
+            self.val_loaders,
             self.criterion,
             self.labels,
             self.device,

@@ -1,4 +1,5 @@
-"""One pass over the validation loader: loss, dataset-level confusion matrix, and a picture grid."""
+"""One pass over the validation loader (each source's, with dataset.sources): loss, dataset-level confusion matrix,
+and a picture grid."""
 
 import numpy as np
 import torch
@@ -43,3 +44,44 @@ def validate(model, loader, criterion, labels, device, amp_dtype, mem_format, n_
     metrics = {"val_loss": float(loss_sum / count.clamp_min(1)), **metrics}
     grid = stack_rows(rows) if rows else None
     return metrics, (np.ascontiguousarray(grid) if grid is not None else None)
+
+
+def validate_sources(model, loaders: dict, criterion, labels, device, amp_dtype, mem_format, n_images: int = 4):
+    """:func:`validate` on every val loader (``{source name: loader}``; one named None without dataset.sources).
+
+    With several sources the metrics are each one's (``per_source``) and, at the top, their mean: mIoU, mean dice,
+    pixel accuracy and val loss averaged over the sources (each source weighs the same, whatever its size), per-class
+    IoU and dice averaged over the sources where the class was scored; the grid has a share of rows from each.
+    """
+    if list(loaders) == [None]:
+        return validate(model, loaders[None], criterion, labels, device, amp_dtype, mem_format, n_images)
+    per_source, grids = {}, []
+    rows = -(-n_images // len(loaders)) if n_images else 0
+    for name, loader in loaders.items():
+        per_source[name], grid = validate(model, loader, criterion, labels, device, amp_dtype, mem_format, rows)
+        if grid is not None:
+            grids.append(grid)
+    return mean_over_sources(per_source), (stack_rows(grids, gap=12) if grids else None)
+
+
+def mean_over_sources(per_source: dict) -> dict:
+    """The top-level figures of several sources' metrics (see :func:`validate_sources`), with ``per_source`` kept."""
+    first = next(iter(per_source.values()))
+    out = {}
+    for key in first:
+        if key != "per_class":
+            out[key] = _nanmean_or_nan([m[key] for m in per_source.values()])
+    out["per_class"] = {
+        name: {
+            key: _nanmean_or_nan([m["per_class"][name][key] for m in per_source.values()])
+            for key in first["per_class"][name]
+        }
+        for name in first["per_class"]
+    }
+    out["per_source"] = per_source
+    return out
+
+
+def _nanmean_or_nan(values: list) -> float:
+    finite = [v for v in values if not np.isnan(v)]
+    return float(np.mean(finite)) if finite else float("nan")

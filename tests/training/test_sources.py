@@ -1,0 +1,145 @@
+"""Several datasets in one label space (dataset.sources): the weighted mixing sampler, a run over several families
+with per-source validation that resumes mid-epoch exactly, the prepared cache and inspect per source, and each
+mistake in the list ending in one line."""
+
+import json
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+from conftest import assert_same_training, tiny_overrides
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+import train
+from utils.checkpoint import load_checkpoint
+from utils.config.errors import EXIT_USER_ERROR
+from utils.config.loading import config_from_dict
+from utils.data import inspect, prepare
+from utils.data.source_mix import MixedSourceSampler
+from utils.data.sources import training_sources
+from utils.training.setup import build_stage_loaders
+
+
+def sources_yaml(sample_root) -> str:
+    """Cityscapes (label ids), BDD100K (train ids) and Vistas (v2.0 config indices through the project's table)."""
+    return (
+        f"[{{target: cityscapes, root: {sample_root / 'cityscapes'}, weight: 2}}, "
+        f"{{target: bdd100k, root: {sample_root / 'bdd100k'}}}, "
+        f"{{target: vistas, root: {sample_root / 'vistas'}, name: mapillary}}]"
+    )
+
+
+def argv(sample_root, out, *extra, resume=False) -> list:
+    overrides = tiny_overrides(sample_root, out, f"dataset.sources={sources_yaml(sample_root)}", *extra)
+    return ["--config_path", "configs/quickstart.yaml", "--set", *overrides] + (["--resume"] if resume else [])
+
+
+def test_the_sampler_draws_sources_by_weight_and_resumes_at_the_same_position():
+    sampler = MixedSourceSampler([5, 100], [3.0, 1.0], seed=7)
+    sampler.set_epoch(2)
+    order = [i for i, _ in sampler]
+    assert len(order) == 105 and sampler.positions(105)[0] == sum(i < 5 for i in order)
+    small = Counter(i for i in order if i < 5)
+    assert 0.6 < sum(small.values()) / 105 < 0.9  # weight 3 of 4
+    assert max(small.values()) - min(small.values()) <= 1  # the small source goes round its own permutation
+    again = MixedSourceSampler([5, 100], [3.0, 1.0], seed=7)
+    again.set_epoch(2)
+    again.skip(40)
+    assert [i for i, _ in again] == order[40:]  # a resume continues every source where it was
+    again.set_epoch(3)
+    again.skip(0)
+    assert [i for i, _ in again] != order
+    ranks = [MixedSourceSampler([5, 100], [3.0, 1.0], 7, rank=r, world_size=2) for r in (0, 1)]
+    for r in ranks:
+        r.set_epoch(2)
+    shards = [[i for i, _ in r] for r in ranks]
+    assert shards[0] == order[0::2] and shards[1] == order[1::2] + order[:1]  # padded to equal steps
+
+
+def test_three_sources_train_into_19_classes_validate_each_and_resume_exactly(sample_root, tmp_path, monkeypatch):
+    extra = ["training.epochs=2", "training.checkpoint_every_iters=3", "training.iters_per_epoch=2"]
+    assert train.main(argv(sample_root, tmp_path / "straight", *extra)) == 0
+    real, calls = train.Trainer._optimizer_step, {"n": 0}
+
+    def killed_in_the_second_epoch(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 4:  # last.pth holds step 3, one batch into epoch 2
+            raise KeyboardInterrupt
+        return real(self, *args)
+
+    monkeypatch.setattr(train.Trainer, "_optimizer_step", killed_in_the_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train.main(argv(sample_root, tmp_path / "resumed", *extra))
+    assert load_checkpoint(tmp_path / "resumed" / "last.pth")["epoch_progress"]["samples"] == 2
+    monkeypatch.setattr(train.Trainer, "_optimizer_step", real)
+    assert train.main(argv(sample_root, tmp_path / "resumed", *extra, resume=True)) == 0
+    assert_same_training(tmp_path / "straight", tmp_path / "resumed", steps=4)
+
+    out = tmp_path / "straight"
+    history = json.loads((out / "metrics.json").read_text())
+    last = history[-1]
+    assert list(last["per_source"]) == ["cityscapes", "bdd100k", "mapillary"]
+    assert last["miou"] == pytest.approx(np.mean([m["miou"] for m in last["per_source"].values()]))
+    assert len(last["per_class"]) == 19
+    ckpt = load_checkpoint(out / "best.pth")
+    assert ckpt["labels"]["names"][0] == "road" and len(ckpt["labels"]["names"]) == 19
+    assert ckpt["best"] == max(r["miou"] for r in history)  # best.pth follows the mean
+    log = (out / "train.log").read_text()
+    assert "sources: cityscapes 8 train (50% of draws), 5 val; bdd100k 4 train (25% of draws), 3 val" in log
+    line = re.search(r"epoch 2/2 .*", log).group(0)
+    assert re.search(r"per source mIoU cityscapes [\d.]+, bdd100k [\d.]+, mapillary [\d.]+", line)
+    events = EventAccumulator(str(out / "tensorboard")).Reload()
+    tags = events.Tags()["scalars"]
+    assert {"val_cityscapes/miou", "val_bdd100k/miou", "val_mapillary/miou", "val/miou"} <= set(tags)
+    assert events.Scalars("val_mapillary/miou")[-1].value == pytest.approx(last["per_source"]["mapillary"]["miou"])
+
+
+def test_each_source_has_its_prepared_cache_and_its_inspect_report(sample_root, tmp_path, capsys):
+    overrides = [
+        f"dataset.sources={sources_yaml(sample_root)}",
+        "dataset.size=[32,64]",
+        f"dataset.cache_dir={tmp_path}",
+    ]
+    assert prepare.main(["--config_path", "configs/quickstart.yaml", "--set", *overrides, "--workers", "1"]) == 0
+    assert len(list(tmp_path.glob("train_32x64_*"))) == 3  # one cache per source
+    cfg = config_from_dict({}, overrides)
+    items = {split: {s.name: s.family.items(split) for s in training_sources(cfg)} for split in ("train", "val")}
+    train_loader, val_loaders = build_stage_loaders(cfg, None, items, [32, 64], 2, __import__("torch").device("cpu"))
+    assert all(d.cache is not None for d in train_loader.dataset.datasets)
+    assert all(loader.dataset.cache is not None for loader in val_loaders.values())
+
+    report = tmp_path / "inspect.json"
+    args = ["--config_path", "configs/quickstart.yaml", "--set", *overrides, "--out", str(tmp_path)]
+    assert inspect.main([*args, "--json", str(report), "--workers", "1"]) == 0
+    result = json.loads(report.read_text())
+    assert list(result["sources"]) == ["cityscapes", "bdd100k", "mapillary"]
+    assert (
+        result["merged"]["classes"] == result["sources"]["mapillary"]["classes"]
+        and len(result["merged"]["classes"]) == 19
+    )
+    shares = {name: r["train"]["road"]["share"] for name, r in result["sources"].items()}
+    assert min(shares.values()) <= result["merged"]["train"]["road"]["share"] <= max(shares.values())
+    assert (tmp_path / "inspect.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ("dataset.sources=[{target: kitti, root: ROOT/kitti}]", "dataset.sources[0].target' is kitti, whose labels"),
+        (
+            "dataset.sources=[{target: bdd100k, root: ROOT/bdd100k}, {target: bdd100k, root: ROOT/bdd100k}]",
+            "two sources are named 'bdd100k'",
+        ),
+        ("dataset.sources=[{target: bdd100k, root: ''}]", "dataset.sources[0].root' is empty"),
+        ("dataset.sources=[{target: cityscape, root: ROOT/cityscapes}]", "Did you mean 'cityscapes'?"),
+        ("dataset.sources=[{target: bdd100k, root: ROOT/bdd100k, weight: 0}]", "sources[0].weight' is 0.0; it must be positive"),
+    ],
+)
+def test_a_wrong_source_stops_in_one_line_before_the_run_folder(sample_root, tmp_path, capsys, change, message):
+    out = tmp_path / "run"
+    args = ["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out)]
+    assert train.run_main(train.main, args + [change.replace("ROOT", str(sample_root))]) == EXIT_USER_ERROR
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not out.exists()

@@ -1,0 +1,131 @@
+"""Several datasets trained into one label space: ``dataset.sources`` and ``dataset.taxonomy``.
+
+Each source is a dataset family at its own root, seen through a config of its own (the run's config with that
+source's ``target``, ``paths.root`` and ``dataset.labels``), so its files, label decoding, data check and prepared
+cache are exactly the single-dataset ones. What is new is the label space: a source's label values reach the
+taxonomy's classes through its family's ``to_cityscapes19()`` (utils/data/families; the Vistas table is documented
+in docs/datasets.md), and with a classes.yaml taxonomy from the 19 classes through each class's ``maps_to``.
+The mixing of sources in a batch is utils/data/source_mix.py.
+"""
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from utils.config.errors import UserError
+from utils.data.families import dataset_family, family_class
+from utils.data.families.cityscapes import class_labels
+from utils.labels import IGNORE_INDEX, LabelSet
+
+CITYSCAPES19 = "cityscapes19"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One entry of ``dataset.sources``: its name, its own config, its weight and its classes in the taxonomy.
+
+    ``labels`` has the taxonomy's names and colours and this source's lookup from its label values to them.
+    """
+
+    name: str
+    cfg: object
+    weight: float
+    labels: LabelSet
+
+    @property
+    def family(self):
+        return dataset_family(self.cfg)
+
+
+def has_sources(cfg) -> bool:
+    return bool(cfg.dataset.sources)
+
+
+def taxonomy(cfg) -> tuple:
+    """(LabelSet of the taxonomy's classes, (256,) uint8 from the 19 Cityscapes train ids to its class indices)."""
+    if cfg.dataset.taxonomy == CITYSCAPES19:
+        labels = class_labels(unlabeled_class=False)  # as a Cityscapes classes run has them, label ids and all
+        from19 = np.full(256, IGNORE_INDEX, np.uint8)
+        from19[: labels.num_classes] = np.arange(labels.num_classes)
+        return labels, from19
+    path = Path(cfg.dataset.taxonomy)
+    raise UserError(
+        f"Config key 'dataset.taxonomy' is '{path}': only cityscapes19 is available so far; a classes.yaml taxonomy "
+        "needs maps_to in it (docs/datasets.md)."
+    )
+
+
+def source_config(cfg, entry):
+    """The run's config as a single-dataset run on ``entry`` (one ``dataset.sources`` item) would have it."""
+    dataset = dataclasses.replace(cfg.dataset, sources=[], labels=entry.labels)
+    paths = dataclasses.replace(cfg.paths, root=entry.root)
+    return dataclasses.replace(cfg, target=entry.target, paths=paths, dataset=dataset)
+
+
+def training_sources(cfg) -> list:
+    """The run's sources, each with its classes in the taxonomy; every mistake in the list is one UserError."""
+    entries = cfg.dataset.sources
+    if cfg.dataset.train_list is not None:
+        raise UserError(
+            "Config key 'dataset.train_list' names images relative to one paths.root; with dataset.sources leave it "
+            "null (dataset.train_fraction applies to each source)."
+        )
+    if cfg.unlabeled.enabled and cfg.unlabeled.split is not None:
+        raise UserError(
+            "Config key 'unlabeled.split' names a split of one dataset; with dataset.sources use unlabeled.source (a "
+            "folder or a video)."
+        )
+    tax, from19 = taxonomy(cfg)
+    names = [entry.name or entry.target for entry in entries]
+    sources = []
+    for i, (entry, name) in enumerate(zip(entries, names)):
+        where = f"dataset.sources[{i}]"
+        family_class(entry.target)  # an unknown target names the registered ones
+        if not entry.root:
+            raise UserError(f"Config key '{where}.root' is empty; set it to the {entry.target} dataset's folder.")
+        if names.count(name) > 1:
+            raise UserError(
+                f"Config key '{where}': two sources are named '{name}'; give each its own 'name' (validation figures "
+                "are reported by name)."
+            )
+        family = dataset_family(source_config(cfg, entry))
+        to19 = family.to_cityscapes19()
+        if to19 is None:
+            raise UserError(
+                f"Config key '{where}.target' is {entry.target}, whose labels have no mapping into the 19 Cityscapes "
+                "classes (docs/datasets.md lists the families that map); "
+                + (
+                    "give its classes.yaml classes a maps_to."
+                    if entry.target == "folder"
+                    else "leave it out of dataset.sources."
+                )
+            )
+        lut = from19[to19]
+        sources.append(Source(name, source_config(cfg, entry), entry.weight, dataclasses.replace(tax, lut=lut)))
+    return sources
+
+
+def run_configs(cfg) -> list:
+    """The single-dataset configs the run reads data through: each source's, or the run's own."""
+    return [source.cfg for source in training_sources(cfg)] if has_sources(cfg) else [cfg]
+
+
+def run_labels(cfg) -> LabelSet:
+    """The run's classes: the taxonomy's with ``dataset.sources``, else the family's in ``dataset.labels``."""
+    if has_sources(cfg):
+        return taxonomy(cfg)[0]
+    return dataset_family(cfg).labels()
+
+
+__all__ = [
+    "CITYSCAPES19",
+    "Source",
+    "has_sources",
+    "run_configs",
+    "run_labels",
+    "source_config",
+    "taxonomy",
+    "training_sources",
+]
