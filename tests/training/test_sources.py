@@ -13,7 +13,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 import train
 from utils.checkpoint import load_checkpoint
-from utils.config.errors import EXIT_USER_ERROR
+from utils.config.errors import EXIT_USER_ERROR, UserError
 from utils.config.loading import config_from_dict
 from utils.data import inspect, prepare
 from utils.data.source_mix import MixedSourceSampler
@@ -143,3 +143,25 @@ def test_a_wrong_source_stops_in_one_line_before_the_run_folder(sample_root, tmp
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
     assert not out.exists()
+
+
+def test_a_taxonomy_file_merges_and_drops_cityscapes_classes(sample_root, tmp_path):
+    taxonomy = tmp_path / "driving.yaml"
+    taxonomy.write_text(
+        "classes:\n"
+        "  - {name: drivable, maps_to: road, color: [128, 64, 128]}\n"
+        "  - {name: vehicle, maps_to: [car, truck, bus, train]}\n"
+        "  - {name: vulnerable, maps_to: [person, rider, bicycle, motorcycle]}\n"
+    )
+    overrides = [f"dataset.taxonomy={taxonomy}", f"dataset.sources={sources_yaml(sample_root)}"]
+    cityscapes, bdd, _ = training_sources(config_from_dict({}, overrides))
+    assert cityscapes.labels.names == ("drivable", "vehicle", "vulnerable")
+    # Cityscapes label ids: road 7, car 26, truck 27, person 24, bicycle 33, sky 23; BDD100K train ids: road 0, bus 15
+    assert cityscapes.labels.lut[[7, 26, 27, 24, 33, 23]].tolist() == [0, 1, 1, 2, 2, 255]
+    assert bdd.labels.lut[[0, 15, 10]].tolist() == [0, 1, 255]
+    taxonomy.write_text("classes:\n  - {name: a, maps_to: car}\n  - {name: b, maps_to: [cars]}\n")
+    with pytest.raises(UserError, match=r"classes\[1\] \('b'\) maps_to 'cars'.*Did you mean 'car'"):
+        training_sources(config_from_dict({}, overrides))
+    taxonomy.write_text("classes:\n  - {name: a, maps_to: car}\n  - {name: b, maps_to: [bus, car]}\n")
+    with pytest.raises(UserError, match="'car' is in the maps_to of both 'a' and 'b'"):
+        training_sources(config_from_dict({}, overrides))

@@ -83,8 +83,8 @@ class DatasetConfig:
     taxonomy: str = opt(
         "cityscapes19",
         "the classes several sources train into: cityscapes19 (the 19 Cityscapes classes; each family maps its labels "
-        "into them, docs/datasets.md), or the path of a classes.yaml whose classes name their Cityscapes classes in "
-        "maps_to",
+        "into them, docs/datasets.md), or the path of a YAML file of classes, each naming the Cityscapes classes it "
+        "takes in maps_to (utils/data/taxonomy_file.py)",
         on_resume="match",
     )
     unlabeled_class: bool = opt(

@@ -10,13 +10,13 @@ The mixing of sources in a batch is utils/data/source_mix.py.
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from utils.config.errors import UserError
 from utils.data.families import dataset_family, family_class
 from utils.data.families.cityscapes import class_labels
+from utils.data.taxonomy_file import read_taxonomy
 from utils.labels import IGNORE_INDEX, LabelSet
 
 CITYSCAPES19 = "cityscapes19"
@@ -50,11 +50,7 @@ def taxonomy(cfg) -> tuple:
         from19 = np.full(256, IGNORE_INDEX, np.uint8)
         from19[: labels.num_classes] = np.arange(labels.num_classes)
         return labels, from19
-    path = Path(cfg.dataset.taxonomy)
-    raise UserError(
-        f"Config key 'dataset.taxonomy' is '{path}': only cityscapes19 is available so far; a classes.yaml taxonomy "
-        "needs maps_to in it (docs/datasets.md)."
-    )
+    return read_taxonomy(cfg.dataset.taxonomy)
 
 
 def source_config(cfg, entry):
