@@ -43,6 +43,9 @@ SMALL = SampleSpec(
     vistas_splits={"train": 4, "val": 3, "test": 1},
     folder_size=(72, 96),
     folder_splits={"train": 4, "val": 3, "test": 1},
+    kitti_semantics_sizes=((48, 160), (46, 152)),
+    kitti_semantics_train=5,
+    kitti_semantics_test=1,
 )
 
 

@@ -25,11 +25,11 @@ def family(root, target, *extra):
 
 
 def test_the_registry_names_every_family_and_refuses_others(sample_root):
-    assert set(FAMILIES) == {"cityscapes", "kitti", "bdd100k", "vistas", "folder"}
+    assert set(FAMILIES) == {"cityscapes", "kitti", "bdd100k", "vistas", "folder", "kitti_semantics"}
     assert all((sample_root / name).is_dir() for name in FAMILIES)  # the sample has every layout
     with pytest.raises(
         UserError,
-        match=r"'target' is 'bdd'.*Did you mean 'bdd100k'\?.*Registered: cityscapes, kitti, bdd100k, vistas, folder",
+        match=r"'target' is 'bdd'.*Did you mean 'bdd100k'\?.*Registered: cityscapes, kitti, bdd100k, vistas, folder, kitti_s",
     ):
         family(sample_root, "bdd")
 
@@ -292,7 +292,9 @@ def test_keys_of_another_family_are_refused_and_null_labels_resume_as_the_defaul
         UserError, match=r"'dataset.coarse' is True, but only target cityscapes reads it; with target bdd100k remove it"
     ):
         family(sample_root / "bdd100k", "bdd100k", "dataset.coarse=true")
-    with pytest.raises(UserError, match=r"'dataset.val_fraction' is 0.5, but only target kitti reads it"):
+    with pytest.raises(
+        UserError, match=r"'dataset.val_fraction' is 0.5, but only target kitti or kitti_semantics reads it"
+    ):
         family(sample_root / "folder", "folder", "dataset.val_fraction=0.5")
     with pytest.raises(
         UserError, match=r"lists 'persn', which is not a Cityscapes label name"

@@ -36,7 +36,7 @@ class PathsConfig:
     root: str = opt(
         "data/cityscapes",
         "dataset root, as the target family lays it out: Cityscapes' leftImg8bit/ and gtFine/, KITTI's data_road/, "
-        "bdd100k/, Vistas' config_v2.0.json, a folder's classes.yaml",
+        "bdd100k/, Vistas' config_v2.0.json, a folder's classes.yaml, KITTI semantics' training/ and testing/",
         in_eval="user",
     )
     output_dir: str = opt(
@@ -70,7 +70,7 @@ class DatasetConfig:
         "label mode, checked by the target's family; null is its default: cityscapes categories (default) | road | "
         "classes | a list of label names; "
         "kitti road (default) | lane; bdd100k classes (default) | categories; vistas v2.0 (default) | v1.2; folder "
-        "classes (classes.yaml)",
+        "classes (classes.yaml); kitti_semantics classes (default) | categories | road | a list of label names",
         on_resume="match",
     )
     sources: list[SourceConfig] = opt(
@@ -91,7 +91,7 @@ class DatasetConfig:
         False,
         "classes mode: train 'unlabeled' as a 20th class instead of ignoring void pixels",
         on_resume="match",
-        read_by="cityscapes",
+        read_by=("cityscapes", "kitti_semantics"),
     )
     size: list[int] = opt(
         [512, 1024],
@@ -124,8 +124,9 @@ class DatasetConfig:
     )
     val_fraction: float = opt(
         0.2,
-        "kitti: fraction of data_road/training held out for validation, chosen deterministically",
-        read_by="kitti",
+        "kitti, kitti_semantics: fraction of training/ (data_road's, data_semantics') held out for validation, "
+        "chosen deterministically",
+        read_by=("kitti", "kitti_semantics"),
         in_eval="user",
         rule=Rule(lambda v: 0 < v < 1, "must lie strictly between 0 and 1"),
     )
@@ -227,7 +228,8 @@ ModelConfig = dataclass(frozen=True)(
 class Config:
     target: str = opt(
         "cityscapes",
-        "dataset family, a name in the registry utils/data/families: cityscapes, kitti, bdd100k, vistas or folder",
+        "dataset family, a name in the registry utils/data/families: cityscapes, kitti, bdd100k, vistas, folder or "
+        "kitti_semantics",
         on_resume="match",
     )
     paths: PathsConfig = field(default_factory=PathsConfig)

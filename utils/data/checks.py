@@ -139,6 +139,9 @@ def _checked_items(cfg, splits, log) -> dict:
     out, bad_all, orphans_seen = {}, [], set()
     family = dataset_family(cfg)
     cache = CheckCache(cfg.paths.root, family.check_key())
+    source = family.label_source() if any(split != "test" for split in splits) else None
+    if source:
+        log.info(source)
     for split in splits:
         labelled = split != "test"
         items = family.items(split, labelled)

@@ -14,9 +14,9 @@ from utils.sample_data.layouts import LAYOUTS
 # Processes, not OpenCV threads, render in parallel; a cv2 thread pool would not survive the fork.
 cv2.setNumThreads(0)
 
-SAMPLE_VERSION = (
-    5  # 3: KITTI calib/ files; 4: Velodyne scans and their true point labels; 5: BDD100K, Vistas and folder layouts
-)
+# 3: KITTI calib/ files; 4: Velodyne scans and their true point labels; 5: BDD100K, Vistas and folder layouts;
+# 6: KITTI semantics layout, BDD100K colormaps beside the masks
+SAMPLE_VERSION = 6
 MARKER = ".sample_complete"
 
 
@@ -38,6 +38,9 @@ class SampleSpec:
     vistas_splits: dict = field(default_factory=lambda: {"train": 40, "val": 10, "test": 4})
     folder_size: tuple = (192, 256)
     folder_splits: dict = field(default_factory=lambda: {"train": 40, "val": 10, "test": 4})
+    kitti_semantics_sizes: tuple = ((125, 414), (123, 408))  # a third of KITTI's 375x1242 and 370x1224
+    kitti_semantics_train: int = 40  # the release has 200 labelled training frames
+    kitti_semantics_test: int = 8
     seed: int = 2026
 
 
@@ -55,7 +58,7 @@ def generate_sample(
     out_dir, spec: SampleSpec = SampleSpec(), force: bool = False, progress=None, workers: int = 0
 ) -> Path:
     """Writes ``out_dir/<family>`` for every layout in utils/sample_data/layouts (cityscapes, kitti, bdd100k, vistas,
-    folder); returns ``out_dir``.
+    folder, kitti_semantics); returns ``out_dir``.
 
     Args:
         out_dir: folder to write into; created if missing.

@@ -17,6 +17,7 @@ from utils.data.families.bdd100k import Bdd100k
 from utils.data.families.cityscapes import Cityscapes
 from utils.data.families.folder import Folder
 from utils.data.families.kitti import Kitti
+from utils.data.families.kitti_semantics import KittiSemantics
 from utils.data.families.vistas import Vistas
 from utils.labels import LabelSet
 
@@ -26,6 +27,7 @@ FAMILIES = {
     "bdd100k": Bdd100k,
     "vistas": Vistas,
     "folder": Folder,
+    "kitti_semantics": KittiSemantics,
 }
 
 

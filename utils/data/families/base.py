@@ -160,6 +160,11 @@ class DatasetFamily:
         """Label files in the folders ``items`` use whose image does not exist (they would be skipped silently)."""
         return []
 
+    def label_source(self) -> Optional[str]:
+        """A line for the data check's log saying which label files it reads, where a family reads one of several
+        (BDD100K's masks or colormaps); None where there is no choice."""
+        return None
+
     # -- evaluation and painting: questions about the data ---------------------------------------------
     def official_split(self):
         """The split :attr:`official_scorer` scores against (its ground truth lies there), or None."""
@@ -267,6 +272,20 @@ def orphan_files(label_dirs, pattern: str, has_image) -> list:
     return [
         label for folder in sorted(set(label_dirs)) for label in sorted(folder.glob(pattern)) if not has_image(label)
     ]
+
+
+def held_out_split(items: list, split: str, val_fraction: float, what: str) -> list:
+    """``split`` (train or val) of ``items``: a fixed, seeded ``val_fraction`` of them is val, the rest train.
+
+    For datasets without an official val split (KITTI road, KITTI semantics); the draw depends only on the number
+    of items, so the same files always split the same way. ``what`` names the images in the error.
+    """
+    if len(items) < 2:
+        raise UserError(f"Found {len(items)} labelled {what}; at least 2 are needed to split train/val.")
+    order = np.random.default_rng(0).permutation(len(items))
+    n_val = min(len(items) - 1, max(1, round(val_fraction * len(items))))
+    chosen = sorted(order[:n_val]) if split == "val" else sorted(order[n_val:])
+    return [items[i] for i in chosen]
 
 
 def closest(name: str, valid) -> str:

@@ -4,18 +4,21 @@ Layout (``paths.root`` holds ``bdd100k/`` or is it)::
 
     bdd100k/images/10k/{train,val,test}/<name>.jpg
     bdd100k/labels/sem_seg/masks/{train,val}/<name>.png     train ids 0-18, 255 = ignore
+    bdd100k/labels/sem_seg/colormaps/{train,val}/<name>.png the same train ids as palette PNGs (read without masks/)
 
 Label modes: ``classes`` (the 19 Cityscapes classes with their colours) and ``categories`` (their seven
 Cityscapes categories, flat to vehicle; BDD100K has no void class, its void pixels are 255). Eval's
-``results/`` holds train ids, like the masks.
+``results/`` holds train ids like the labels it read: grey PNGs beside masks, palette PNGs beside colormaps.
 """
 
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 from cityscapesscripts.helpers.labels import labels as CITYSCAPES_LABELS
+from PIL import Image
 
-from utils.data.families.base import DatasetFamily, orphan_files, paired_items
+from utils.data.families.base import DatasetFamily, LabelFileError, orphan_files, paired_items, read_single_channel
 from utils.data.families.cityscapes import CATEGORY_NAMES, TRAIN_LABELS, category_colors, class_labels
 from utils.labels import IGNORE_INDEX, LabelSet
 
@@ -24,7 +27,7 @@ DOWNLOAD_HELP = (
     "(bdd100k_sem_seg_labels_trainval.zip) "
     "as https://doc.bdd100k.com/download.html describes (free account), unzip both into one folder and set "
     "paths.root to the folder holding bdd100k/ (images/10k/{train,val,test}/<name>.jpg and "
-    "labels/sem_seg/masks/{train,val}/<name>.png). "
+    "labels/sem_seg/masks/{train,val}/<name>.png, or colormaps/ in place of masks/). "
     "No dataset yet? python -m utils.sample_data --out data/sample writes a BDD100K-layout sample in "
     "data/sample/bdd100k"
 )
@@ -43,6 +46,24 @@ def bdd_categories() -> LabelSet:
     return LabelSet(tuple(CATEGORY_NAMES[1:]), tuple(category_colors()[1:]), lut)
 
 
+def read_colormap(path: Path) -> np.ndarray:
+    """A colormap PNG -> (H, W) uint8 train ids, its palette indices; OpenCV would turn the palette into colours."""
+    try:
+        with Image.open(path) as image:
+            if image.mode not in ("P", "L"):
+                reason = (
+                    f"is a {image.mode} picture, not a palette PNG whose indices are train ids: re-download the "
+                    "colormaps, or use labels/sem_seg/masks/"
+                )
+                raise LabelFileError(f"Label file '{path}' {reason}.", reason)
+            return np.array(image)
+    except OSError:
+        raise LabelFileError(
+            f"Cannot read label file '{path}': the file is missing or not a PNG.",
+            "does not decode (empty, truncated or not a PNG)",
+        ) from None
+
+
 class Bdd100k(DatasetFamily):
     name = "bdd100k"
     label_modes = ("classes", "categories")
@@ -51,6 +72,16 @@ class Bdd100k(DatasetFamily):
     @property
     def base(self) -> Path:
         return self.root / "bdd100k" if (self.root / "bdd100k" / "images").is_dir() else self.root
+
+    @property
+    def label_kind(self) -> str:
+        """``masks``, or ``colormaps`` where the release's masks/ folder is absent and colormaps/ is there."""
+        sem_seg = self.base / "labels" / "sem_seg"
+        return "colormaps" if not (sem_seg / "masks").is_dir() and (sem_seg / "colormaps").is_dir() else "masks"
+
+    @property
+    def results(self) -> str:
+        return "palette_png" if self.label_kind == "colormaps" else "label_png"  # results/ like the labels read
 
     def build_labels(self) -> LabelSet:
         if self.mode == "categories":
@@ -62,7 +93,7 @@ class Bdd100k(DatasetFamily):
 
     def split_items(self, split: str, labelled: bool) -> list:
         folder = self.base / "images" / "10k" / split
-        masks = self.base / "labels" / "sem_seg" / "masks" / split
+        masks = self.base / "labels" / "sem_seg" / self.label_kind / split
         images = sorted(p for p in folder.glob("*.jpg")) if folder.is_dir() else []
         return paired_items(
             images,
@@ -71,6 +102,16 @@ class Bdd100k(DatasetFamily):
             labelled,
             f"Unzip bdd100k_sem_seg_labels_trainval.zip into paths.root. {DOWNLOAD_HELP}",
         )
+
+    def read_label(self, path: Path) -> np.ndarray:
+        if path.parent.parent.name == "colormaps":
+            return read_colormap(path)
+        return read_single_channel(path, "train ids")
+
+    def label_source(self) -> Optional[str]:
+        if self.label_kind == "colormaps":
+            return f"labels: {self.base / 'labels' / 'sem_seg' / 'colormaps'} (palette PNGs of train ids; no masks/)"
+        return f"labels: {self.base / 'labels' / 'sem_seg' / 'masks'} (train-id masks)"
 
     def values_text(self) -> str:
         return "BDD100K's train ids"

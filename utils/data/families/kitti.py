@@ -11,7 +11,7 @@ import numpy as np
 from cityscapesscripts.helpers.labels import name2label
 
 from utils.config.errors import UserError
-from utils.data.families.base import DatasetFamily, Item, LabelFileError, orphan_files
+from utils.data.families.base import DatasetFamily, Item, LabelFileError, held_out_split, orphan_files
 from utils.data.kitti_layout import GT_NAME, NAME, data_road_base
 from utils.labels import IGNORE_INDEX, LabelSet
 
@@ -72,14 +72,7 @@ def kitti_items(root, split: str, mode: str, val_fraction: float, labelled: bool
         items.append(Item(path, label if labelled else None, path.stem))
     if split == "all":
         return items
-    if len(items) < 2:
-        raise UserError(
-            f"Found {len(items)} labelled KITTI images under '{base}'; at least 2 are needed to split train/val."
-        )
-    order = np.random.default_rng(0).permutation(len(items))
-    n_val = min(len(items) - 1, max(1, round(val_fraction * len(items))))
-    chosen = sorted(order[:n_val]) if split == "val" else sorted(order[n_val:])
-    return [items[i] for i in chosen]
+    return held_out_split(items, split, val_fraction, f"KITTI images under '{base}'")
 
 
 def orphan_kitti_labels(root, items: list) -> list:

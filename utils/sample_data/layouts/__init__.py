@@ -5,7 +5,7 @@
 layout holds; these modules write it.
 """
 
-from utils.sample_data.layouts import bdd100k, cityscapes, folder, kitti, vistas
+from utils.sample_data.layouts import bdd100k, cityscapes, folder, kitti, kitti_semantics, vistas
 
 LAYOUTS = {
     "cityscapes": cityscapes.jobs,
@@ -13,6 +13,7 @@ LAYOUTS = {
     "bdd100k": bdd100k.jobs,
     "vistas": vistas.jobs,
     "folder": folder.jobs,
+    "kitti_semantics": kitti_semantics.jobs,
 }
 
 __all__ = ["LAYOUTS"]
