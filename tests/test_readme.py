@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from utils.config.reference import PAGE, page
+from utils.data import vistas_table_doc
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -13,6 +14,14 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 def test_the_configuration_reference_is_generated_from_the_schema():
     assert PAGE.read_text() == page(), "docs/configuration.md is stale: run python -m utils.config.reference --write"
+
+
+def test_the_vistas_table_in_the_docs_is_generated_from_the_module():
+    text = vistas_table_doc.PAGE.read_text()
+    assert "| `construction--barrier--curb` | v1.2 and v2.0 | sidewalk |" in text
+    assert text == vistas_table_doc.page_with_table(text), (
+        "docs/datasets.md's Vistas table is stale: run python -m utils.data.vistas_table_doc --write"
+    )
 
 
 def test_every_picture_and_relative_link_exists():

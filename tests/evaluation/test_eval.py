@@ -321,9 +321,9 @@ def test_wrong_inputs_are_clear_errors(classes_run, kitti_run, sample_root, caps
     argv = ["--checkpoint", str(classes_run / "best.pth"), "--set", f"eval.input={image}"]
     assert eval_script.run_main(eval_script.main, argv) == EXIT_USER_ERROR
     assert "is a file but not a video" in capsys.readouterr().err
-    argv = ["--checkpoint", str(kitti_run / "best.pth"), "--set", "target=cityscapes", "dataset.labels=road"]
+    argv = ["--checkpoint", str(kitti_run / "best.pth"), "--set", "target=cityscapes", "dataset.labels=categories"]
     assert eval_script.run_main(eval_script.main, argv) == EXIT_USER_ERROR
-    assert "was trained on 'kitti'" in capsys.readouterr().err
+    assert "No mapping between the classes of checkpoint" in capsys.readouterr().err
     argv = ["--checkpoint", str(classes_run / "best.pth"), "--set", "model.encoder=resnet34"]
     assert eval_script.run_main(eval_script.main, argv) == EXIT_USER_ERROR
     assert "does not fit model" in capsys.readouterr().err

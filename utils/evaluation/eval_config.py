@@ -10,6 +10,7 @@ from utils.config.errors import UserError
 from utils.config.loading import apply_overrides, config_from_dict, config_to_dict
 from utils.config.schema import Config, DatasetConfig
 from utils.config.yaml_file import read_yaml
+from utils.data.families import FAMILIES
 from utils.data.transforms import training_crop
 
 # Keys a user's eval (or paint) config file may change: those the schema declares in_eval="user" (paths, eval,
@@ -65,7 +66,9 @@ def merged_config(config_path, cli_checkpoint, overrides, paint_frames: bool = F
     """(Config, :class:`~utils.checkpoint.Checkpoint`, checkpoint path).
 
     The checkpoint's training config, with the user file's ``paths``, ``eval`` and data-location keys
-    on top, the input size of the stage the checkpoint was trained in, then the --set overrides.
+    on top, the input size of the stage the checkpoint was trained in, then the --set overrides. A ``target`` other
+    than the checkpoint's takes that family's dataset keys (:func:`other_family_dataset`); whether its classes can
+    score the model is setup.py's question (utils/data/taxonomy.py).
     ``paint_frames``: paint_points.py paints KITTI frames with any model, so a user's ``target: kitti``
     only says where the frames are; the classes (target and labels) stay the checkpoint's.
     """
@@ -81,20 +84,31 @@ def merged_config(config_path, cli_checkpoint, overrides, paint_frames: bool = F
         ckpt.config = config_to_dict(config_from_dict(user))  # the user's file describes the model
     raw = dict(ckpt.config)
     trained_on = raw.get("target")
-    raw["target"] = trained_on if paint_frames else user.get("target", trained_on)  # checked below, after the overrides
     if paint_frames:
         overrides = [o for o in overrides or [] if o.split("=", 1)[0].strip() != "target"]
+        target = trained_on
+    else:
+        target = apply_overrides(copy.deepcopy(user), overrides).get("target", trained_on)
+    raw["target"] = target
+    if target != trained_on:  # another dataset: its own dataset keys; the classes are related in setup.py
+        raw["dataset"] = other_family_dataset(raw.get("dataset") or {}, target)
     for section, values in user.items():
         if isinstance(values, dict) and isinstance(raw.get(section, {}), dict):
-            raw[section] = {**(raw.get(section) or {}), **_user_keys(section, values)}
+            taken = values if section == "dataset" and target != trained_on else _user_keys(section, values)
+            raw[section] = {**(raw.get(section) or {}), **taken}
     raw["dataset"] = {**(raw.get("dataset") or {}), "size": trained_size(ckpt)}
-    cfg = config_from_dict(raw, overrides)
-    if trained_on != cfg.target:
-        raise UserError(
-            f"target is '{cfg.target}' but checkpoint '{path}' was trained on '{trained_on}'. Evaluate it on its own "
-            "dataset family."
-        )
-    return cfg, ckpt, path
+    return config_from_dict(raw, overrides), ckpt, path
+
+
+def other_family_dataset(trained: dict, target) -> dict:
+    """The dataset keys of an eval on another family than the checkpoint's: what the model's input needs (the
+    training crop, which sliding windows take) and the checkpoint's label mode where ``target`` has it too; the
+    user's file and ``--set`` give the rest (the other family's defaults otherwise)."""
+    dataset = {key: trained[key] for key in ("crop_size",) if key in trained}
+    family = FAMILIES.get(target)
+    if family is not None and isinstance(trained.get("labels"), str) and trained["labels"] in family.label_modes:
+        dataset["labels"] = trained["labels"]
+    return dataset
 
 
 def _user_keys(section: str, values: dict) -> dict:

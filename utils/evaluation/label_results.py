@@ -22,10 +22,11 @@ class LabelValueResults:
         root: the dataset root the label paths are taken relative to.
         labels: the run's LabelSet; ``to_label_id`` gives each class's value, ``ignore_value`` a dropped pixel's.
         write: ``write(path, values)``, the family's own file format (grey or palette PNG).
+        encoding: what the files hold, for the log ("the dataset's own encoding").
     """
 
-    def __init__(self, folder: Path, root: Path, labels, write):
-        self.folder, self.root, self.write = Path(folder), Path(root), write
+    def __init__(self, folder: Path, root: Path, labels, write, encoding: str = "the dataset's own encoding"):
+        self.folder, self.root, self.write, self.encoding = Path(folder), Path(root), write, encoding
         self.values = labels.value_table()
         self.count = 0
 
@@ -50,7 +51,7 @@ class LabelValueResults:
 
     def report(self, metrics: dict, split, log) -> None:
         log.info(
-            f"results/: {self.count} label files in the dataset's own encoding, at the ground truth's paths and "
+            f"results/: {self.count} label files in {self.encoding}, at the ground truth's paths and "
             f"resolution, in {self.folder}"
         )
 

@@ -108,6 +108,7 @@ def _report(setup, log, split, cm_raw, cm_final, results, writer, per_image) -> 
             "drop_clusters": cfg.eval.drop_clusters,
             "drop_clusters_fill": cfg.eval.drop_clusters_fill,
             "backend": cfg.eval.backend,
+            "class_mapping": setup.mapping.to_dict(setup.checkpoint_names) if setup.mapping is not None else None,
         }
     )
     if cm_raw is not None:

@@ -12,6 +12,15 @@ from utils.visualize import save_gray, save_palette_png
 
 ENCODINGS = ("label_png", "palette_png", "cityscapes_label_ids", "kitti_road")
 OFFICIAL_SCORERS = {"cityscapes": official_check}
+TRAIN_ID_NOTE = (
+    "the 19 Cityscapes train ids (0-18, 255 = none) the ground truth was mapped into, not the dataset's own encoding"
+)
+
+
+def _scored_in_cityscapes19(setup) -> bool:
+    """True where the dataset's ground truth was mapped into the checkpoint's 19 Cityscapes classes."""
+    mapping = getattr(setup, "mapping", None)
+    return mapping is not None and mapping.kind == "ground_truth"
 
 
 def results_writer(setup, log, split):
@@ -23,6 +32,9 @@ def results_writer(setup, log, split):
     family, labels = setup.family, setup.labels  # the checkpoint's classes, which may come without the dataset
     if family.results not in ENCODINGS:
         raise ValueError(f"{family.name} declares results {family.results!r}; known: {', '.join(ENCODINGS)}")
+    if _scored_in_cityscapes19(setup):
+        # The dataset's own encoding cannot hold classes its values were merged into: the 19 train ids (255: none).
+        return LabelValueResults(setup.output_dir / "results", family.root, labels, save_gray, TRAIN_ID_NOTE)
     if family.results == "kitti_road":
         return KittiResults(setup, log, split, family.mode)
     if labels.to_label_id is None:
@@ -44,6 +56,8 @@ def official_scoring(setup, split: str):
     """
     family = setup.family
     if family.official_scorer is None or not setup.cfg.eval.official or setup.labels.to_label_id is None:
+        return None
+    if _scored_in_cityscapes19(setup):  # the official scorer reads the dataset's own label values
         return None
     if split != family.official_split():
         return None

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Optional
 
 import torch
 
@@ -10,11 +11,13 @@ from utils.checkpoint import Checkpoint
 from utils.config.errors import UserError
 from utils.data.families import DatasetFamily, dataset_family
 from utils.data.families.base import MissingDescription
+from utils.data.taxonomy import ClassMapping, relate
 from utils.data.transforms import training_crop
 from utils.deployment.runtime import OnnxModel
 from utils.deployment.sidecar import resolve_onnx_path
 from utils.evaluation.eval_config import merged_config, scale_warnings, trained_size
 from utils.evaluation.inference import ModelRunner
+from utils.evaluation.mapped_runner import MappedRunner
 from utils.evaluation.predict import PredictionStep
 from utils.evaluation.tta import tta_views
 from utils.files import ensure_writable_folder
@@ -35,15 +38,18 @@ class EvalSetup:
     family: DatasetFamily  # the dataset family: its files, label encoding and results
     step: PredictionStep  # TTA, upsampling, argmax and DropClusters: what eval, videos and painting predict with
     pictures: list = field(default_factory=list)  # the overlay pictures the last run_evaluation wrote (for the report)
+    mapping: Optional[ClassMapping] = None  # how the checkpoint's classes relate to the dataset's (labels: the scored)
+    checkpoint_names: tuple = ()  # the checkpoint's own classes
 
 
 def eval_labels(family: DatasetFamily, ckpt: Checkpoint, log) -> LabelSet:
     """The family's classes; the checkpoint's own copy where the dataset that describes them is not at hand
-    (Vistas' config or a folder dataset's classes.yaml on a machine with only the checkpoint)."""
+    (Vistas' config or a folder dataset's classes.yaml on a machine with only the checkpoint) and it is the
+    checkpoint's own family."""
     try:
         return family.labels()
     except MissingDescription as exc:  # a broken classes.yaml or config still stops: only an absent one falls back
-        if ckpt.labels is None:
+        if ckpt.labels is None or (ckpt.config or {}).get("target") != family.name:
             raise
         log.info(f"note: the classes come from the checkpoint ({str(exc).split(';')[0].rstrip('.')})")
         return ckpt.labels
@@ -127,17 +133,22 @@ def build_eval_setup(
     Python API's Predictor writes nothing)."""
     cfg, ckpt, path = merged_config(config_path, cli_checkpoint, overrides, paint_frames)
     family = dataset_family(cfg)
-    labels = eval_labels(family, ckpt, log)
+    dataset_labels = eval_labels(family, ckpt, log)
+    model_labels = ckpt.labels if ckpt.labels is not None else dataset_labels
+    mapping = class_mapping(cfg, ckpt, path, family, model_labels, dataset_labels)
+    labels = mapping.labels  # the classes scored, drawn and written from here on
     device = resolve_device(cfg.eval.device)
     if cfg.eval.backend == "onnxruntime":
-        predictor = _onnxruntime_predictor(cfg, path, labels, device, log)
+        predictor = _onnxruntime_predictor(cfg, path, model_labels, device, log)
     else:
         if cfg.eval.onnx:
             log.info(
                 f"note: eval.onnx is set but eval.backend is pytorch: evaluating {path}; add eval.backend=onnxruntime "
                 "to evaluate the graph"
             )
-        predictor = _pytorch_predictor(cfg, ckpt, path, labels, device)
+        predictor = _pytorch_predictor(cfg, ckpt, path, model_labels, device)
+    if mapping.prediction_table is not None:
+        predictor = MappedRunner(predictor, mapping.prediction_table, labels.num_classes)
     views = tta_views(cfg.eval.tta, cfg.eval.tta_scales, cfg.eval.tta_flip)
     out = Path(cfg.eval.output_dir) if cfg.eval.output_dir else Path(cfg.paths.output_dir) / "eval"
     if make_output:
@@ -155,6 +166,8 @@ def build_eval_setup(
         f"checkpoint {path} (stage {stage + 1}, epoch {epoch}), "
         f"{describe(cfg.model)}, classes: {', '.join(labels.names)}"
     )
+    if mapping.kind != "same":
+        log.info(f"class mapping: {mapping.description}")
     for note in scale_warnings(cfg, trained_size(ckpt)):
         log.warning(f"warning: {note}")
     window = training_crop(cfg.dataset)
@@ -171,4 +184,26 @@ def build_eval_setup(
     step = PredictionStep(
         predictor, views, labels.num_classes, cfg.eval.merge, cfg.eval.tsharpen_t, cfg.eval.drop_clusters, fill
     )
-    return EvalSetup(cfg, labels, predictor, views, path, out, device, fill, family, step)
+    return EvalSetup(
+        cfg, labels, predictor, views, path, out, device, fill, family, step, [], mapping, tuple(model_labels.names)
+    )
+
+
+def class_mapping(cfg, ckpt: Checkpoint, path, family, model_labels: LabelSet, dataset_labels: LabelSet):
+    """How the checkpoint's classes relate to the dataset's (utils/data/taxonomy.py); none is a UserError naming both."""
+    trained = ckpt.config or {}
+    mode = (trained.get("dataset") or {}).get("labels")
+    mapping = relate(
+        model_labels,
+        family,
+        dataset_labels,
+        f"checkpoint '{path}' (target {trained.get('target')}, dataset.labels {mode})",
+        f"target {family.name} (dataset.labels {family.mode}, paths.root {cfg.paths.root})",
+    )
+    if mapping.kind == "ground_truth" and cfg.eval.pseudo_label_threshold is not None:
+        raise UserError(
+            f"eval.pseudo_label_threshold writes labels in {family.name}'s own values, but the checkpoint's classes map "
+            f"onto them only the other way ({mapping.description.split(':')[0]}). Write pseudo-labels with a checkpoint "
+            f"of {family.name}'s classes, or leave eval.pseudo_label_threshold out."
+        )
+    return mapping

@@ -11,9 +11,12 @@ Layout (``paths.root``)::
     ignore: [0]            # label pixel values that count for nothing
     classes:               # in class-index order
       - {name: drivable, value: 10, color: [128, 64, 128]}   # color optional
-      - {name: agent, value: 50}
+      - {name: agent, value: 50, maps_to: person}           # maps_to optional
 
-The only label mode is ``classes``: the classes of classes.yaml. A label value that is neither a class's
+``maps_to`` names the Cityscapes class (one of the 19 train classes, e.g. ``road``, ``traffic sign``) a class
+corresponds to; absent or null, it has none and is ignored there. With it, the folder's labels join the 19 Cityscapes
+classes (:meth:`Folder.to_cityscapes19`): a Cityscapes-trained model is scored on them, and they can be a training
+source beside Cityscapes. The only label mode is ``classes``: the classes of classes.yaml. A label value that is neither a class's
 value nor ignored is a bad file in the data check. Eval's ``results/`` holds the classes' values.
 """
 
@@ -28,15 +31,17 @@ from utils.data.families.base import (
     IMAGE_SUFFIXES,
     DatasetFamily,
     MissingDescription,
+    closest,
     images_under,
     orphan_files,
     paired_items,
 )
+from utils.data.families.cityscapes import TRAIN_LABELS
 from utils.labels import IGNORE_INDEX, LabelSet
 
 FORMAT = (
     "expected e.g. 'ignore: [0]' and 'classes: [{name: drivable, value: 10, color: [128, 64, 128]}, {name: agent, "
-    "value: 50}]' (values 0-255, color optional)"
+    "value: 50}]' (values 0-255, color and maps_to optional)"
 )
 DOWNLOAD_HELP = (
     "Put your images in paths.root/images/<split>/ (any subfolders; .png or .jpg), each label at the same relative "
@@ -45,7 +50,8 @@ DOWNLOAD_HELP = (
     "paths.root/classes.yaml. "
     "An example: python -m utils.sample_data --out data/sample writes one in data/sample/folder"
 )
-ENTRY_KEYS = ("name", "value", "color")
+ENTRY_KEYS = ("name", "value", "color", "maps_to")
+CITYSCAPES19 = tuple(lab.name for lab in TRAIN_LABELS)
 
 
 def default_color(index: int) -> tuple:
@@ -60,8 +66,21 @@ def _value(raw, where: str, path: Path) -> int:
     return raw
 
 
+def _maps_to(entry: dict, i: int, path: Path):
+    """A class's ``maps_to``: one of the 19 Cityscapes class names, or None."""
+    target = entry.get("maps_to")
+    if target is None or target in CITYSCAPES19:
+        return target
+    hint = closest(str(target), CITYSCAPES19) or f" The 19 are: {', '.join(CITYSCAPES19)}."
+    raise UserError(
+        f"{path}: classes[{i}] ('{entry['name']}') has maps_to {target!r}, which is not one of the 19 Cityscapes "
+        f"classes.{hint} Leave maps_to out (or null) for a class without a counterpart."
+    )
+
+
 def read_classes_yaml(path: Path) -> tuple:
-    """(names, values, colors, ignore values) from ``classes.yaml``; each mistake is one line showing the format."""
+    """(names, values, colors, ignore values, maps_to) from ``classes.yaml``; each mistake is one line showing the
+    format. ``maps_to`` holds each class's Cityscapes class name or None."""
     if not path.is_file():
         raise MissingDescription(
             f"No '{path}': target folder reads its classes from paths.root/classes.yaml; {FORMAT}."
@@ -82,7 +101,7 @@ def read_classes_yaml(path: Path) -> tuple:
     ignore = [_value(v, f"ignore[{i}]", path) for i, v in enumerate(ignore)]
     if len(data["classes"]) > IGNORE_INDEX:
         raise UserError(f"{path} lists {len(data['classes'])} classes; at most 255 fit an 8-bit class map.")
-    names, values, colors = [], [], []
+    names, values, colors, maps_to = [], [], [], []
     for i, entry in enumerate(data["classes"]):
         if (
             not isinstance(entry, dict)
@@ -91,7 +110,8 @@ def read_classes_yaml(path: Path) -> tuple:
             or set(entry) - set(ENTRY_KEYS)
         ):
             raise UserError(
-                f"{path}: classes[{i}] is {entry!r}; each class is a mapping of name, value and optional color; "
+                f"{path}: classes[{i}] is {entry!r}; each class is a mapping of name, value and optional color and "
+                "maps_to; "
                 f"{FORMAT}."
             )
         name, value = entry["name"], _value(entry["value"], f"classes[{i}].value", path)
@@ -118,18 +138,20 @@ def read_classes_yaml(path: Path) -> tuple:
         names.append(name)
         values.append(value)
         colors.append(tuple(color))
-    return names, values, colors, ignore
+        maps_to.append(_maps_to(entry, i, path))
+    return names, values, colors, ignore, maps_to
 
 
 class Folder(DatasetFamily):
     name = "folder"
     label_modes = ("classes",)
     download_help = DOWNLOAD_HELP
+    cityscapes19_via = "through classes.yaml's maps_to"
 
     def build_labels(self) -> LabelSet:
         if not self.root.is_dir():
             raise MissingDescription(f"Dataset folder '{self.root}' (paths.root) does not exist. {DOWNLOAD_HELP}")
-        names, values, colors, ignore = read_classes_yaml(self.root / "classes.yaml")
+        names, values, colors, ignore, self.maps_to = read_classes_yaml(self.root / "classes.yaml")
         lut = np.full(256, IGNORE_INDEX, np.uint8)
         lut[values] = np.arange(len(values))
         self.ignore = ignore
@@ -148,6 +170,17 @@ class Folder(DatasetFamily):
             labelled,
             f"Each image needs its label at the same relative path under {labels}.",
         )
+
+    def to_cityscapes19(self):
+        """Label value -> Cityscapes train id by each class's ``maps_to``; None when no class has one."""
+        self.labels()
+        if not any(self.maps_to):
+            return None
+        lut = np.full(256, IGNORE_INDEX, np.uint8)
+        for value, target in zip(self.labels().to_label_id, self.maps_to):
+            if target is not None:
+                lut[value] = CITYSCAPES19.index(target)
+        return lut
 
     def known_values(self) -> np.ndarray:
         labels = self.labels()

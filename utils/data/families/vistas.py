@@ -10,6 +10,9 @@ Older releases (v1.0, v1.1) have ``config.json`` and ``{split}/labels/``; ``data
 those when no ``config_v1.2.json`` is there. Classes, colours and the void classes (``"evaluate": false``,
 left out of ``miou_no_void``, as Vistas' evaluation does) come from the config file. Eval's ``results/``
 holds config indices in palette PNGs, like the labels (255, outside the config, where DropClusters' fill ignore dropped a pixel).
+
+Into the 19 Cityscapes classes (:meth:`Vistas.to_cityscapes19`) each config label goes by its name through the
+project's table (vistas_to_cityscapes.py, documented in docs/datasets.md); a name the table lacks is ignored.
 """
 
 import json
@@ -20,6 +23,8 @@ from PIL import Image
 
 from utils.config.errors import UserError
 from utils.data.families.base import DatasetFamily, LabelFileError, MissingDescription, orphan_files, paired_items
+from utils.data.families.cityscapes import TRAIN_LABELS
+from utils.data.families.vistas_to_cityscapes import cityscapes_class
 from utils.labels import IGNORE_INDEX, LabelSet
 
 DOWNLOAD_HELP = (
@@ -77,6 +82,7 @@ class Vistas(DatasetFamily):
     label_modes = ("v2.0", "v1.2")
     download_help = DOWNLOAD_HELP
     results = "palette_png"
+    cityscapes19_via = "through the project's table (docs/datasets.md)"
 
     def _config_path(self) -> Path:
         path = self.root / f"config_{self.mode}.json"
@@ -137,3 +143,13 @@ class Vistas(DatasetFamily):
             return (split_dir / "images" / f"{label.stem}.jpg").is_file()
 
         return orphan_files({item.label.parent for item in items if item.label is not None}, "*.png", has_image)
+
+    def to_cityscapes19(self) -> np.ndarray:
+        """Config index -> Cityscapes train id, by each label's name in the project's table (vistas_to_cityscapes.py)."""
+        train_id = {lab.name: lab.trainId for lab in TRAIN_LABELS}
+        lut = np.full(256, IGNORE_INDEX, np.uint8)
+        for index, name in enumerate(self.labels().names):
+            target = cityscapes_class(name)
+            if target is not None:
+                lut[index] = train_id[target]
+        return lut
