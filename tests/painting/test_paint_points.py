@@ -111,7 +111,9 @@ def test_clear_errors(categories_run, sample_root, tmp_path, capsys):
     ]
     assert paint_points.run_main(paint_points.main, argv) == EXIT_USER_ERROR
     err = capsys.readouterr().err
-    assert "(paths.root, as paint.root is null) holds none of the three KITTI layouts" in err and "Set paint.root" in err
+    assert (
+        "(paths.root, as paint.root is null) holds none of the three KITTI layouts" in err and "Set paint.root" in err
+    )
     argv += [f"paint.root={sample_root / 'kitti'}"]
     assert paint_points.run_main(paint_points.main, [*argv, "paint.object_classes=[cars]"]) == EXIT_USER_ERROR
     assert "paint.object_classes names ['cars']" in capsys.readouterr().err
