@@ -1,9 +1,11 @@
 """Paint LiDAR points with the predicted classes: python paint_points.py --config_path FILE [--checkpoint PATH] [--set section.key=value ...]
 
-For every KITTI frame (data_road/<split>/image_2 with calib/ and the Velodyne scan): predict at the
-training scale with the configured TTA, upsample to the frame's full resolution, project the scan with
-Tr_velo_to_cam, R0_rect and P2, and write painted/<name>.bin (float32 x, y, z, reflectance, then the C class scores), labels/<name>.label,
-ply/<name>.ply, clusters/<name>.json (DBSCAN per object class), pictures and paint_metrics.json.
+For every KITTI frame under paint.root (the road benchmark's data_road/<split>, the object benchmark's <split>/ or
+a raw recording's drives, each image with its calibration and Velodyne scan; the layout is recognised from the
+folder): predict at the training scale with the configured TTA, upsample to the frame's full resolution, project
+the scan with Tr_velo_to_cam, R0_rect and P2, and write painted/<name>.bin (float32 x, y, z, reflectance, then
+the C class scores), labels/<name>.label, ply/<name>.ply, clusters/<name>.json (DBSCAN per object class), pictures
+and paint_metrics.json.
 """
 
 import argparse

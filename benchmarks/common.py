@@ -89,6 +89,8 @@ def full_size_sample(train_images: int) -> Path:
         video_frames=0,
         kitti_train_per_category=0,
         kitti_test_per_category=0,
+        kitti_object_train=0,
+        kitti_object_test=0,
     )
     out = BENCH_DATA / f"cityscapes_1024x2048_{train_images}"
     generate_sample(out, spec)

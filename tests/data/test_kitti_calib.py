@@ -44,7 +44,7 @@ def test_file_round_trip_in_kitti_layout(tmp_path):
 def test_bad_files_are_clear_errors(tmp_path):
     path = tmp_path / "x.txt"
     path.write_text("P2: 1 2 3\n")
-    with pytest.raises(UserError, match="lacks R0_rect, Tr_velo_to_cam, Tr_cam_to_road"):
+    with pytest.raises(UserError, match="lacks R0_rect, Tr_velo_to_cam; painting needs P2, R0_rect, Tr_velo_to_cam"):
         read_calib(path)
     path.write_text(format_calib(make_calib()).replace("R0_rect: 1.000000000000e+00 ", "R0_rect: "))
     with pytest.raises(UserError, match="'R0_rect' has 8 values, expected 9"):

@@ -31,7 +31,7 @@ def test_kitti_all_is_the_whole_of_training_and_train_val_split_it(sample_root):
 
 
 def test_every_family_has_a_sample_layout():
-    assert set(LAYOUTS) == set(FAMILIES)
+    assert set(LAYOUTS) - {"kitti_object"} == set(FAMILIES)  # the object benchmark's folder is painting's alone
 
 
 def test_two_inputs_with_one_output_name_are_refused_naming_both(tmp_path):

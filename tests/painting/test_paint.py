@@ -7,10 +7,11 @@ from conftest import SMALL
 
 from utils.config.loading import config_from_dict
 from utils.data.families import build_labels, dataset_family
-from utils.data.kitti_calib import KittiCalib, read_calib
+from utils.data.kitti_calib import KittiCalib
 from utils.painting.clusters import cluster_objects, object_class_indices
-from utils.painting.frames import kitti_frames, read_point_labels, read_scan
+from utils.painting.layouts import find_frames
 from utils.painting.paint import paint_scan
+from utils.painting.point_files import read_point_labels, read_scan
 from utils.painting.scoring import PaintScorer, truth_table
 from utils.sample_data import lidar
 from utils.sample_data.calib import VELO_AXES
@@ -90,8 +91,9 @@ def test_ray_culling_equals_testing_every_ray(monkeypatch):
 
 
 def test_sample_scans_look_like_kitti(sample_root):
-    frames, missing = kitti_frames(sample_root / "kitti", "training")
-    assert len(frames) == 9 and not missing and all(f.truth is not None for f in frames)
+    found = find_frames(sample_root / "kitti", "training")
+    frames = found.frames
+    assert found.layout == "road" and len(frames) == 9 and not found.missing and all(f.truth for f in frames)
     scan = read_scan(frames[0].velodyne)
     elevation = np.degrees(np.arctan2(scan[:, 2], np.hypot(scan[:, 0], scan[:, 1])))
     assert 150_000 < len(scan) < 290_000 and elevation.min() > -25.5 and elevation.max() < 2.5
@@ -109,7 +111,7 @@ def test_painting_with_the_true_image_labels_recovers_the_true_point_labels(samp
     scorer = PaintScorer(
         names, truth_table(dataset_family(config_from_dict({}, ["dataset.labels=categories"])), labels), objects
     )
-    frames, _ = kitti_frames(sample_root / "kitti", "training")
+    frames = find_frames(sample_root / "kitti", "training").frames
     for frame in frames[::3]:
         category, index = frame.name.split("_")
         h, w = cv2.imread(str(frame.image)).shape[:2]
@@ -118,7 +120,7 @@ def test_painting_with_the_true_image_labels_recovers_the_true_point_labels(samp
         )
         scores = (classes[None] == np.arange(len(names))[:, None, None]).astype(np.float32)
         scan = read_scan(frame.velodyne)
-        painted = paint_scan(scan, scores, read_calib(frame.calib))
+        painted = paint_scan(scan, scores, frame.calib)
         clusters = cluster_objects(painted.points[:, :3], painted.classes, objects, names, eps=0.5, min_samples=5)
         scorer.update(
             painted.index, painted.points[:, :3], painted.classes, read_point_labels(frame.truth, len(scan)), clusters

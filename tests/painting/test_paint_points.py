@@ -11,7 +11,7 @@ from conftest import copy_run
 import paint_points
 from utils.config.errors import EXIT_USER_ERROR
 from utils.data.kitti_calib import read_calib
-from utils.painting.frames import read_scan
+from utils.painting.point_files import read_scan
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,10 @@ def test_clear_errors(categories_run, sample_root, tmp_path, capsys):
         "eval.device=cpu",
     ]
     assert paint_points.run_main(paint_points.main, argv) == EXIT_USER_ERROR
-    assert "set paint.root to the folder holding KITTI's data_road/" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert (
+        "(paths.root, as paint.root is null) holds none of the three KITTI layouts" in err and "Set paint.root" in err
+    )
     argv += [f"paint.root={sample_root / 'kitti'}"]
     assert paint_points.run_main(paint_points.main, [*argv, "paint.object_classes=[cars]"]) == EXIT_USER_ERROR
     assert "paint.object_classes names ['cars']" in capsys.readouterr().err

@@ -133,7 +133,10 @@ def test_each_source_has_its_prepared_cache_and_its_inspect_report(sample_root, 
         ),
         ("dataset.sources=[{target: bdd100k, root: ''}]", "dataset.sources[0].root' is empty"),
         ("dataset.sources=[{target: cityscape, root: ROOT/cityscapes}]", "Did you mean 'cityscapes'?"),
-        ("dataset.sources=[{target: bdd100k, root: ROOT/bdd100k, weight: 0}]", "sources[0].weight' is 0.0; it must be positive"),
+        (
+            "dataset.sources=[{target: bdd100k, root: ROOT/bdd100k, weight: 0}]",
+            "sources[0].weight' is 0.0; it must be positive",
+        ),
     ],
 )
 def test_a_wrong_source_stops_in_one_line_before_the_run_folder(sample_root, tmp_path, capsys, change, message):

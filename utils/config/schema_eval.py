@@ -113,11 +113,14 @@ class EvalConfig:
 class PaintConfig:
     root: Optional[str] = opt(
         None,
-        "folder holding data_road/ (image_2, calib, velodyne) whose frames paint_points.py paints; null takes "
-        "paths.root",
+        "folder of KITTI frames paint_points.py paints, its layout recognised: the road benchmark (holding "
+        "data_road/), the object benchmark (holding training/ and testing/) or raw recordings (a drive, a date "
+        "folder or the folder of dates); null takes paths.root",
         in_eval="user",
     )
-    split: Literal["training", "testing"] = opt("training", "which data_road split to paint", in_eval="user")
+    split: Literal["training", "testing"] = opt(
+        "training", "which split of the road or object benchmark to paint (a raw recording has none)", in_eval="user"
+    )
     output_dir: Optional[str] = opt(
         None,
         "where painted/, labels/, ply/, clusters/, pictures and paint_metrics.json go; null means "

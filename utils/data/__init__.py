@@ -7,8 +7,8 @@
   :mod:`~utils.data.transforms` and :mod:`~utils.data.sampler` behind them.
 - :mod:`~utils.data.checks`, :mod:`~utils.data.cache`, :mod:`~utils.data.prepare`, :mod:`~utils.data.inspect`: the
   data check, the prepared cache and its builder, the dataset statistics tool.
-- :mod:`~utils.data.kitti_layout` and :mod:`~utils.data.kitti_calib`: KITTI road's file names, gt colours and
-  calibration files; :mod:`~utils.data.normalization`: the input convention (ImageNet mean and std).
+- :mod:`~utils.data.kitti_layout` and :mod:`~utils.data.kitti_calib`: KITTI's file names (road, object benchmark,
+  raw recordings), the road gt colours and the calibration files of all three; :mod:`~utils.data.normalization`: the input convention (ImageNet mean and std).
 
 Importing this package imports nothing else, so a light module here (KITTI names) stays light.
 """

@@ -1,15 +1,18 @@
-"""KITTI road calibration files (``calib/<name>.txt``) and the projections built on them.
+"""KITTI calibration files and the projections built on them.
 
-A file holds one ``KEY: v1 v2 ...`` line per matrix, row-major: ``P0``..``P3`` (3x4 projections of the
-rectified cameras; the left colour camera is ``P2``), ``R0_rect`` (3x3 rectifying rotation),
-``Tr_velo_to_cam`` and ``Tr_imu_to_velo`` (3x4 rigid transforms) and, for the road benchmark,
-``Tr_cam_to_road`` (3x4, camera to the road frame: X right, Y down, Z forward, the road plane at Y = 0).
+The road and object benchmarks keep one ``calib/<name>.txt`` per frame, with one ``KEY: v1 v2 ...`` line per
+matrix, row-major: ``P0``..``P3`` (3x4 projections of the rectified cameras; the left colour camera is ``P2``),
+``R0_rect`` (3x3 rectifying rotation), ``Tr_velo_to_cam`` and ``Tr_imu_to_velo`` (3x4 rigid transforms) and, in
+the road benchmark only, ``Tr_cam_to_road`` (3x4, camera to the road frame: X right, Y down, Z forward, the road
+plane at Y = 0). A raw recording keeps two files per date folder (:func:`read_raw_calib`). Painting needs only
+``P2``, ``R0_rect`` and ``Tr_velo_to_cam``; the road benchmark's bird's-eye view also needs ``Tr_cam_to_road``.
 
 Pixel coordinates are KITTI's: ``u`` to the right and ``v`` down, pixel centres at integers from 0.
 """
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -25,12 +28,15 @@ SHAPES = {
     "Tr_imu_to_velo": (3, 4),
     "Tr_cam_to_road": (3, 4),
 }
-REQUIRED = ("P2", "R0_rect", "Tr_velo_to_cam", "Tr_cam_to_road")
+REQUIRED = ("P2", "R0_rect", "Tr_velo_to_cam")
+# A raw recording's date folder: the rectified cameras' projections and rotation, and the Velodyne's pose.
+RAW_CAM_TO_CAM, RAW_VELO_TO_CAM = "calib_cam_to_cam.txt", "calib_velo_to_cam.txt"
 
 
 @dataclass(frozen=True)
 class KittiCalib:
-    """The matrices of one frame, float64, as shaped in :data:`SHAPES`."""
+    """The matrices of one frame, float64, as shaped in :data:`SHAPES`; ``Tr_cam_to_road`` is None where the file
+    has none (the object benchmark, raw recordings), and ``source`` names the file(s) it was read from."""
 
     P0: np.ndarray
     P1: np.ndarray
@@ -39,7 +45,8 @@ class KittiCalib:
     R0_rect: np.ndarray
     Tr_velo_to_cam: np.ndarray
     Tr_imu_to_velo: np.ndarray
-    Tr_cam_to_road: np.ndarray
+    Tr_cam_to_road: Optional[np.ndarray] = None
+    source: str = ""
 
 
 def to_homogeneous(matrix: np.ndarray) -> np.ndarray:
@@ -49,47 +56,89 @@ def to_homogeneous(matrix: np.ndarray) -> np.ndarray:
     return out
 
 
-def read_calib(path) -> KittiCalib:
-    """Parses a KITTI road ``calib/<name>.txt``; a missing key or a wrong count is a UserError naming both."""
+def read_entries(path, origin: str) -> dict:
+    """``KEY: values`` lines of a KITTI calib file as {key: text}; ``origin`` says where such a file comes from."""
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as exc:
-        raise UserError(
-            f"Cannot read calibration file '{path}' ({exc.strerror}). It comes with data_road.zip as "
-            "data_road/<split>/calib/<name>.txt."
-        ) from None
-    values = {}
+        raise UserError(f"Cannot read calibration file '{path}' ({exc.strerror}). {origin}") from None
+    entries = {}
     for line in text.splitlines():
         if ":" not in line or line.lstrip().startswith("#"):
             continue
         key, raw = line.split(":", 1)
-        try:
-            values[key.strip()] = np.array(raw.split(), np.float64)
-        except ValueError:
-            raise UserError(f"Calibration file '{path}': the values of '{key.strip()}' are not numbers.") from None
-    missing = [k for k in REQUIRED if k not in values]
+        entries[key.strip()] = raw
+    return entries
+
+
+def matrix(entries: dict, key: str, shape: tuple, path) -> np.ndarray:
+    """The float64 matrix of ``key`` (only the keys read are numbers: a raw file's ``calib_time`` is a date)."""
+    try:
+        values = np.array(entries[key].split(), np.float64)
+    except ValueError:
+        raise UserError(f"Calibration file '{path}': the values of '{key}' are not numbers.") from None
+    if values.size != shape[0] * shape[1]:
+        raise UserError(
+            f"Calibration file '{path}': '{key}' has {values.size} values, expected {shape[0] * shape[1]} "
+            f"({shape[0]}x{shape[1]})."
+        )
+    return values.reshape(shape)
+
+
+def read_calib(path) -> KittiCalib:
+    """Parses a road or object benchmark ``calib/<name>.txt``; a missing key or a wrong count is a UserError naming
+    both. P0, P1, P3 and Tr_imu_to_velo, which nothing here needs, default to identities; Tr_cam_to_road to None."""
+    entries = read_entries(path, "It comes with data_road.zip or data_object_calib.zip as <split>/calib/<name>.txt.")
+    missing = [k for k in REQUIRED if k not in entries]
     if missing:
         raise UserError(
-            f"Calibration file '{path}' lacks {', '.join(missing)}; a KITTI road calib file has {', '.join(SHAPES)}."
+            f"Calibration file '{path}' lacks {', '.join(missing)}; painting needs {', '.join(REQUIRED)}, which the "
+            "calib/<name>.txt files of KITTI's road and object benchmarks hold."
         )
-    matrices = {}
-    for key, shape in SHAPES.items():
-        if key not in values:
-            matrices[key] = np.eye(*shape)  # P0, P1, P3 and Tr_imu_to_velo are not needed here
-            continue
-        if values[key].size != shape[0] * shape[1]:
+    matrices = {key: matrix(entries, key, shape, path) for key, shape in SHAPES.items() if key in entries}
+    identities = {key: np.eye(*shape) for key, shape in SHAPES.items() if key != "Tr_cam_to_road"}
+    return KittiCalib(**{**identities, **matrices}, source=str(path))
+
+
+def read_raw_calib(date_folder) -> KittiCalib:
+    """A raw recording's calibration from its date folder: ``calib_cam_to_cam.txt`` gives ``P_rect_00``..``03``
+    (as P0..P3) and ``R_rect_00`` (as R0_rect), ``calib_velo_to_cam.txt`` gives ``R`` and ``T`` (Tr_velo_to_cam =
+    [R | T]). There is no Tr_cam_to_road."""
+    folder = Path(date_folder)
+    origin = (
+        f"It comes with the date's calibration zip (<date>_calib.zip) as <date>/{RAW_CAM_TO_CAM} and {RAW_VELO_TO_CAM}."
+    )
+    cam_path, velo_path = folder / RAW_CAM_TO_CAM, folder / RAW_VELO_TO_CAM
+    cams, velo = read_entries(cam_path, origin), read_entries(velo_path, origin)
+    for path, entries, keys in ((cam_path, cams, ("P_rect_02", "R_rect_00")), (velo_path, velo, ("R", "T"))):
+        missing = [k for k in keys if k not in entries]
+        if missing:
             raise UserError(
-                f"Calibration file '{path}': '{key}' has {values[key].size} values, expected {shape[0] * shape[1]} "
-                f"({shape[0]}x{shape[1]})."
+                f"Calibration file '{path}' lacks {', '.join(missing)}; painting a raw recording needs P_rect_02 and "
+                f"R_rect_00 from {RAW_CAM_TO_CAM} and R and T from {RAW_VELO_TO_CAM}."
             )
-        matrices[key] = values[key].reshape(shape)
-    return KittiCalib(**matrices)
+    projections = {
+        f"P{i}": matrix(cams, f"P_rect_0{i}", (3, 4), cam_path) if f"P_rect_0{i}" in cams else np.eye(3, 4)
+        for i in range(4)
+    }
+    return KittiCalib(
+        **projections,
+        R0_rect=matrix(cams, "R_rect_00", (3, 3), cam_path),
+        Tr_velo_to_cam=np.hstack([matrix(velo, "R", (3, 3), velo_path), matrix(velo, "T", (3, 1), velo_path)]),
+        Tr_imu_to_velo=np.eye(3, 4),
+        source=f"{cam_path} and {velo_path}",
+    )
 
 
 def format_calib(calib: KittiCalib) -> str:
-    """The file text, in KITTI's own layout: one ``KEY: `` line per matrix, values in %.12e, single spaces."""
-    return "".join(f"{key}: " + " ".join(f"{v:.12e}" for v in getattr(calib, key).ravel()) + "\n" for key in SHAPES)
+    """The file text, in KITTI's own layout: one ``KEY: `` line per matrix, values in %.12e, single spaces; without
+    a Tr_cam_to_road line where there is none (the object benchmark's files)."""
+    return "".join(
+        f"{key}: " + " ".join(f"{v:.12e}" for v in getattr(calib, key).ravel()) + "\n"
+        for key in SHAPES
+        if getattr(calib, key) is not None
+    )
 
 
 def velo_to_cam_matrix(calib: KittiCalib) -> np.ndarray:
@@ -153,11 +202,22 @@ def road_to_image_homography(calib: KittiCalib) -> np.ndarray:
     As the devkit builds it: ``P2 · R0_rect · inverse(Tr_cam_to_road)``, keeping the X, Z and
     translation columns.
     """
+    if calib.Tr_cam_to_road is None:
+        raise UserError(
+            f"{where(calib)} lacks Tr_cam_to_road, which the road benchmark's bird's-eye view needs (data_road's "
+            "calib files have it; the object benchmark's and raw recordings' do not): use data_road's calib/ for the "
+            "BEV results. Painting needs only P2, R0_rect and Tr_velo_to_cam."
+        )
     full = calib.P2 @ to_homogeneous(calib.R0_rect) @ np.linalg.inv(to_homogeneous(calib.Tr_cam_to_road))
     return full[:, [0, 2, 3]]
 
 
+def where(calib: KittiCalib) -> str:
+    """The calibration's file(s), for a message."""
+    return f"Calibration '{calib.source}'" if calib.source else "The calibration"
+
+
 def calib_path_for(image_path) -> Path:
-    """data_road/<split>/image_2/<name>.png -> data_road/<split>/calib/<name>.txt."""
+    """<split>/image_2/<name>.png -> <split>/calib/<name>.txt (the road and the object benchmark alike)."""
     image_path = Path(image_path)
     return image_path.parent.parent / "calib" / f"{image_path.stem}.txt"

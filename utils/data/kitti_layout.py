@@ -1,4 +1,5 @@
-"""KITTI road's (data_road) file conventions: image and ground-truth names, where the folders lie, gt colours.
+"""KITTI's file conventions: the road benchmark's (data_road) image and ground-truth names, where its folders lie
+and its gt colours; the object benchmark's frame names and the raw recordings' drive and frame names.
 
 A leaf with no heavy imports: the devkit scorer, eval's KITTI results, painting and the sample all read these.
 """
@@ -13,6 +14,10 @@ import numpy as np
 NAME = re.compile(r"(um|umm|uu)_(\d+)")
 GT_NAME = re.compile(r"(um|umm|uu)_(road|lane)_(\d+)")
 CATEGORIES = ("um", "umm", "uu")
+# The object benchmark: <split>/{image_2,calib,velodyne}/000123.{png,txt,bin}.
+OBJECT_NAME = re.compile(r"\d{6}")
+# A raw recording: <date>/<date>_drive_<n>_sync/{image_02/data,velodyne_points/data}/0000000123.{png,bin}.
+RAW_DRIVE_GLOB, RAW_FRAME = "*_drive_*_sync", re.compile(r"\d{10}")
 
 # Ground-truth colours (RGB) as data_road draws them: magenta road (or lane), red not road, black outside the
 # valid area; indexed by the decoded gt (0 road, 1 not road, anything else black).

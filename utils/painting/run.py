@@ -11,15 +11,15 @@ from tqdm import tqdm
 
 from utils.config.errors import UserError
 from utils.data.families.base import Item
-from utils.data.kitti_calib import read_calib
 from utils.data.loaders import build_dataset, build_loader
 from utils.data.segmentation import read_rgb
 from utils.evaluation.video import VideoWriter
 from utils.files import atomic_write_text, format_number, to_json
 from utils.painting.clusters import cluster_objects, ground_count, object_class_indices
-from utils.painting.frames import kitti_frames, kitti_layout, read_point_labels, read_scan, write_array, write_ply
+from utils.painting.layouts import LAYOUT_NAMES, find_frames
 from utils.painting.paint import paint_scan
 from utils.painting.pictures import bev_picture, camera_picture
+from utils.painting.point_files import read_point_labels, read_scan, write_array, write_ply
 from utils.painting.scoring import PaintScorer, truth_table
 from utils.visualize import save_rgb
 
@@ -58,14 +58,12 @@ def image_size(path) -> tuple:
 
 
 def run_painting(setup, log) -> dict:
-    """Paints every frame of paint.split; returns the metrics written to paint_metrics.json."""
+    """Paints every frame of paint.root (paint.split of the road or object benchmark, every drive of a raw recording);
+    returns the metrics written to paint_metrics.json."""
     cfg, names = setup.cfg, list(setup.labels.names)
-    if cfg.paint.root is None and not kitti_layout(cfg.paths.root):
-        raise UserError(
-            f"paths.root '{cfg.paths.root}' holds no KITTI data_road/ to paint; set paint.root to the folder holding "
-            "KITTI's data_road/ (e.g. --set paint.root=data/kitti), or point paths.root there."
-        )
-    frames, missing = kitti_frames(cfg.paint.root or cfg.paths.root, cfg.paint.split)
+    key = "paint.root" if cfg.paint.root else "paths.root, as paint.root is null"
+    found = find_frames(cfg.paint.root or cfg.paths.root, cfg.paint.split, key)
+    frames, missing = found.frames, found.missing
     if missing:
         log.warning(f"{len(missing)} frames lack a calib file or a Velodyne scan and are skipped (e.g. {missing[0]})")
     out = Path(cfg.paint.output_dir) if cfg.paint.output_dir else Path(cfg.paths.output_dir) / "paint"
@@ -79,14 +77,15 @@ def run_painting(setup, log) -> dict:
     lut = truth_table(setup.family, setup.labels)
     scorer = PaintScorer(names, lut, objects) if lut is not None and any(f.truth for f in frames) else None
     video = _LazyVideo(out / "painted_points.mp4", cfg.eval.video_fps) if cfg.paint.video else None
-    log.info(f"painting {len(frames)} frames of {cfg.paint.split} into {out}")
+    split = "" if found.layout == "raw" else f"'s {cfg.paint.split} split"  # a recording has no split
+    log.info(f"painting {len(frames)} frames of {LAYOUT_NAMES[found.layout]}{split} into {out}")
     try:
         records = _paint_frames(setup, frames, out, objects, scorer, video, log)
     finally:  # an error midway leaves the frames so far, a playable video of them, and no ffmpeg process behind
         setup.step.close()
         if video is not None:
             video.close()
-    metrics = _summary(setup, records, scorer)
+    metrics = _summary(setup, found.layout, records, scorer)
     atomic_write_text(out / "paint_metrics.json", to_json(metrics))
     _log_summary(log, metrics, out)
     return metrics
@@ -106,10 +105,10 @@ def _paint_frames(setup, frames: list, out: Path, objects: list, scorer, video, 
         for k, name in enumerate(batch["name"]):
             frame = frames[int(batch["index"][k])]
             scores = predictions[k].extra
-            scan, calib = read_scan(frame.velodyne), read_calib(frame.calib)
+            scan = read_scan(frame.velodyne)
             with threadpool_limits(1):  # painting runs on one core; its CPU time is what a free core would take
                 start = time.thread_time()
-                painted = paint_scan(scan, scores, calib)
+                painted = paint_scan(scan, scores, frame.calib)
                 paint_ms = 1000 * (time.thread_time() - start)
             xyz = painted.points[:, :3]
             clusters = cluster_objects(xyz, painted.classes, objects, names, cfg.paint.eps, cfg.paint.min_samples)
@@ -158,11 +157,12 @@ def _write_frame(out: Path, name: str, painted, clusters: list, ground: int, pal
     (out / "clusters" / f"{name}.json").write_text(json.dumps(record, indent=1))
 
 
-def _summary(setup, records: list, scorer) -> dict:
+def _summary(setup, layout: str, records: list, scorer) -> dict:
     paint_ms = [r["ms_painting"] for r in records]
     metrics = {
         "checkpoint": str(setup.checkpoint),
-        "split": setup.cfg.paint.split,
+        "layout": layout,
+        "split": None if layout == "raw" else setup.cfg.paint.split,
         "frames": len(records),
         "points": int(sum(r["points"] for r in records)),
         "painted_points": int(sum(r["painted"] for r in records)),

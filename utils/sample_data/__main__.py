@@ -13,7 +13,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=(
             "Write deterministic synthetic samples in the layout of every dataset family (Cityscapes, KITTI road, "
-            "BDD100K, Mapillary Vistas, folder, KITTI semantics)."
+            "KITTI object, BDD100K, Mapillary Vistas, folder, KITTI semantics)."
         )
     )
     parser.add_argument("--out", default="data/sample", help="output folder (default: data/sample)")

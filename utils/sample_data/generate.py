@@ -15,8 +15,9 @@ from utils.sample_data.layouts import LAYOUTS
 cv2.setNumThreads(0)
 
 # 3: KITTI calib/ files; 4: Velodyne scans and their true point labels; 5: BDD100K, Vistas and folder layouts;
-# 6: KITTI semantics layout, BDD100K colormaps beside the masks
-SAMPLE_VERSION = 6
+# 6: KITTI semantics layout, BDD100K colormaps beside the masks; 7: a KITTI object-benchmark folder (kitti_object/)
+# for painting
+SAMPLE_VERSION = 7
 MARKER = ".sample_complete"
 
 
@@ -32,6 +33,8 @@ class SampleSpec:
     video_frames: int = 24
     kitti_train_per_category: int = 12
     kitti_test_per_category: int = 4
+    kitti_object_train: int = 6  # the object benchmark's layout, which only paint_points.py reads
+    kitti_object_test: int = 2
     bdd_size: tuple = (180, 320)  # BDD100K's frames are 720x1280
     bdd_splits: dict = field(default_factory=lambda: {"train": 40, "val": 10, "test": 4})
     vistas_sizes: tuple = ((240, 320), (270, 480), (300, 400), (216, 384))  # Vistas' images come in many sizes
@@ -57,8 +60,8 @@ def hash_str(text: str) -> int:
 def generate_sample(
     out_dir, spec: SampleSpec = SampleSpec(), force: bool = False, progress=None, workers: int = 0
 ) -> Path:
-    """Writes ``out_dir/<family>`` for every layout in utils/sample_data/layouts (cityscapes, kitti, bdd100k, vistas,
-    folder, kitti_semantics); returns ``out_dir``.
+    """Writes ``out_dir/<family>`` for every layout in utils/sample_data/layouts (cityscapes, kitti, kitti_object,
+    bdd100k, vistas, folder, kitti_semantics); returns ``out_dir``.
 
     Args:
         out_dir: folder to write into; created if missing.

@@ -5,11 +5,12 @@
 layout holds; these modules write it.
 """
 
-from utils.sample_data.layouts import bdd100k, cityscapes, folder, kitti, kitti_semantics, vistas
+from utils.sample_data.layouts import bdd100k, cityscapes, folder, kitti, kitti_object, kitti_semantics, vistas
 
 LAYOUTS = {
     "cityscapes": cityscapes.jobs,
     "kitti": kitti.jobs,
+    "kitti_object": kitti_object.jobs,  # the object benchmark's layout, for paint_points.py (no training family)
     "bdd100k": bdd100k.jobs,
     "vistas": vistas.jobs,
     "folder": folder.jobs,

@@ -1,6 +1,7 @@
 """The sample's KITTI road (data_road): images, calib/, Velodyne scans with their true point labels, and the
 road (and um lane) ground truth in data_road's colours, at data_road's slightly varying sizes."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -47,20 +48,28 @@ def write_kitti_frame(root: Path, split: str, category: str, index: int, rng, si
     """data_road/{split}/image_2/{category}_{index}.png, calib/ and velodyne/ (with the true point labels in
     velodyne_labels/), plus road (and um lane) gt for training."""
     street = make_street(rng, size[0], size[1], category)
-    canvas = render(street, size[0], size[1])
     base = root / "data_road" / split
-    save_rgb(base / "image_2" / f"{category}_{index:06d}.png", canvas.finish(*street["lighting"]))
-    (base / "calib").mkdir(parents=True, exist_ok=True)
-    (base / "calib" / f"{category}_{index:06d}.txt").write_text(
-        format_calib(sample_calib(street["focal"], size[1] / 2, street["horizon"], street["camera_height"]))
-    )
-    points, point_labels = scan(street, np.random.default_rng(street["seed"] + 1))
-    for folder, array in (("velodyne", points), ("velodyne_labels", point_labels)):
-        (base / folder).mkdir(parents=True, exist_ok=True)
-        array.tofile(base / folder / f"{category}_{index:06d}{'.bin' if folder == 'velodyne' else '.label'}")
+    canvas = write_camera_and_scan(street, size, base, f"{category}_{index:06d}", road_calib=True)
     if split == "training":
         save_rgb(base / "gt_image_2" / f"{category}_road_{index:06d}.png", kitti_gt(canvas, street, size, lane=False))
         if category == "um":
             save_rgb(
                 base / "gt_image_2" / f"{category}_lane_{index:06d}.png", kitti_gt(canvas, street, size, lane=True)
             )
+
+
+def write_camera_and_scan(street: dict, size, base: Path, name: str, road_calib: bool):
+    """``base``/image_2/<name>.png, calib/<name>.txt (with Tr_cam_to_road only for the road benchmark),
+    velodyne/<name>.bin and the true point labels velodyne_labels/<name>.label; returns the rendered canvas."""
+    canvas = render(street, size[0], size[1])
+    save_rgb(base / "image_2" / f"{name}.png", canvas.finish(*street["lighting"]))
+    calib = sample_calib(street["focal"], size[1] / 2, street["horizon"], street["camera_height"])
+    (base / "calib").mkdir(parents=True, exist_ok=True)
+    (base / "calib" / f"{name}.txt").write_text(
+        format_calib(calib if road_calib else replace(calib, Tr_cam_to_road=None))
+    )
+    points, point_labels = scan(street, np.random.default_rng(street["seed"] + 1))
+    for folder, array, suffix in (("velodyne", points, ".bin"), ("velodyne_labels", point_labels, ".label")):
+        (base / folder).mkdir(parents=True, exist_ok=True)
+        array.tofile(base / folder / f"{name}{suffix}")
+    return canvas
