@@ -12,6 +12,7 @@ from conftest import assert_same_training, tiny_overrides
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import train
+from eval import main as eval_main
 from utils.checkpoint import load_checkpoint
 from utils.config.errors import EXIT_USER_ERROR, UserError
 from utils.config.loading import config_from_dict
@@ -89,6 +90,12 @@ def test_three_sources_train_into_19_classes_validate_each_and_resume_exactly(sa
     assert "sources: cityscapes 8 train (50% of draws), 5 val; bdd100k 4 train (25% of draws), 3 val" in log
     line = re.search(r"epoch 2/2 .*", log).group(0)
     assert re.search(r"per source mIoU cityscapes [\d.]+, bdd100k [\d.]+, mapillary [\d.]+", line)
+    # eval.py on one of the sources finds its root and scores its ground truth in the run's 19 classes
+    scoring = ["target=vistas", f"paths.output_dir={out}", "eval.num_workers=0", f"eval.output_dir={tmp_path / 'v'}"]
+    assert eval_main(["--config_path", "configs/quickstart.yaml", "--set", *scoring]) == 0
+    scored = json.loads((tmp_path / "v" / "metrics.json").read_text())
+    assert scored["class_mapping"]["description"].startswith("vistas v2.0 -> cityscapes19")
+    assert scored["images"] == 3 and len(scored["per_class"]) == 19
     events = EventAccumulator(str(out / "tensorboard")).Reload()
     tags = events.Tags()["scalars"]
     assert {"val_cityscapes/miou", "val_bdd100k/miou", "val_mapillary/miou", "val/miou"} <= set(tags)

@@ -90,7 +90,17 @@ def merged_config(config_path, cli_checkpoint, overrides, paint_frames: bool = F
     else:
         target = apply_overrides(copy.deepcopy(user), overrides).get("target", trained_on)
     raw["target"] = target
-    if target != trained_on:  # another dataset: its own dataset keys; the classes are related in setup.py
+    source = trained_source(raw.get("dataset") or {}, target)
+    if source is not None:  # a dataset.sources run scored on one of its sources: that source's root and labels
+        raw["dataset"] = {**raw["dataset"], "sources": [], "labels": source.get("labels")}
+        # The file's paths.root is where its own target lies; --set paths.root=... always wins.
+        root_set = "root" in (apply_overrides({}, overrides or []).get("paths") or {})
+        file_root = user.get("target", trained_on) == target and "root" in (user.get("paths") or {})
+        if not (root_set or file_root):
+            raw["paths"] = {**(raw.get("paths") or {}), "root": source.get("root")}
+            user = {**user, "paths": {k: v for k, v in (user.get("paths") or {}).items() if k != "root"}}
+        trained_on = target
+    elif target != trained_on:  # another dataset: its own dataset keys; the classes are related in setup.py
         raw["dataset"] = other_family_dataset(raw.get("dataset") or {}, target)
     for section, values in user.items():
         if isinstance(values, dict) and isinstance(raw.get(section, {}), dict):
@@ -98,6 +108,19 @@ def merged_config(config_path, cli_checkpoint, overrides, paint_frames: bool = F
             raw[section] = {**(raw.get(section) or {}), **taken}
     raw["dataset"] = {**(raw.get("dataset") or {}), "size": trained_size(ckpt)}
     return config_from_dict(raw, overrides), ckpt, path
+
+
+def trained_source(trained: dict, target):
+    """The ``dataset.sources`` entry of the checkpoint's run whose target is ``target`` (the first), or None; its
+    ``labels`` become the family's label mode that holds the taxonomy's classes (``classes`` where the family has
+    it and the taxonomy is the 19 Cityscapes classes), so the scoring needs no mapping where none is due."""
+    for entry in trained.get("sources") or []:
+        if entry.get("target") == target:
+            family = FAMILIES.get(target)
+            if trained.get("taxonomy", "cityscapes19") == "cityscapes19" and "classes" in family.label_modes:
+                return {**entry, "labels": "classes"}
+            return entry
+    return None
 
 
 def other_family_dataset(trained: dict, target) -> dict:
