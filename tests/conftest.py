@@ -43,6 +43,8 @@ SMALL = SampleSpec(
     vistas_splits={"train": 4, "val": 3, "test": 1},
     folder_size=(72, 96),
     folder_splits={"train": 4, "val": 3, "test": 1},
+    camvid_size=(48, 64),
+    camvid_splits={"train": 4, "val": 3, "test": 3},
 )
 
 

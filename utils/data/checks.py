@@ -126,7 +126,7 @@ def _checked_items(cfg, splits, log) -> dict:
     family = dataset_family(cfg)
     cache = CheckCache(cfg.paths.root, family.check_key())
     for split in splits:
-        labelled = split != "test"
+        labelled = family.has_labels(split)
         items = family.items(split, labelled)
         if split == "train":
             items = labelled_subset(cfg, items, log)

@@ -14,9 +14,9 @@ from utils.sample_data.layouts import LAYOUTS
 # Processes, not OpenCV threads, render in parallel; a cv2 thread pool would not survive the fork.
 cv2.setNumThreads(0)
 
-SAMPLE_VERSION = (
-    5  # 3: KITTI calib/ files; 4: Velodyne scans and their true point labels; 5: BDD100K, Vistas and folder layouts
-)
+# 3: KITTI calib/ files; 4: Velodyne scans and their true point labels; 5: BDD100K, Vistas and folder layouts;
+# 6: the CamVid layout (SegNet's release, test annotated, split files)
+SAMPLE_VERSION = 6
 MARKER = ".sample_complete"
 
 
@@ -38,6 +38,8 @@ class SampleSpec:
     vistas_splits: dict = field(default_factory=lambda: {"train": 40, "val": 10, "test": 4})
     folder_size: tuple = (192, 256)
     folder_splits: dict = field(default_factory=lambda: {"train": 40, "val": 10, "test": 4})
+    camvid_size: tuple = (180, 240)  # half of CamVid's 360x480
+    camvid_splits: dict = field(default_factory=lambda: {"train": 40, "val": 10, "test": 10})
     seed: int = 2026
 
 
@@ -55,7 +57,7 @@ def generate_sample(
     out_dir, spec: SampleSpec = SampleSpec(), force: bool = False, progress=None, workers: int = 0
 ) -> Path:
     """Writes ``out_dir/<family>`` for every layout in utils/sample_data/layouts (cityscapes, kitti, bdd100k, vistas,
-    folder); returns ``out_dir``.
+    folder, camvid); returns ``out_dir``.
 
     Args:
         out_dir: folder to write into; created if missing.

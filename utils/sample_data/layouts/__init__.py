@@ -5,7 +5,7 @@
 layout holds; these modules write it.
 """
 
-from utils.sample_data.layouts import bdd100k, cityscapes, folder, kitti, vistas
+from utils.sample_data.layouts import bdd100k, camvid, cityscapes, folder, kitti, vistas
 
 LAYOUTS = {
     "cityscapes": cityscapes.jobs,
@@ -13,6 +13,7 @@ LAYOUTS = {
     "bdd100k": bdd100k.jobs,
     "vistas": vistas.jobs,
     "folder": folder.jobs,
+    "camvid": camvid.jobs,
 }
 
 __all__ = ["LAYOUTS"]
