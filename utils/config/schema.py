@@ -35,7 +35,7 @@ class PathsConfig:
     root: str = opt(
         "data/cityscapes",
         "dataset root, as the target family lays it out: Cityscapes' leftImg8bit/ and gtFine/, KITTI's data_road/, "
-        "bdd100k/, Vistas' config_v2.0.json, a folder's classes.yaml",
+        "bdd100k/, Vistas' config_v2.0.json, a folder's classes.yaml, CamVid's train/ and trainannot/ (SegNet's CamVid/)",
         in_eval="user",
     )
     output_dir: str = opt(
@@ -52,7 +52,7 @@ class DatasetConfig:
         "label mode, checked by the target's family; null is its default: cityscapes categories (default) | road | "
         "classes | a list of label names; "
         "kitti road (default) | lane; bdd100k classes (default) | categories; vistas v2.0 (default) | v1.2; folder "
-        "classes (classes.yaml)",
+        "classes (classes.yaml); camvid classes (its 11)",
         on_resume="match",
     )
     unlabeled_class: bool = opt(
@@ -195,7 +195,8 @@ ModelConfig = dataclass(frozen=True)(
 class Config:
     target: str = opt(
         "cityscapes",
-        "dataset family, a name in the registry utils/data/families: cityscapes, kitti, bdd100k, vistas or folder",
+        "dataset family, a name in the registry utils/data/families: cityscapes, kitti, bdd100k, vistas, folder or "
+        "camvid",
         on_resume="match",
     )
     paths: PathsConfig = field(default_factory=PathsConfig)
