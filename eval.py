@@ -1,10 +1,10 @@
 """Evaluate and predict: python eval.py --config_path FILE [--checkpoint PATH] [--set section.key=value ...]
 
-With labels (eval.split val or train): metrics at ground-truth resolution, with and without DropClusters,
+With labels (eval.split val, train, or test where the dataset labels it): metrics at ground-truth resolution, with and without DropClusters,
 the per-class table, metrics.json, per_image.csv, report.html, a confusion-matrix picture, prediction
 pictures, and results in the dataset's own encoding (official-format exports, KITTI devkit files, label
 files at the ground truth's paths).
-Without (eval.split test, or eval.input = a folder of images or a video file): predictions, overlays, videos;
+Without (eval.split test of most datasets, or eval.input = a folder of images or a video file): predictions, overlays, videos;
 with eval.pseudo_label_threshold also pseudo_labels/, the input's confident predictions as label files for review.
 """
 

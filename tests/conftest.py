@@ -46,6 +46,8 @@ SMALL = SampleSpec(
     kitti_semantics_sizes=((48, 160), (46, 152)),
     kitti_semantics_train=5,
     kitti_semantics_test=1,
+    camvid_size=(48, 64),
+    camvid_splits={"train": 4, "val": 3, "test": 3},
 )
 
 

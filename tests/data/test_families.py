@@ -25,11 +25,11 @@ def family(root, target, *extra):
 
 
 def test_the_registry_names_every_family_and_refuses_others(sample_root):
-    assert set(FAMILIES) == {"cityscapes", "kitti", "bdd100k", "vistas", "folder", "kitti_semantics"}
+    assert set(FAMILIES) == {"cityscapes", "kitti", "bdd100k", "vistas", "folder", "kitti_semantics", "camvid"}
     assert all((sample_root / name).is_dir() for name in FAMILIES)  # the sample has every layout
     with pytest.raises(
         UserError,
-        match=r"'target' is 'bdd'.*Did you mean 'bdd100k'\?.*Registered: cityscapes, kitti, bdd100k, vistas, folder, kitti_s",
+        match=r"'target' is 'bdd'.*Did you mean 'bdd100k'\?.*Registered: cityscapes, kitti, bdd100k, vistas, folder, kitti_semantics, camvid",
     ):
         family(sample_root, "bdd")
 

@@ -36,7 +36,8 @@ class PathsConfig:
     root: str = opt(
         "data/cityscapes",
         "dataset root, as the target family lays it out: Cityscapes' leftImg8bit/ and gtFine/, KITTI's data_road/, "
-        "bdd100k/, Vistas' config_v2.0.json, a folder's classes.yaml, KITTI semantics' training/ and testing/",
+        "bdd100k/, Vistas' config_v2.0.json, a folder's classes.yaml, KITTI semantics' training/ and testing/, CamVid's "
+        "train/ and trainannot/ (SegNet's CamVid/)",
         in_eval="user",
     )
     output_dir: str = opt(
@@ -70,7 +71,8 @@ class DatasetConfig:
         "label mode, checked by the target's family; null is its default: cityscapes categories (default) | road | "
         "classes | a list of label names; "
         "kitti road (default) | lane; bdd100k classes (default) | categories; vistas v2.0 (default) | v1.2; folder "
-        "classes (classes.yaml); kitti_semantics classes (default) | categories | road | a list of label names",
+        "classes (classes.yaml); kitti_semantics classes (default) | categories | road | a list of label names; camvid "
+        "classes (its 11)",
         on_resume="match",
     )
     sources: list[SourceConfig] = opt(
@@ -228,8 +230,8 @@ ModelConfig = dataclass(frozen=True)(
 class Config:
     target: str = opt(
         "cityscapes",
-        "dataset family, a name in the registry utils/data/families: cityscapes, kitti, bdd100k, vistas, folder or "
-        "kitti_semantics",
+        "dataset family, a name in the registry utils/data/families: cityscapes, kitti, bdd100k, vistas, folder, "
+        "kitti_semantics or camvid",
         on_resume="match",
     )
     paths: PathsConfig = field(default_factory=PathsConfig)

@@ -19,8 +19,9 @@ class EvalConfig:
     )
     split: Literal["val", "test", "train", "all"] = opt(
         "val",
-        "labelled split for metrics (all: every labelled image, e.g. KITTI's whole training/ as the devkit scores "
-        "it), or test to predict without labels (the original's test_mode)",
+        "split to score (all: every labelled image, e.g. KITTI's whole training/ as the devkit scores it); test is "
+        "scored like val where the dataset labels it (camvid's testannot/, a folder's labels/test/), else predicted "
+        "without labels (the original's test_mode)",
         in_eval="user",
     )
     input: Optional[str] = opt(

@@ -143,7 +143,7 @@ def _checked_items(cfg, splits, log) -> dict:
     if source:
         log.info(source)
     for split in splits:
-        labelled = split != "test"
+        labelled = family.has_labels(split)
         items = family.items(split, labelled)
         if split == "train":
             items = labelled_subset(cfg, items, log)

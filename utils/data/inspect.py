@@ -190,7 +190,7 @@ def inspect_dataset(family, splits=("train", "val", "test"), workers: int = 8, s
     stats_by_split, items_by_split = {}, {}
     for split in splits:
         try:
-            items = family.items(split, labelled=split != "test")
+            items = family.items(split)
         except UserError:
             if split != "test":
                 raise  # a missing label or a misnamed file in train or val is the user's to hear about

@@ -54,7 +54,7 @@ def _fill(folder: str, size: tuple, decode, pairs: list, start: int) -> list:
 def build_cache(cfg, split: str, size, workers: int = 0, force: bool = False, say=print) -> Path:
     """Writes (or keeps, when it matches) the cache of ``split`` at ``size``; returns its folder."""
     family = dataset_family(cfg)
-    items = family.items(split, labelled=split != "test")
+    items = family.items(split)
     if split == "train":
         items = labelled_subset(cfg, items)  # the cache a semi-supervised run reads holds its labelled images
     records = file_records(items, cfg.paths.root)

@@ -87,7 +87,7 @@ def split_frames(setup, split: str, batch_size: int, log) -> tuple:
     """(batches of a dataset split with their ground truth, frame count): eval's dataset and loader."""
     cfg = setup.cfg
     items = checked_items(cfg, (split,), log)[split]
-    purpose = "predict" if split == "test" else "eval"
+    purpose = "eval" if setup.family.has_labels(split) else "predict"
     dataset = build_dataset(cfg, setup.labels, split, purpose, size=cfg.dataset.size, items=items)
     loader = build_loader(dataset, batch_size, cfg.eval.num_workers, train=False)
 

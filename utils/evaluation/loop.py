@@ -18,7 +18,7 @@ from utils.visualize import plot_confusion_matrix, save_rgb
 def _loader(setup, split: str, items: list, folder: bool):
     """Images resized to dataset.size, the training scale, for whole-image and sliding-window inference alike."""
     cfg = setup.cfg
-    purpose = "predict" if folder or split == "test" else "eval"
+    purpose = "predict" if folder or not setup.family.has_labels(split) else "eval"
     dataset = build_dataset(cfg, setup.labels, split, purpose, size=cfg.dataset.size, items=items, use_cache=not folder)
     return build_loader(dataset, cfg.eval.batch_size, cfg.eval.num_workers, train=False)
 

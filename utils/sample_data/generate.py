@@ -16,8 +16,8 @@ cv2.setNumThreads(0)
 
 # 3: KITTI calib/ files; 4: Velodyne scans and their true point labels; 5: BDD100K, Vistas and folder layouts;
 # 6: KITTI semantics layout, BDD100K colormaps beside the masks; 7: a KITTI object-benchmark folder (kitti_object/)
-# for painting
-SAMPLE_VERSION = 7
+# for painting; 8: the CamVid layout (SegNet's release, test annotated, split files)
+SAMPLE_VERSION = 8
 MARKER = ".sample_complete"
 
 
@@ -44,6 +44,8 @@ class SampleSpec:
     kitti_semantics_sizes: tuple = ((125, 414), (123, 408))  # a third of KITTI's 375x1242 and 370x1224
     kitti_semantics_train: int = 40  # the release has 200 labelled training frames
     kitti_semantics_test: int = 8
+    camvid_size: tuple = (180, 240)  # half of CamVid's 360x480
+    camvid_splits: dict = field(default_factory=lambda: {"train": 40, "val": 10, "test": 10})
     seed: int = 2026
 
 
@@ -61,7 +63,7 @@ def generate_sample(
     out_dir, spec: SampleSpec = SampleSpec(), force: bool = False, progress=None, workers: int = 0
 ) -> Path:
     """Writes ``out_dir/<family>`` for every layout in utils/sample_data/layouts (cityscapes, kitti, kitti_object,
-    bdd100k, vistas, folder, kitti_semantics); returns ``out_dir``.
+    bdd100k, vistas, folder, kitti_semantics, camvid); returns ``out_dir``.
 
     Args:
         out_dir: folder to write into; created if missing.

@@ -14,6 +14,7 @@ from utils.config.errors import UserError
 from utils.config.loading import config_from_dict
 from utils.data.families.base import DatasetFamily, closest
 from utils.data.families.bdd100k import Bdd100k
+from utils.data.families.camvid import CamVid
 from utils.data.families.cityscapes import Cityscapes
 from utils.data.families.folder import Folder
 from utils.data.families.kitti import Kitti
@@ -28,6 +29,7 @@ FAMILIES = {
     "vistas": Vistas,
     "folder": Folder,
     "kitti_semantics": KittiSemantics,
+    "camvid": CamVid,
 }
 
 

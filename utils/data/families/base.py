@@ -116,18 +116,25 @@ class DatasetFamily:
 
     # -- files --------------------------------------------------------------------------------------------
     def items(self, split: str, labelled: bool = True) -> list:
-        """Items of ``split``: train, val, test (never labelled) or all (every labelled image)."""
+        """Items of ``split``: train, val, test (labelled where :meth:`has_labels` says so) or all (every labelled
+        image)."""
         if split == "all" and self.all_is_train_and_val:
             return self.items("train", labelled) + self.items("val", labelled)
         if split not in (*self.splits, "all"):
             raise UserError(f"{self.name} has no split '{split}'; it has {', '.join(self.splits)} and all.")
         self.check_root()
-        items = self.split_items(split, labelled and split != "test")
+        items = self.split_items(split, labelled and self.has_labels(split))
         if not items:
             raise UserError(
                 f"No {split} images found for target {self.name} under '{self.root}' (paths.root). {self.download_help}"
             )
         return items
+
+    def has_labels(self, split: str) -> bool:
+        """Whether the images of ``split`` come with label files, so that eval scores it and the data check reads
+        them: every split but test, whose labels most benchmarks keep for their server. A family whose layout
+        labels its test split (CamVid's testannot/, a folder dataset's labels/test/) says so here."""
+        return split != "test"
 
     def check_root(self) -> None:
         if not self.root.is_dir():

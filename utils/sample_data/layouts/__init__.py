@@ -5,7 +5,7 @@
 layout holds; these modules write it.
 """
 
-from utils.sample_data.layouts import bdd100k, cityscapes, folder, kitti, kitti_object, kitti_semantics, vistas
+from utils.sample_data.layouts import bdd100k, camvid, cityscapes, folder, kitti, kitti_object, kitti_semantics, vistas
 
 LAYOUTS = {
     "cityscapes": cityscapes.jobs,
@@ -15,6 +15,7 @@ LAYOUTS = {
     "vistas": vistas.jobs,
     "folder": folder.jobs,
     "kitti_semantics": kitti_semantics.jobs,
+    "camvid": camvid.jobs,
 }
 
 __all__ = ["LAYOUTS"]
