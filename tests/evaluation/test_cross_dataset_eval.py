@@ -8,8 +8,7 @@ import math
 import cv2
 import numpy as np
 import pytest
-import yaml
-from cityscapesscripts.helpers.labels import id2label, name2label
+from cityscapesscripts.helpers.labels import name2label
 from conftest import tiny_overrides
 from PIL import Image
 
@@ -17,7 +16,7 @@ import eval as eval_script
 import train
 from utils.config.errors import EXIT_USER_ERROR
 from utils.data.families.vistas_to_cityscapes import cityscapes_class
-from utils.data.taxonomy import CAMVID11, CITYSCAPES19, CITYSCAPES19_TO_CAMVID11
+from utils.data.taxonomy import CAMVID11, CITYSCAPES19
 
 
 @pytest.fixture(scope="module")
@@ -92,34 +91,19 @@ def test_a_cityscapes_model_on_bdd100k_has_the_same_classes(cityscapes19_run, sa
     assert_per_class(metrics, CITYSCAPES19, ious(pairs, 19))
 
 
-def camvid_folder(sample_root, root):
-    """A folder dataset of CamVid's 11 classes (values 0-10, 11 ignored), drawn from the sample's Cityscapes val."""
-    values = np.full(256, 11, np.uint8)
-    for label in id2label.values():
-        target = CITYSCAPES19_TO_CAMVID11.get(label.name)
-        if label.id >= 0 and target is not None:
-            values[label.id] = CAMVID11.index(target)
-    for image in sorted((sample_root / "cityscapes" / "leftImg8bit" / "val").glob("*/*.png"))[:3]:
-        stem = image.name.replace("_leftImg8bit.png", "")
-        gt = sample_root / "cityscapes" / "gtFine" / "val" / image.parent.name / f"{stem}_gtFine_labelIds.png"
-        for kind, array in (("images", cv2.imread(str(image))), ("labels", values[cv2.imread(str(gt), 0)])):
-            (root / kind / "val").mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(root / kind / "val" / f"{stem}.png"), array)
-    classes = [{"name": name, "value": i} for i, name in enumerate(CAMVID11)]
-    (root / "classes.yaml").write_text(yaml.safe_dump({"ignore": [11], "classes": classes}))
-    return root
-
-
-def test_a_cityscapes_model_on_camvids_classes_sums_its_predictions_into_them(cityscapes19_run, sample_root, tmp_path):
-    root, out = camvid_folder(sample_root, tmp_path / "camvid"), tmp_path / "eval"
-    metrics = run_eval(cityscapes19_run, out, "target=folder", f"paths.root={root}", "eval.drop_clusters_fill=Road")
+def test_a_cityscapes_model_on_camvids_test_split_sums_its_predictions_into_its_classes(
+    cityscapes19_run, sample_root, tmp_path
+):
+    root, out = sample_root / "camvid", tmp_path / "eval"
+    extra = ["target=camvid", f"paths.root={root}", "eval.split=test", "eval.drop_clusters_fill=Road"]
+    metrics = run_eval(cityscapes19_run, out, *extra)
     assert metrics["class_mapping"]["kind"] == "predictions" and "camvid11" in metrics["class_mapping"]["description"]
     assert list(metrics["per_class"]) == list(CAMVID11) and metrics["tta"] == "hflip" and metrics["drop_clusters"] > 0
     pairs = [
         (cv2.imread(str(out / "results" / gt.relative_to(root)), cv2.IMREAD_UNCHANGED), cv2.imread(str(gt), 0))
-        for gt in sorted((root / "labels" / "val").glob("*.png"))
+        for gt in sorted((root / "testannot").glob("*.png"))
     ]
-    assert len(pairs) == 3 and all(p.max() <= 10 for p, _ in pairs)  # results: the folder's own values
+    assert len(pairs) == metrics["images"] == 3 and all(p.max() <= 10 for p, _ in pairs)  # CamVid's own indices
     assert_per_class(metrics, CAMVID11, ious(pairs, 11))
     header = (out / "per_image.csv").read_text().splitlines()[0]
     assert (
