@@ -42,6 +42,17 @@ def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
+def broadcast_buffers(module: torch.nn.Module) -> None:
+    """Rank 0's buffers (BatchNorm's running statistics) on every process (a no-op in a single process).
+
+    DDP broadcasts them at the start of each forward, so after the last training step every process holds the
+    statistics of its own last batch; validating without this would mix them, and last.pth holds rank 0's.
+    """
+    if is_distributed():
+        for buffer in module.buffers():
+            dist.broadcast(buffer.data, src=0)
+
+
 def all_reduce_min(tensor: torch.Tensor) -> torch.Tensor:
     """The element-wise minimum over all processes, in place (a no-op in a single process)."""
     if is_distributed():

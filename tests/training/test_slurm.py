@@ -1,4 +1,5 @@
-"""`srun python train.py`: two local processes with only SLURM's variables (no torchrun) train as one job."""
+"""`srun python train.py`: two local processes with only SLURM's variables (no torchrun) train as one job, on two
+dataset sources (each validated on its own val split, sharded unevenly over the processes)."""
 
 import json
 import os
@@ -8,9 +9,17 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from conftest import ROOT, tiny_overrides
 
+from models.registry import build_model_from_config
+from utils.checkpoint import load_checkpoint
+from utils.config.loading import config_from_dict
+from utils.data.sources import run_labels, training_sources
 from utils.distributed import first_slurm_host, process_group_spec, slurm_master_port
+from utils.losses import build_loss
+from utils.training.setup import build_stage_loaders
+from utils.training.validation import validate_sources
 
 TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 
@@ -89,7 +98,7 @@ def test_two_srun_tasks_train_as_one_job(sample_root, tmp_path):
         "--config_path",
         "configs/quickstart.yaml",
         "--set",
-        *tiny_overrides(sample_root, out),
+        *tiny_overrides(sample_root, out, f"dataset.sources={two_sources(sample_root)}"),
     ]
     tasks = [
         subprocess.Popen(
@@ -114,3 +123,25 @@ def test_two_srun_tasks_train_as_one_job(sample_root, tmp_path):
     history = json.loads((out / "metrics.json").read_text())
     assert len(history) == 1 and history[0]["iteration"] == 2
     assert not (out / ".lock").exists()  # rank 0 held it and removed it
+
+    # One process validating the trained model on both sources agrees with what the two reduced (BDD100K's 3 val
+    # images: one process had 2, the other 1).
+    ckpt = load_checkpoint(out / "last.pth")
+    cfg = config_from_dict(ckpt["config"])
+    labels = run_labels(cfg)
+    model = build_model_from_config(cfg.model, labels.num_classes)
+    model.load_state_dict(ckpt["model"])
+    items = {split: {s.name: s.family.items(split) for s in training_sources(cfg)} for split in ("train", "val")}
+    _, loaders = build_stage_loaders(cfg, labels, items, cfg.dataset.size, 2, torch.device("cpu"))
+    loss = build_loss(cfg.training.loss, labels.num_classes, cfg.training.bce_weight)
+    alone, _ = validate_sources(model, loaders, loss, labels, torch.device("cpu"), None, torch.contiguous_format, 0)
+    for name in ("cityscapes", "bdd100k"):
+        assert history[0]["per_source"][name]["miou"] == pytest.approx(alone["per_source"][name]["miou"], abs=1e-6)
+    assert history[0]["miou"] == pytest.approx(alone["miou"], abs=1e-6)
+
+
+def two_sources(sample_root) -> str:
+    return (
+        f"[{{target: cityscapes, root: {sample_root / 'cityscapes'}}}, {{target: bdd100k, root: "
+        f"{sample_root / 'bdd100k'}}}]"
+    )

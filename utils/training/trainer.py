@@ -12,7 +12,7 @@ from torch.nn.parallel import DistributedDataParallel
 from utils.checkpoint import Checkpoint, EpochProgress, Metrics, Progress, TrainingState, rng_state, set_rng_state
 from utils.config.errors import UserError
 from utils.config.loading import config_to_dict
-from utils.distributed import all_gather_objects, get_rank, get_world_size, is_distributed
+from utils.distributed import all_gather_objects, broadcast_buffers, get_rank, get_world_size, is_distributed
 from utils.runtime import memory_format
 from utils.training.epoch import train_one_epoch
 from utils.training.nonfinite import NonFiniteGuard, assert_finite
@@ -150,7 +150,9 @@ class Trainer:
         # A broken model never scores, so it never becomes best.pth.
         assert_finite(self.guard, self.raw_model, self.global_step, "validating")
         # The unwrapped model: DDP's forward would broadcast buffers, a collective that ranks with no
-        # validation images (uneven shards) never join. Its weights and buffers match on every rank.
+        # validation images (uneven shards) never join. Its weights match on every rank; its buffers once rank 0's
+        # are broadcast (each process's last forward updated BatchNorm's statistics with its own batch).
+        broadcast_buffers(self.raw_model)
         metrics, grid = validate_sources(
             self.raw_model,
             self.val_loaders,
