@@ -109,6 +109,15 @@ def test_init_from_another_class_count(tiny_run, sample_root, tmp_path):
     # With a vanishing lr the transferred encoder stays (almost exactly) the source's.
     name = "encoder.layer1.0.conv1.weight"
     assert torch.allclose(source[name], target["model"][name], atol=1e-6)
+    assert "copied class by position" not in (tmp_path / "road" / "train.log").read_text()  # another count: fresh head
+
+
+def test_init_from_other_classes_of_the_same_count_is_warned(tiny_run, sample_root, tmp_path):
+    seven = "dataset.labels=[road, sidewalk, building, wall, fence, pole, sky]"  # + rest: 8, as the 8 categories
+    extra = [seven, f"training.init_from={tiny_run / 'last.pth'}", "training.iters_per_epoch=1"]
+    assert run_train(sample_root, tmp_path / "seven", *extra) == 0
+    log = (tmp_path / "seven" / "train.log").read_text()
+    assert "warning: init_from's 8 classes (void, flat, construction, object, ...) are not this run's (road," in log
 
 
 def test_two_stages_run_in_sequence(sample_root, tmp_path):

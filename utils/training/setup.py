@@ -43,11 +43,19 @@ def build_training_parts(cfg, device: torch.device, log, items: dict, resume: bo
         replace(cfg.model, encoder_weights=None) if resume else cfg.model, labels.num_classes
     )
     if t.init_from and not resume:
-        fresh = transfer_weights(model, Checkpoint.load(t.init_from).model)
+        start = Checkpoint.load(t.init_from)
+        fresh = transfer_weights(model, start.model)
         log.info(
             f"init_from {t.init_from}: loaded {len(model.state_dict()) - len(fresh)} tensors; re-initialised "
             f"{len(fresh)}" + (f" ({', '.join(fresh[:4])}{', ...' if len(fresh) > 4 else ''})" if fresh else "")
         )
+        names = start.class_names
+        if names is not None and len(names) == labels.num_classes and list(names) != list(labels.names):
+            log.warning(
+                f"warning: init_from's {len(names)} classes ({', '.join(names[:4])}, ...) are not this run's "
+                f"({', '.join(labels.names[:4])}, ...), but as many: the head's weights were copied class by position. "
+                "Fine when the classes correspond in order; otherwise the head starts from the wrong classes."
+            )
     # Weights start equal everywhere (DDP broadcasts rank 0's anyway); dropout must differ per process.
     torch.manual_seed(t.seed + get_rank())
     if get_world_size() > 1 and t.sync_bn and device.type == "cuda":
