@@ -172,6 +172,21 @@ TINY = [
 ]
 
 
+@pytest.fixture(scope="session")
+def cityscapes19_run(sample_root, tmp_path_factory) -> Path:
+    """One training step of a model of the 19 Cityscapes classes at 32x64: what cross-dataset scoring and init_from
+    into another family of the same classes start from. Tests only read it."""
+    import train
+
+    out = tmp_path_factory.mktemp("cityscapes19_run")
+    extra = ["dataset.labels=classes", "dataset.size=[32,64]", "training.iters_per_epoch=1"]
+    assert (
+        train.main(["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out, *extra)])
+        == 0
+    )
+    return out
+
+
 @pytest.fixture(scope="session", params=sorted(FAMILY_CONFIGS))
 def family_run(request, sample_root, tmp_path_factory):
     """(target, run folder, dataset root) of a tiny model trained on the sample's BDD100K, Vistas or folder layout."""

@@ -82,15 +82,16 @@ TIMM_ENCODERS = ["tu-resnet18", "tu-convnext_atto", "tu-efficientnet_b0", "tu-pv
 
 @pytest.mark.parametrize("arch", ["fpn", "unet"])
 @pytest.mark.parametrize("encoder", TIMM_ENCODERS)
-def test_timm_encoders_train_a_step_at_kitti_size(arch, encoder):
-    """ConvNeXt and PVTv2 start at stride 4, ResNet and EfficientNet at stride 2: both decoders take both."""
+def test_timm_encoders_train_a_step_at_an_odd_size_like_kittis(arch, encoder):
+    """ConvNeXt and PVTv2 start at stride 4, ResNet and EfficientNet at stride 2: both decoders take both, at half
+    KITTI's 375x1242: both sides odd and no multiple of 32, so every stride rounds."""
     torch.manual_seed(0)
     model = build_model(arch, encoder, num_classes=2).train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     first = next(model.encoder.parameters()).detach().clone()
-    logits = model(torch.randn(1, 3, 375, 1242))
-    assert logits.shape == (1, 2, 375, 1242)
-    torch.nn.functional.cross_entropy(logits, torch.randint(0, 2, (1, 375, 1242))).backward()
+    logits = model(torch.randn(1, 3, 187, 621))
+    assert logits.shape == (1, 2, 187, 621)
+    torch.nn.functional.cross_entropy(logits, torch.randint(0, 2, (1, 187, 621))).backward()
     optimizer.step()
     assert not torch.equal(first, next(model.encoder.parameters()))  # the encoder learns too
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)  # DDP needs every parameter used

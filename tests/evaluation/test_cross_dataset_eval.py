@@ -9,26 +9,12 @@ import cv2
 import numpy as np
 import pytest
 from cityscapesscripts.helpers.labels import name2label
-from conftest import tiny_overrides
 from PIL import Image
 
 import eval as eval_script
-import train
 from utils.config.errors import EXIT_USER_ERROR
 from utils.data.families.vistas_to_cityscapes import cityscapes_class
 from utils.data.taxonomy import CAMVID11, CITYSCAPES19
-
-
-@pytest.fixture(scope="module")
-def cityscapes19_run(sample_root, tmp_path_factory):
-    """One training step of a Cityscapes `classes` model at 32x64."""
-    out = tmp_path_factory.mktemp("cs19_run")
-    extra = ["dataset.labels=classes", "dataset.size=[32,64]", "training.iters_per_epoch=1"]
-    assert (
-        train.main(["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out, *extra)])
-        == 0
-    )
-    return out
 
 
 def run_eval(run, out, *extra) -> dict:

@@ -20,13 +20,11 @@ FAST = [*TINY, "dataset.size=[32,96]", "training.optimizer=adam", "training.lr=0
 
 
 @pytest.fixture(scope="module")
-def kitti_run(sample_root, tmp_path_factory):
-    """(run folder, the Cityscapes run it started from): two tiny trainings, Cityscapes classes then KITTI semantics."""
-    base = tmp_path_factory.mktemp("kitti_semantics")
-    cityscapes = base / "cityscapes"
-    overrides = tiny_overrides(sample_root, cityscapes, *FAST, "dataset.labels=classes")
-    assert train.main(["--config_path", "configs/quickstart.yaml", "--set", *overrides]) == 0
-    run = base / "kitti"
+def kitti_run(sample_root, tmp_path_factory, cityscapes19_run):
+    """(run folder, the Cityscapes run it started from): a tiny KITTI-semantics training from the shared Cityscapes
+    classes checkpoint."""
+    cityscapes = cityscapes19_run
+    run = tmp_path_factory.mktemp("kitti_semantics") / "kitti"
     overrides = tiny_overrides(
         sample_root,
         run,

@@ -32,7 +32,9 @@ def sources_yaml(sample_root) -> str:
 
 
 def argv(sample_root, out, *extra, resume=False) -> list:
-    overrides = tiny_overrides(sample_root, out, f"dataset.sources={sources_yaml(sample_root)}", *extra)
+    overrides = tiny_overrides(
+        sample_root, out, f"dataset.sources={sources_yaml(sample_root)}", "dataset.size=[32,64]", *extra
+    )
     return ["--config_path", "configs/quickstart.yaml", "--set", *overrides] + (["--resume"] if resume else [])
 
 
@@ -107,6 +109,7 @@ def test_each_source_has_its_prepared_cache_and_its_inspect_report(sample_root, 
         f"dataset.sources={sources_yaml(sample_root)}",
         "dataset.size=[32,64]",
         f"dataset.cache_dir={tmp_path}",
+        "training.num_workers=0",
     ]
     assert prepare.main(["--config_path", "configs/quickstart.yaml", "--set", *overrides, "--workers", "1"]) == 0
     assert len(list(tmp_path.glob("train_32x64_*"))) == 3  # one cache per source
