@@ -19,7 +19,7 @@ from utils.data.families.cityscapes import class_labels
 from utils.data.taxonomy_file import read_taxonomy
 from utils.labels import IGNORE_INDEX, LabelSet
 
-CITYSCAPES19 = "cityscapes19"
+DEFAULT_TAXONOMY = "cityscapes19"  # the 19 Cityscapes classes
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def has_sources(cfg) -> bool:
 
 def taxonomy(cfg) -> tuple:
     """(LabelSet of the taxonomy's classes, (256,) uint8 from the 19 Cityscapes train ids to its class indices)."""
-    if cfg.dataset.taxonomy == CITYSCAPES19:
+    if cfg.dataset.taxonomy == DEFAULT_TAXONOMY:
         labels = class_labels(unlabeled_class=False)  # as a Cityscapes classes run has them, label ids and all
         from19 = np.full(256, IGNORE_INDEX, np.uint8)
         from19[: labels.num_classes] = np.arange(labels.num_classes)
@@ -116,7 +116,7 @@ def run_labels(cfg) -> LabelSet:
 
 
 __all__ = [
-    "CITYSCAPES19",
+    "DEFAULT_TAXONOMY",
     "Source",
     "has_sources",
     "run_configs",

@@ -23,24 +23,12 @@ from typing import Optional
 import numpy as np
 
 from utils.config.errors import UserError
-from utils.data.families.cityscapes import TRAIN_LABELS
+from utils.data.families.camvid import CLASSES as CAMVID_CLASSES
+from utils.data.families.cityscapes import CITYSCAPES19
 from utils.data.families.vistas_to_cityscapes import VISTAS_TO_CITYSCAPES
 from utils.labels import IGNORE_INDEX, LabelSet
 
-CITYSCAPES19 = tuple(lab.name for lab in TRAIN_LABELS)
-CAMVID11 = (
-    "Sky",
-    "Building",
-    "Pole",
-    "Road",
-    "Pavement",
-    "Tree",
-    "SignSymbol",
-    "Fence",
-    "Car",
-    "Pedestrian",
-    "Bicyclist",
-)
+CAMVID11 = tuple(name for name, _ in CAMVID_CLASSES)
 
 # The 19 Cityscapes classes scored on CamVid's 11 (None: no counterpart, its probability drops out).
 CITYSCAPES19_TO_CAMVID11 = {

@@ -18,11 +18,10 @@ import yaml
 
 from utils.config.errors import UserError
 from utils.data.families.base import closest
-from utils.data.families.cityscapes import TRAIN_LABELS
+from utils.data.families.cityscapes import CITYSCAPES19
 from utils.data.families.folder import default_color
 from utils.labels import IGNORE_INDEX, LabelSet
 
-CITYSCAPES19 = tuple(lab.name for lab in TRAIN_LABELS)
 FORMAT = "expected 'classes: [{name: vehicle, maps_to: [car, truck, bus]}, {name: drivable, maps_to: road}]'"
 
 

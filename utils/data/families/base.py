@@ -16,6 +16,7 @@ from typing import Optional
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from utils.config.errors import UserError
 from utils.config.schema import DatasetConfig
@@ -217,6 +218,22 @@ def read_single_channel(path: Path, what: str = "label values") -> np.ndarray:
         reason = f"is not a single-channel 8-bit PNG of {what} (got shape {label.shape}, {label.dtype})"
         raise LabelFileError(f"Label file '{path}' {reason}.", reason)
     return label
+
+
+def read_palette_indices(path: Path, not_palette: str) -> np.ndarray:
+    """An 8-bit palette (or grey) PNG -> (H, W) uint8 palette indices (Vistas' labels, BDD100K's colormaps); OpenCV
+    would turn the palette into colours. ``not_palette`` ends the reason a colour picture is refused with."""
+    try:
+        with Image.open(path) as image:
+            if image.mode not in ("P", "L"):
+                reason = f"is a {image.mode} picture, not {not_palette}"
+                raise LabelFileError(f"Label file '{path}' {reason}.", reason)
+            return np.array(image)
+    except OSError:
+        raise LabelFileError(
+            f"Cannot read label file '{path}': the file is missing or not a PNG.",
+            "does not decode (empty, truncated or not a PNG)",
+        ) from None
 
 
 def few(values) -> str:

@@ -16,9 +16,14 @@ from typing import Optional
 
 import numpy as np
 from cityscapesscripts.helpers.labels import labels as CITYSCAPES_LABELS
-from PIL import Image
 
-from utils.data.families.base import DatasetFamily, LabelFileError, orphan_files, paired_items, read_single_channel
+from utils.data.families.base import (
+    DatasetFamily,
+    orphan_files,
+    paired_items,
+    read_palette_indices,
+    read_single_channel,
+)
 from utils.data.families.cityscapes import CATEGORY_NAMES, TRAIN_LABELS, category_colors, class_labels
 from utils.labels import IGNORE_INDEX, LabelSet
 
@@ -44,24 +49,6 @@ def bdd_categories() -> LabelSet:
     for lab in TRAIN_LABELS:
         lut[lab.trainId] = lab.categoryId - 1  # categoryId 0 is void, which no train class belongs to
     return LabelSet(tuple(CATEGORY_NAMES[1:]), tuple(category_colors()[1:]), lut)
-
-
-def read_colormap(path: Path) -> np.ndarray:
-    """A colormap PNG -> (H, W) uint8 train ids, its palette indices; OpenCV would turn the palette into colours."""
-    try:
-        with Image.open(path) as image:
-            if image.mode not in ("P", "L"):
-                reason = (
-                    f"is a {image.mode} picture, not a palette PNG whose indices are train ids: re-download the "
-                    "colormaps, or use labels/sem_seg/masks/"
-                )
-                raise LabelFileError(f"Label file '{path}' {reason}.", reason)
-            return np.array(image)
-    except OSError:
-        raise LabelFileError(
-            f"Cannot read label file '{path}': the file is missing or not a PNG.",
-            "does not decode (empty, truncated or not a PNG)",
-        ) from None
 
 
 class Bdd100k(DatasetFamily):
@@ -105,7 +92,10 @@ class Bdd100k(DatasetFamily):
 
     def read_label(self, path: Path) -> np.ndarray:
         if path.parent.parent.name == "colormaps":
-            return read_colormap(path)
+            return read_palette_indices(
+                path,
+                "a palette PNG whose indices are train ids: re-download the colormaps, or use labels/sem_seg/masks/",
+            )
         return read_single_channel(path, "train ids")
 
     def label_source(self) -> Optional[str]:

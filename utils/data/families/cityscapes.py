@@ -40,6 +40,7 @@ _CATEGORY_COLOR_LABEL = {
 REAL_LABELS = [lab for lab in CITYSCAPES_LABELS if lab.id >= 0]
 LABEL_IDS = np.array(sorted({lab.id for lab in REAL_LABELS}), np.uint8)
 TRAIN_LABELS = sorted((lab for lab in REAL_LABELS if lab.trainId not in (255, -1)), key=lambda lab: lab.trainId)
+CITYSCAPES19 = tuple(lab.name for lab in TRAIN_LABELS)  # the 19 classes' names in train-id order
 UNLABELED_ID = name2label["unlabeled"].id
 
 

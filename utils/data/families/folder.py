@@ -36,7 +36,7 @@ from utils.data.families.base import (
     orphan_files,
     paired_items,
 )
-from utils.data.families.cityscapes import TRAIN_LABELS
+from utils.data.families.cityscapes import CITYSCAPES19
 from utils.labels import IGNORE_INDEX, LabelSet
 
 FORMAT = (
@@ -51,7 +51,6 @@ DOWNLOAD_HELP = (
     "An example: python -m utils.sample_data --out data/sample writes one in data/sample/folder"
 )
 ENTRY_KEYS = ("name", "value", "color", "maps_to")
-CITYSCAPES19 = tuple(lab.name for lab in TRAIN_LABELS)
 
 
 def default_color(index: int) -> tuple:

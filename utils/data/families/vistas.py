@@ -19,10 +19,15 @@ import json
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from utils.config.errors import UserError
-from utils.data.families.base import DatasetFamily, LabelFileError, MissingDescription, orphan_files, paired_items
+from utils.data.families.base import (
+    DatasetFamily,
+    MissingDescription,
+    orphan_files,
+    paired_items,
+    read_palette_indices,
+)
 from utils.data.families.cityscapes import TRAIN_LABELS
 from utils.data.families.vistas_to_cityscapes import cityscapes_class
 from utils.labels import IGNORE_INDEX, LabelSet
@@ -57,24 +62,6 @@ def read_vistas_config(path: Path) -> list:
                 f"{entry!r}."
             )
     return entries
-
-
-def read_palette_png(path: Path) -> np.ndarray:
-    """An 8-bit palette (or grey) PNG -> (H, W) uint8 indices; OpenCV would turn the palette into colours."""
-    try:
-        with Image.open(path) as image:
-            if image.mode not in ("P", "L"):
-                reason = (
-                    f"is a {image.mode} picture, not an 8-bit palette PNG of config indices: use the release's "
-                    "labels/ folder, not a colour rendering"
-                )
-                raise LabelFileError(f"Label file '{path}' {reason}.", reason)
-            return np.array(image)
-    except OSError:
-        raise LabelFileError(
-            f"Cannot read label file '{path}': the file is missing or not a PNG.",
-            "does not decode (empty, truncated or not a PNG)",
-        ) from None
 
 
 class Vistas(DatasetFamily):
@@ -129,7 +116,9 @@ class Vistas(DatasetFamily):
         )
 
     def read_label(self, path: Path) -> np.ndarray:
-        return read_palette_png(path)
+        return read_palette_indices(
+            path, "an 8-bit palette PNG of config indices: use the release's labels/ folder, not a colour rendering"
+        )
 
     def values_text(self) -> str:
         return f"the {self.labels().num_classes} labels of {self._config_path().name}"
