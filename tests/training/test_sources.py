@@ -6,6 +6,7 @@ import json
 import re
 from collections import Counter
 
+import cv2
 import numpy as np
 import pytest
 from conftest import assert_same_training, tiny_overrides
@@ -172,6 +173,33 @@ def test_a_taxonomy_file_merges_and_drops_cityscapes_classes(sample_root, tmp_pa
     # Cityscapes label ids: road 7, car 26, truck 27, person 24, bicycle 33, sky 23; BDD100K train ids: road 0, bus 15
     assert cityscapes.labels.lut[[7, 26, 27, 24, 33, 23]].tolist() == [0, 1, 1, 2, 2, 255]
     assert bdd.labels.lut[[0, 15, 10]].tolist() == [0, 1, 255]
+
+    # A run in this taxonomy, scored by eval.py on one of its sources: the ground truth goes through the same table.
+    out, two = tmp_path / "run", f"dataset.sources=[{{target: bdd100k, root: {sample_root / 'bdd100k'}}}]"
+    extra = [f"dataset.taxonomy={taxonomy}", two, "dataset.size=[32,64]", "training.iters_per_epoch=1"]
+    assert (
+        train.main(["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out, *extra)])
+        == 0
+    )
+    scoring = ["target=bdd100k", f"paths.output_dir={out}", "eval.num_workers=0", "eval.tta=none"]
+    assert eval_main(["--config_path", "configs/quickstart.yaml", "--set", *scoring, "eval.drop_clusters=0"]) == 0
+    scored = json.loads((out / "eval" / "metrics.json").read_text())
+    assert scored["class_mapping"]["kind"] == "ground_truth" and list(scored["per_class"]) == list(
+        cityscapes.labels.names
+    )
+    to_taxonomy = bdd.labels.lut  # BDD100K's train ids -> drivable, vehicle, vulnerable
+    matrix = np.zeros((3, 4), np.int64)
+    for mask in sorted((sample_root / "bdd100k" / "bdd100k" / "labels" / "sem_seg" / "masks" / "val").glob("*.png")):
+        gt = to_taxonomy[cv2.imread(str(mask), cv2.IMREAD_UNCHANGED)]
+        pred = cv2.imread(
+            str(out / "eval" / "results" / mask.relative_to(sample_root / "bdd100k")), cv2.IMREAD_UNCHANGED
+        )
+        keep = gt < 3
+        np.add.at(matrix, (gt[keep], np.minimum(pred[keep], 3)), 1)
+    tp = np.diag(matrix[:, :3])
+    iou = tp / (matrix.sum(1) + matrix[:, :3].sum(0) - tp)
+    assert [scored["per_class"][n]["iou"] for n in cityscapes.labels.names] == pytest.approx(iou.tolist(), abs=1e-9)
+
     taxonomy.write_text("classes:\n  - {name: a, maps_to: car}\n  - {name: b, maps_to: [cars]}\n")
     with pytest.raises(UserError, match=r"classes\[1\] \('b'\) maps_to 'cars'.*Did you mean 'car'"):
         training_sources(config_from_dict({}, overrides))

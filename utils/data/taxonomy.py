@@ -86,6 +86,7 @@ PREDICTION_TABLES = (
         False,
     ),
 )
+IDENTITY19 = np.where(np.arange(256) < len(CITYSCAPES19), np.arange(256), IGNORE_INDEX).astype(np.uint8)
 WHAT_MAPS = (
     "the same class names; the 19 Cityscapes classes scored on CamVid's 11; a Vistas model's classes on the 19 "
     "Cityscapes classes (dataset.labels: classes); the 19 Cityscapes classes on a dataset whose family maps its "
@@ -124,11 +125,20 @@ def _preview(names) -> str:
     return ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
 
 
-def relate(model_labels: LabelSet, family, dataset_labels: LabelSet, model_source: str, data_source: str):
+def relate(
+    model_labels: LabelSet,
+    family,
+    dataset_labels: LabelSet,
+    model_source: str,
+    data_source: str,
+    model_from19: Optional[np.ndarray] = None,
+):
     """How ``model_labels`` (a checkpoint's classes) relate to ``dataset_labels`` (``family``'s, in its label mode).
 
-    ``model_source`` and ``data_source`` say where each class list comes from, for the refusal. Returns a
-    :class:`ClassMapping`; no mapping is a UserError.
+    ``model_source`` and ``data_source`` say where each class list comes from, for the refusal. ``model_from19``:
+    for a checkpoint trained in a taxonomy file of its own (``dataset.taxonomy``), its table from the 19 Cityscapes
+    train ids to its classes, so that any family that maps into the 19 scores it. Returns a :class:`ClassMapping`;
+    no mapping is a UserError.
     """
     source, target = tuple(model_labels.names), tuple(dataset_labels.names)
     if source == target:
@@ -137,15 +147,17 @@ def relate(model_labels: LabelSet, family, dataset_labels: LabelSet, model_sourc
         if table.matches(source, target):
             rows = np.array([target.index(t) if t is not None else -1 for t in map(table.table.get, source)])
             return ClassMapping("predictions", table.description, dataset_labels, rows)
-    lut = family.to_cityscapes19() if source == CITYSCAPES19 else None
+    from19 = IDENTITY19 if source == CITYSCAPES19 else model_from19
+    lut = family.to_cityscapes19() if from19 is not None else None
     if lut is not None:
         via = getattr(family, "cityscapes19_via", "by the family's to_cityscapes19()")
         scored = LabelSet(
-            source, model_labels.colors, np.asarray(lut, np.uint8), tuple(range(len(source))), (), IGNORE_INDEX
+            source, model_labels.colors, from19[np.asarray(lut, np.uint8)], tuple(range(len(source))), (), IGNORE_INDEX
         )
+        into = "cityscapes19" if source == CITYSCAPES19 else "cityscapes19 -> the checkpoint's taxonomy"
         description = (
-            f"{family.name} {family.mode} -> cityscapes19 {via}: the ground truth mapped into the checkpoint's 19 "
-            "classes (labels with no counterpart ignored)"
+            f"{family.name} {family.mode} -> {into} {via}: the ground truth mapped into the checkpoint's "
+            f"{len(source)} classes (labels with no counterpart ignored)"
         )
         return ClassMapping("ground_truth", description, scored)
     raise UserError(

@@ -26,7 +26,8 @@ FORMAT = "expected 'classes: [{name: vehicle, maps_to: [car, truck, bus]}, {name
 
 
 def read_taxonomy(path) -> tuple:
-    """(LabelSet of the file's classes, (256,) uint8 from the 19 train ids to them); each mistake is one UserError."""
+    """(LabelSet of the file's classes, whose ``lut`` is the (256,) uint8 table from the 19 train ids to them, and that
+    table); each mistake is one UserError."""
     path = Path(path)
     where = f"dataset.taxonomy file '{path}'"
     try:
@@ -65,7 +66,9 @@ def read_taxonomy(path) -> tuple:
         colors.append(tuple(color) if isinstance(color, list) and len(color) == 3 else default_color(i))
     if (from19 == IGNORE_INDEX).all():
         raise UserError(f"{where}: no class has a maps_to, so no source's labels would reach it; {FORMAT}.")
-    return LabelSet(tuple(names), tuple(colors), np.full(256, IGNORE_INDEX, np.uint8)), from19
+    # The classes' lut reads a Cityscapes train id (what every source reaches first), so a checkpoint carries the
+    # table and eval.py scores it on any family that maps into the 19 classes (utils/data/taxonomy.py).
+    return LabelSet(tuple(names), tuple(colors), from19), from19
 
 
 __all__ = ["read_taxonomy"]

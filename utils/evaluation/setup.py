@@ -193,12 +193,15 @@ def class_mapping(cfg, ckpt: Checkpoint, path, family, model_labels: LabelSet, d
     """How the checkpoint's classes relate to the dataset's (utils/data/taxonomy.py); none is a UserError naming both."""
     trained = ckpt.config or {}
     mode = (trained.get("dataset") or {}).get("labels")
+    # A dataset.sources run in a taxonomy file of its own: its classes' lut is the table from the 19 train ids.
+    own_taxonomy = (trained.get("dataset") or {}).get("taxonomy", "cityscapes19") != "cityscapes19"
     mapping = relate(
         model_labels,
         family,
         dataset_labels,
         f"checkpoint '{path}' (target {trained.get('target')}, dataset.labels {mode})",
         f"target {family.name} (dataset.labels {family.mode}, paths.root {cfg.paths.root})",
+        model_labels.lut if own_taxonomy else None,
     )
     if mapping.kind == "ground_truth" and cfg.eval.pseudo_label_threshold is not None:
         raise UserError(
