@@ -15,6 +15,7 @@ import eval as eval_script
 from utils.config.errors import EXIT_USER_ERROR
 from utils.data.families.vistas_to_cityscapes import cityscapes_class
 from utils.data.taxonomy import CAMVID11, CITYSCAPES19
+from utils.evaluation.eval_config import merged_config
 
 
 def run_eval(run, out, *extra) -> dict:
@@ -105,3 +106,11 @@ def test_classes_without_a_mapping_stop_in_one_line(cityscapes19_run, sample_roo
     assert len(err.splitlines()) == 1 and "No mapping between the classes of checkpoint" in err
     assert "(target cityscapes, dataset.labels classes)" in err and "target folder (dataset.labels classes" in err
     assert "maps_to" in err and not (tmp_path / "eval" / "metrics.json").exists()
+
+
+def test_a_training_recipe_serves_as_the_eval_config_of_another_family(cityscapes19_run, sample_root):
+    recipe = "configs/cityscapes_classes19_fpn_r50_80k.yaml"  # dataset.labels: classes, which Vistas has not
+    cfg, _, _ = merged_config(
+        recipe, str(cityscapes19_run / "best.pth"), ["target=vistas", f"paths.root={sample_root}"]
+    )
+    assert cfg.target == "vistas" and cfg.dataset.labels is None and cfg.dataset.crop_size == [512, 1024]

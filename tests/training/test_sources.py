@@ -20,7 +20,9 @@ from utils.config.loading import config_from_dict
 from utils.data import inspect, prepare
 from utils.data.source_mix import MixedSourceSampler
 from utils.data.sources import training_sources
+from utils.evaluation.eval_config import merged_config
 from utils.training.setup import build_stage_loaders
+from utils.training.validation import scored_where_labelled
 
 
 def sources_yaml(sample_root) -> str:
@@ -99,6 +101,11 @@ def test_three_sources_train_into_19_classes_validate_each_and_resume_exactly(sa
     scored = json.loads((tmp_path / "v" / "metrics.json").read_text())
     assert scored["class_mapping"]["description"].startswith("vistas v2.0 -> cityscapes19")
     assert scored["images"] == 3 and len(scored["per_class"]) == 19
+    # paint_points.py reads its KITTI frames where the user's file says, whatever the sources were
+    paint = tmp_path / "paint.yaml"
+    paint.write_text(f"target: kitti\npaths:\n  root: {sample_root / 'kitti'}\n")
+    cfg, _, _ = merged_config(paint, str(out / "best.pth"), [], paint_frames=True)
+    assert cfg.paths.root == str(sample_root / "kitti")
     events = EventAccumulator(str(out / "tensorboard")).Reload()
     tags = events.Tags()["scalars"]
     assert {"val_cityscapes/miou", "val_bdd100k/miou", "val_mapillary/miou", "val/miou"} <= set(tags)
@@ -148,6 +155,8 @@ def test_each_source_has_its_prepared_cache_and_its_inspect_report(sample_root, 
             "dataset.sources=[{target: bdd100k, root: ROOT/bdd100k, weight: 0}]",
             "sources[0].weight' is 0.0; it must be positive",
         ),
+        ("dataset.sources=[{target: bdd100k, root: ROOT/bdd100k, name: b/d}]", "dataset.sources[0].name' is 'b/d'"),
+        ("dataset.taxonomy=ROOT/driving.yaml", "dataset.sources is empty: a taxonomy is what several sources train"),
     ],
 )
 def test_a_wrong_source_stops_in_one_line_before_the_run_folder(sample_root, tmp_path, capsys, change, message):
@@ -206,3 +215,30 @@ def test_a_taxonomy_file_merges_and_drops_cityscapes_classes(sample_root, tmp_pa
     taxonomy.write_text("classes:\n  - {name: a, maps_to: car}\n  - {name: b, maps_to: [bus, car]}\n")
     with pytest.raises(UserError, match="'car' is in the maps_to of both 'a' and 'b'"):
         training_sources(config_from_dict({}, overrides))
+    for body, message in (
+        ("{name: a, maps_to: 5}", r"classes\[0\] \('a'\) has maps_to 5; it must be a Cityscapes class name or a list"),
+        ("{name: a, maps_to: car, color: [300, 1, 2]}", r"classes\[0\].color is \[300, 1, 2\]; it must be \[R, G, B\]"),
+    ):
+        taxonomy.write_text(f"classes:\n  - {body}\n")
+        with pytest.raises(UserError, match=message):
+            training_sources(config_from_dict({}, overrides))
+
+
+def test_each_source_reads_its_own_familys_keys(sample_root):
+    kitti_semantics = f"{{target: kitti_semantics, root: {sample_root / 'kitti_semantics'}}}"
+    sources = f"dataset.sources=[{{target: cityscapes, root: {sample_root / 'cityscapes'}}}, {kitti_semantics}]"
+    cityscapes, kitti = training_sources(config_from_dict({}, [sources, "dataset.val_fraction=0.4"]))
+    assert kitti.cfg.dataset.val_fraction == 0.4 and cityscapes.cfg.dataset.val_fraction == 0.2  # Cityscapes' default
+    assert len(kitti.family.items("val")) == round(0.4 * 5)
+
+
+def test_a_source_is_scored_on_the_classes_its_labels_reach():
+    per_class = {"road": {"iou": 0.9, "dice": 0.95}, "car": {"iou": 0.0, "dice": 0.0}, "sky": {"iou": 0.5, "dice": 0.6}}
+    metrics = {"miou": 0.4667, "mean_dice": 0.5167, "pixel_acc": 0.9, "per_class": per_class}
+    lut = np.full(256, 255, np.uint8)
+    lut[[3, 7]] = [0, 2]  # this source labels road and sky, never car
+    scored = scored_where_labelled(metrics, ("road", "car", "sky"), lut)
+    assert np.isnan(scored["per_class"]["car"]["iou"]) and scored["miou"] == pytest.approx(0.7)
+    assert scored["mean_dice"] == pytest.approx(0.775) and scored["pixel_acc"] == 0.9
+    lut[9] = 1
+    assert scored_where_labelled(metrics, ("road", "car", "sky"), lut) is metrics

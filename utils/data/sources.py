@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from utils.config.errors import UserError
+from utils.config.schema import DatasetConfig
 from utils.data.families import dataset_family, family_class
 from utils.data.families.cityscapes import class_labels
 from utils.data.taxonomy_file import read_taxonomy
@@ -54,8 +55,16 @@ def taxonomy(cfg) -> tuple:
 
 
 def source_config(cfg, entry):
-    """The run's config as a single-dataset run on ``entry`` (one ``dataset.sources`` item) would have it."""
-    dataset = dataclasses.replace(cfg.dataset, sources=[], labels=entry.labels)
+    """The run's config as a single-dataset run on ``entry`` (one ``dataset.sources`` item) would have it: the dataset
+    keys only other families read (``val_fraction`` beside a Cityscapes source, ``coarse`` beside BDD100K) keep their
+    defaults there, so each source reads the keys of its own family."""
+    default = DatasetConfig()
+    foreign = {
+        f.name: getattr(default, f.name)
+        for f in dataclasses.fields(DatasetConfig)
+        if f.metadata.get("read_by") and entry.target not in f.metadata["read_by"]
+    }
+    dataset = dataclasses.replace(cfg.dataset, sources=[], labels=entry.labels, **foreign)
     paths = dataclasses.replace(cfg.paths, root=entry.root)
     return dataclasses.replace(cfg, target=entry.target, paths=paths, dataset=dataset)
 
@@ -81,6 +90,11 @@ def training_sources(cfg) -> list:
         family_class(entry.target)  # an unknown target names the registered ones
         if not entry.root:
             raise UserError(f"Config key '{where}.root' is empty; set it to the {entry.target} dataset's folder.")
+        if not name or any(c in name for c in "/\\ \t"):
+            raise UserError(
+                f"Config key '{where}.name' is {name!r}: it names files (train_list_<name>.txt) and TensorBoard tags; "
+                "use letters, digits, - or _."
+            )
         if names.count(name) > 1:
             raise UserError(
                 f"Config key '{where}': two sources are named '{name}'; give each its own 'name' (validation figures "
@@ -105,6 +119,7 @@ def training_sources(cfg) -> list:
 
 def run_configs(cfg) -> list:
     """The single-dataset configs the run reads data through: each source's, or the run's own."""
+    check_taxonomy_has_sources(cfg)
     return [source.cfg for source in training_sources(cfg)] if has_sources(cfg) else [cfg]
 
 
@@ -112,7 +127,17 @@ def run_labels(cfg) -> LabelSet:
     """The run's classes: the taxonomy's with ``dataset.sources``, else the family's in ``dataset.labels``."""
     if has_sources(cfg):
         return taxonomy(cfg)[0]
+    check_taxonomy_has_sources(cfg)
     return dataset_family(cfg).labels()
+
+
+def check_taxonomy_has_sources(cfg) -> None:
+    """A taxonomy without sources would be ignored: one line instead."""
+    if not has_sources(cfg) and cfg.dataset.taxonomy != DEFAULT_TAXONOMY:
+        raise UserError(
+            f"Config key 'dataset.taxonomy' is '{cfg.dataset.taxonomy}', but dataset.sources is empty: a taxonomy is "
+            "what several sources train into. List the datasets in dataset.sources, or remove dataset.taxonomy."
+        )
 
 
 __all__ = [

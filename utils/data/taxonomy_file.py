@@ -47,7 +47,13 @@ def read_taxonomy(path) -> tuple:
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or entry["name"] in names:
             raise UserError(f"{where}: classes[{i}] is {entry!r}; each class is a mapping with its own name; {FORMAT}.")
         targets = entry.get("maps_to") or []
-        for target in [targets] if isinstance(targets, str) else targets:
+        targets = [targets] if isinstance(targets, str) else targets
+        if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+            raise UserError(
+                f"{where}: classes[{i}] ('{entry['name']}') has maps_to {entry.get('maps_to')!r}; it must be a "
+                f"Cityscapes class name or a list of them; {FORMAT}."
+            )
+        for target in targets:
             if target not in CITYSCAPES19:
                 hint = closest(str(target), CITYSCAPES19) or f" The 19 are: {', '.join(CITYSCAPES19)}."
                 raise UserError(
@@ -62,8 +68,14 @@ def read_taxonomy(path) -> tuple:
                 )
             from19[train_id] = len(names)
         color = entry.get("color")
+        if color is not None and not (
+            isinstance(color, list)
+            and len(color) == 3
+            and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in color)
+        ):
+            raise UserError(f"{where}: classes[{i}].color is {color!r}; it must be [R, G, B] with 0-255 each.")
         names.append(entry["name"])
-        colors.append(tuple(color) if isinstance(color, list) and len(color) == 3 else default_color(i))
+        colors.append(tuple(color) if color is not None else default_color(i))
     if (from19 == IGNORE_INDEX).all():
         raise UserError(f"{where}: no class has a maps_to, so no source's labels would reach it; {FORMAT}.")
     # The classes' lut reads a Cityscapes train id (what every source reaches first), so a checkpoint carries the

@@ -35,7 +35,8 @@ def export_checkpoint(
     and PyTorch disagree beyond the goals.
     """
     cfg, ckpt, path = merged_config(config_path, checkpoint, overrides)
-    labels = eval_labels(dataset_family(cfg), ckpt, log)
+    # The checkpoint's own classes where it has them (a dataset.sources run's taxonomy is no family's label mode).
+    labels = ckpt.labels if ckpt.labels is not None else eval_labels(dataset_family(cfg), ckpt, log)
     model = load_eval_model(cfg, ckpt, path, labels)
     target = resolve_onnx_path(onnx_path or cfg.eval.onnx, path)
     log.info(f"checkpoint {path}: {describe(cfg.model)}, {labels.num_classes} classes, loss {cfg.training.loss}")

@@ -31,7 +31,8 @@ def build_sidecar(cfg, labels, checkpoint, output: str, fp16: bool, opset: int, 
         "palette": [list(c) for c in labels.colors],
         "label_mode": {
             "target": cfg.target,
-            "labels": dataset_family(cfg).mode,
+            # a dataset.sources run: its taxonomy (the sources are in the checkpoint's config)
+            "labels": f"taxonomy {cfg.dataset.taxonomy}" if cfg.dataset.sources else dataset_family(cfg).mode,
             "unlabeled_class": cfg.dataset.unlabeled_class,
             "void_classes": list(labels.void_classes),
         },

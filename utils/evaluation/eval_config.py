@@ -2,6 +2,7 @@
 schema allows it (``in_eval="user"``), at the input size the checkpoint was trained at, then ``--set``."""
 
 import copy
+import dataclasses
 from pathlib import Path
 
 from utils.checkpoint import Checkpoint
@@ -90,9 +91,9 @@ def merged_config(config_path, cli_checkpoint, overrides, paint_frames: bool = F
     else:
         target = apply_overrides(copy.deepcopy(user), overrides).get("target", trained_on)
     raw["target"] = target
-    source = trained_source(raw.get("dataset") or {}, target)
+    source = None if paint_frames else trained_source(raw.get("dataset") or {}, target)
     if source is not None:  # a dataset.sources run scored on one of its sources: that source's root and labels
-        raw["dataset"] = {**raw["dataset"], "sources": [], "labels": source.get("labels")}
+        raw["dataset"] = other_family_keys({**raw["dataset"], "sources": [], "labels": source.get("labels")}, target)
         # The file's paths.root is where its own target lies; --set paths.root=... always wins.
         root_set = "root" in (apply_overrides({}, overrides or []).get("paths") or {})
         file_root = user.get("target", trained_on) == target and "root" in (user.get("paths") or {})
@@ -104,7 +105,8 @@ def merged_config(config_path, cli_checkpoint, overrides, paint_frames: bool = F
         raw["dataset"] = other_family_dataset(raw.get("dataset") or {}, target)
     for section, values in user.items():
         if isinstance(values, dict) and isinstance(raw.get(section, {}), dict):
-            taken = values if section == "dataset" and target != trained_on else _user_keys(section, values)
+            taken = other_family_keys(values, target) if section == "dataset" and target != trained_on else None
+            taken = _user_keys(section, values) if taken is None else taken
             raw[section] = {**(raw.get(section) or {}), **taken}
     raw["dataset"] = {**(raw.get("dataset") or {}), "size": trained_size(ckpt)}
     return config_from_dict(raw, overrides), ckpt, path
@@ -132,6 +134,24 @@ def other_family_dataset(trained: dict, target) -> dict:
     if family is not None and isinstance(trained.get("labels"), str) and trained["labels"] in family.label_modes:
         dataset["labels"] = trained["labels"]
     return dataset
+
+
+def other_family_keys(values: dict, target) -> dict:
+    """The dataset keys of the user's file for an eval on another family than the checkpoint's: all of them, but a
+    ``labels`` that is not one of that family's modes and the keys only other families read (a training recipe's
+    ``labels: classes`` or ``val_cities`` for a Vistas eval), which would stop it."""
+    family = FAMILIES.get(target)
+    if family is None:
+        return values
+    readers = {f.name: f.metadata.get("read_by") for f in dataclasses.fields(DatasetConfig)}
+    keep = {}
+    for key, value in values.items():
+        if key == "labels" and isinstance(value, str) and value not in family.label_modes:
+            continue
+        if readers.get(key) and target not in readers[key]:
+            continue
+        keep[key] = value
+    return keep
 
 
 def _user_keys(section: str, values: dict) -> dict:

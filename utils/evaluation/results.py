@@ -13,7 +13,8 @@ from utils.visualize import save_gray, save_palette_png
 ENCODINGS = ("label_png", "palette_png", "cityscapes_label_ids", "kitti_road")
 OFFICIAL_SCORERS = {"cityscapes": official_check}
 TRAIN_ID_NOTE = (
-    "the 19 Cityscapes train ids (0-18, 255 = none) the ground truth was mapped into, not the dataset's own encoding"
+    "the checkpoint's class indices (the 19 Cityscapes train ids 0-18, or its own taxonomy's; 255 = none) the ground "
+    "truth was mapped into, not the dataset's own encoding"
 )
 
 

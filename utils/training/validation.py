@@ -7,6 +7,7 @@ from tqdm import tqdm
 
 from utils.data.transforms import denormalize
 from utils.distributed import all_reduce_sum, is_main_process
+from utils.labels import IGNORE_INDEX
 from utils.metrics import ConfusionMatrix
 from utils.runtime import autocast
 from utils.visualize import colorize, side_by_side, stack_rows
@@ -58,10 +59,28 @@ def validate_sources(model, loaders: dict, criterion, labels, device, amp_dtype,
     per_source, grids = {}, []
     rows = -(-n_images // len(loaders)) if n_images else 0
     for name, loader in loaders.items():
-        per_source[name], grid = validate(model, loader, criterion, labels, device, amp_dtype, mem_format, rows)
+        metrics, grid = validate(model, loader, criterion, labels, device, amp_dtype, mem_format, rows)
+        per_source[name] = scored_where_labelled(metrics, labels.names, loader.dataset.labels.lut)
         if grid is not None:
             grids.append(grid)
     return mean_over_sources(per_source), (stack_rows(grids, gap=12) if grids else None)
+
+
+def scored_where_labelled(metrics: dict, names, lut: np.ndarray) -> dict:
+    """A source's metrics over the classes its labels can hold: a class no label value of the source maps to (a
+    folder dataset's classes.yaml with maps_to for some of its classes) has no IoU there (NaN), rather than 0 as soon
+    as the model predicts it once, and the source's mIoU and mean dice are over the other classes."""
+    reachable = set(np.unique(lut).tolist()) - {IGNORE_INDEX}
+    if len(reachable) == len(names):
+        return metrics
+    per_class = {
+        name: {key: (value if c in reachable else float("nan")) for key, value in row.items()}
+        for c, (name, row) in enumerate(metrics["per_class"].items())
+    }
+    out = {**metrics, "per_class": per_class}
+    for key, column in (("miou", "iou"), ("mean_dice", "dice")):
+        out[key] = _nanmean_or_nan([row[column] for row in per_class.values()])
+    return out
 
 
 def mean_over_sources(per_source: dict) -> dict:
