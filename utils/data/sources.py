@@ -4,7 +4,8 @@ Each source is a dataset family at its own root, seen through a config of its ow
 source's ``target``, ``paths.root`` and ``dataset.labels``), so its files, label decoding, data check and prepared
 cache are exactly the single-dataset ones. What is new is the label space: a source's label values reach the
 taxonomy's classes through its family's ``to_cityscapes19()`` (utils/data/families; the Vistas table is documented
-in docs/datasets.md), and with a classes.yaml taxonomy from the 19 classes through each class's ``maps_to``.
+in docs/datasets.md), and with a taxonomy file of one's own from the 19 classes through each class's ``maps_to``
+(utils/data/taxonomy_file.py).
 The mixing of sources in a batch is utils/data/source_mix.py.
 """
 
@@ -64,7 +65,8 @@ def source_config(cfg, entry):
         for f in dataclasses.fields(DatasetConfig)
         if f.metadata.get("read_by") and entry.target not in f.metadata["read_by"]
     }
-    dataset = dataclasses.replace(cfg.dataset, sources=[], labels=entry.labels, **foreign)
+    single = {"sources": [], "taxonomy": DEFAULT_TAXONOMY, "labels": entry.labels}  # a run on this dataset alone
+    dataset = dataclasses.replace(cfg.dataset, **single, **foreign)
     paths = dataclasses.replace(cfg.paths, root=entry.root)
     return dataclasses.replace(cfg, target=entry.target, paths=paths, dataset=dataset)
 
