@@ -26,9 +26,8 @@ class TrainingParts:
     model: torch.nn.Module
     criterion: torch.nn.Module
     amp_dtype: object
-    items: (
-        dict  # split -> the checked files to train and validate on, per source with dataset.sources (utils.data.checks)
-    )
+    # split -> the checked files to train and validate on; with dataset.sources, split -> {source name: files}
+    items: dict
     config_saved: bool  # False on a resume: config.yaml is rewritten with the first last.pth
     unlabeled: Optional[list] = None  # the unlabelled images of semi-supervised training (utils.data.unlabeled)
 
