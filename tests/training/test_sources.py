@@ -106,6 +106,9 @@ def test_three_sources_train_into_19_classes_validate_each_and_resume_exactly(sa
     paint.write_text(f"target: kitti\npaths:\n  root: {sample_root / 'kitti'}\n")
     cfg, _, _ = merged_config(paint, str(out / "best.pth"), [], paint_frames=True)
     assert cfg.paths.root == str(sample_root / "kitti")
+    # on a family none of the sources is: the label mode of the run's 19 classes (its top-level categories never read)
+    cfg, _, _ = merged_config(None, str(out / "best.pth"), ["target=kitti_semantics"])
+    assert cfg.dataset.labels == "classes" and cfg.dataset.sources == []
     events = EventAccumulator(str(out / "tensorboard")).Reload()
     tags = events.Tags()["scalars"]
     assert {"val_cityscapes/miou", "val_bdd100k/miou", "val_mapillary/miou", "val/miou"} <= set(tags)

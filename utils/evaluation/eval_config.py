@@ -128,11 +128,15 @@ def trained_source(trained: dict, target):
 def other_family_dataset(trained: dict, target) -> dict:
     """The dataset keys of an eval on another family than the checkpoint's: what the model's input needs (the
     training crop, which sliding windows take) and the checkpoint's label mode where ``target`` has it too; the
-    user's file and ``--set`` give the rest (the other family's defaults otherwise)."""
+    user's file and ``--set`` give the rest (the other family's defaults otherwise). A dataset.sources run scored on
+    another family takes ``classes`` where its classes are the 19 Cityscapes ones and the family has that mode."""
     dataset = {key: trained[key] for key in ("crop_size",) if key in trained}
     family = FAMILIES.get(target)
-    if family is not None and isinstance(trained.get("labels"), str) and trained["labels"] in family.label_modes:
-        dataset["labels"] = trained["labels"]
+    mode = trained.get("labels")
+    if trained.get("sources"):  # the run's top-level label mode was never read; its classes are the taxonomy's
+        mode = "classes" if trained.get("taxonomy", "cityscapes19") == "cityscapes19" else None
+    if family is not None and isinstance(mode, str) and mode in family.label_modes:
+        dataset["labels"] = mode
     return dataset
 
 
