@@ -76,6 +76,13 @@ def tiny_overrides(sample_root: Path, out: Path, *extra) -> list:
     ]
 
 
+def train_quickstart(sample_root: Path, out: Path, *extra) -> int:
+    """train.py's exit code for configs/quickstart.yaml with ``tiny_overrides`` and ``extra``."""
+    import train
+
+    return train.main(["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out, *extra)])
+
+
 @pytest.fixture(scope="session")
 def tiny_run(sample_root, tmp_path_factory) -> Path:
     """The run folder of ``tiny_overrides`` with configs/quickstart.yaml: 2 steps, 1 epoch, trained once a session.
@@ -176,14 +183,10 @@ TINY = [
 def cityscapes19_run(sample_root, tmp_path_factory) -> Path:
     """One training step of a model of the 19 Cityscapes classes at 32x64: what cross-dataset scoring and init_from
     into another family of the same classes start from. Tests only read it."""
-    import train
 
     out = tmp_path_factory.mktemp("cityscapes19_run")
     extra = ["dataset.labels=classes", "dataset.size=[32,64]", "training.iters_per_epoch=1"]
-    assert (
-        train.main(["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out, *extra)])
-        == 0
-    )
+    assert train_quickstart(sample_root, out, *extra) == 0
     return out
 
 

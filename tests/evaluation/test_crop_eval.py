@@ -7,10 +7,9 @@ import urllib.error
 import pytest
 import torch
 import torchvision
-from conftest import tiny_overrides
+from conftest import train_quickstart
 
 import eval as eval_script
-import train
 from models.base import SegmentationModel
 from utils.config.loading import config_from_dict
 from utils.data.transforms import CatMaxRatioCrop, train_transform, training_crop
@@ -23,10 +22,7 @@ def crop_run(sample_root, tmp_path_factory):
     """FPN on the sample's 128x256 images at scale [256, 512] (ratio 0.5-2.0), 128x256 crops."""
     out = tmp_path_factory.mktemp("crop_run")
     extra = ["dataset.size=[256,512]", "dataset.crop_size=[128,256]", "dataset.cat_max_ratio=0.75"]
-    assert (
-        train.main(["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out, *extra)])
-        == 0
-    )
+    assert train_quickstart(sample_root, out, *extra) == 0
     return out
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from cityscapesscripts.helpers.labels import labels as CS_LABELS
-from conftest import tiny_overrides
+from conftest import tiny_overrides, train_quickstart
 from test_kitti_devkit import brute_force
 
 import eval as eval_script
@@ -34,10 +34,7 @@ def classes_run(sample_root, tmp_path_factory):
         "training.loss=ce_dice",
         "training.lr=0.003",
     ]
-    assert (
-        train.main(["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out, *extra)])
-        == 0
-    )
+    assert train_quickstart(sample_root, out, *extra) == 0
     return out
 
 

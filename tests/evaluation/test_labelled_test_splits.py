@@ -8,10 +8,9 @@ import shutil
 import cv2
 import numpy as np
 import pytest
-from conftest import SMALL, tiny_overrides
+from conftest import SMALL, train_quickstart
 
 import eval as eval_script
-import train
 from utils.config.loading import config_from_dict
 from utils.data.families import dataset_family
 from utils.labels import IGNORE_INDEX
@@ -22,10 +21,7 @@ def camvid_run(sample_root, tmp_path_factory):
     """A 2-step FPN-resnet18 on the sample's CamVid at its 48x64."""
     out = tmp_path_factory.mktemp("camvid") / "run"
     extra = [f"paths.root={sample_root / 'camvid'}", "target=camvid", "dataset.labels=classes", "dataset.size=[48,64]"]
-    assert (
-        train.main(["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out, *extra)])
-        == 0
-    )
+    assert train_quickstart(sample_root, out, *extra) == 0
     return out
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import tiny_overrides
+from conftest import train_quickstart
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import train
@@ -35,10 +35,7 @@ def test_the_logged_step_loss_is_the_mean_of_its_micro_batches(sample_root, tmp_
     monkeypatch.setattr(train, "build_training_parts", recording_parts)
     out = tmp_path / "accum"
     extra = ["training.accumulation_steps=2", "training.iters_per_epoch=2"]  # 4 micro-batches of 2 images: 2 steps
-    assert (
-        train.main(["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out, *extra)])
-        == 0
-    )
+    assert train_quickstart(sample_root, out, *extra) == 0
     micro = recorded[0]
     assert len(micro) == 4 and abs(micro[0] - micro[1]) > 1e-4 and abs(micro[2] - micro[3]) > 1e-4
     expected = [(micro[0] + micro[1]) / 2, (micro[2] + micro[3]) / 2]

@@ -9,7 +9,7 @@ from collections import Counter
 import cv2
 import numpy as np
 import pytest
-from conftest import assert_same_training, tiny_overrides
+from conftest import assert_same_training, tiny_overrides, train_quickstart
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import train
@@ -189,10 +189,7 @@ def test_a_taxonomy_file_merges_and_drops_cityscapes_classes(sample_root, tmp_pa
     # A run in this taxonomy, scored by eval.py on one of its sources: the ground truth goes through the same table.
     out, two = tmp_path / "run", f"dataset.sources=[{{target: bdd100k, root: {sample_root / 'bdd100k'}}}]"
     extra = [f"dataset.taxonomy={taxonomy}", two, "dataset.size=[32,64]", "training.iters_per_epoch=1"]
-    assert (
-        train.main(["--config_path", "configs/quickstart.yaml", "--set", *tiny_overrides(sample_root, out, *extra)])
-        == 0
-    )
+    assert train_quickstart(sample_root, out, *extra) == 0
     scoring = ["target=bdd100k", f"paths.output_dir={out}", "eval.num_workers=0", "eval.tta=none"]
     assert eval_main(["--config_path", "configs/quickstart.yaml", "--set", *scoring, "eval.drop_clusters=0"]) == 0
     scored = json.loads((out / "eval" / "metrics.json").read_text())

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from utils.config.errors import UserError
 from utils.data.families import dataset_family
-from utils.data.families.base import LabelFileError
+from utils.data.families.label_files import LabelFileError
 from utils.data.sources import has_sources, training_sources
 from utils.data.subset import labelled_subset
 from utils.distributed import barrier, is_main_process

@@ -26,7 +26,7 @@ DEFAULT_TAXONOMY = "cityscapes19"  # the 19 Cityscapes classes
 
 @dataclass(frozen=True)
 class Source:
-    """One entry of ``dataset.sources``: its name, its own config, its weight and its classes in the taxonomy.
+    """One entry of ``dataset.sources``: its name, its own config, its weight, its classes in the taxonomy and its family.
 
     ``labels`` has the taxonomy's names and colours and this source's lookup from its label values to them.
     """
@@ -35,10 +35,7 @@ class Source:
     cfg: object
     weight: float
     labels: LabelSet
-
-    @property
-    def family(self):
-        return dataset_family(self.cfg)
+    family: object  # its DatasetFamily, bound to ``cfg``
 
 
 def has_sources(cfg) -> bool:
@@ -102,7 +99,8 @@ def training_sources(cfg) -> list:
                 f"Config key '{where}': two sources are named '{name}'; give each its own 'name' (validation figures "
                 "are reported by name)."
             )
-        family = dataset_family(source_config(cfg, entry))
+        source_cfg = source_config(cfg, entry)
+        family = dataset_family(source_cfg)
         to19 = family.to_cityscapes19()
         if to19 is None:
             raise UserError(
@@ -115,7 +113,7 @@ def training_sources(cfg) -> list:
                 )
             )
         lut = from19[to19]
-        sources.append(Source(name, source_config(cfg, entry), entry.weight, dataclasses.replace(tax, lut=lut)))
+        sources.append(Source(name, source_cfg, entry.weight, dataclasses.replace(tax, lut=lut), family))
     return sources
 
 

@@ -17,14 +17,9 @@ from typing import Optional
 import numpy as np
 from cityscapesscripts.helpers.labels import labels as CITYSCAPES_LABELS
 
-from utils.data.families.base import (
-    DatasetFamily,
-    orphan_files,
-    paired_items,
-    read_palette_indices,
-    read_single_channel,
-)
+from utils.data.families.base import DatasetFamily, orphan_files, paired_items
 from utils.data.families.cityscapes import CATEGORY_NAMES, TRAIN_LABELS, category_colors, class_labels
+from utils.data.families.label_files import read_palette_indices, read_single_channel
 from utils.labels import IGNORE_INDEX, LabelSet
 
 DOWNLOAD_HELP = (

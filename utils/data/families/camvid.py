@@ -17,7 +17,8 @@ from pathlib import Path, PureWindowsPath
 import numpy as np
 
 from utils.config.errors import UserError
-from utils.data.families.base import DatasetFamily, Item, orphan_files, read_single_channel, unique_names
+from utils.data.families.base import DatasetFamily, Item, orphan_files, unique_names
+from utils.data.families.label_files import read_single_channel
 from utils.labels import IGNORE_INDEX, LabelSet
 
 DOWNLOAD_HELP = (

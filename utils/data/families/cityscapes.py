@@ -13,7 +13,8 @@ from cityscapesscripts.helpers.labels import labels as CITYSCAPES_LABELS
 from cityscapesscripts.helpers.labels import name2label
 
 from utils.config.errors import UserError
-from utils.data.families.base import DatasetFamily, Item, orphan_files, read_single_channel
+from utils.data.families.base import DatasetFamily, Item, orphan_files
+from utils.data.families.label_files import read_single_channel
 from utils.labels import IGNORE_INDEX, LabelSet
 
 DOWNLOAD_HELP = (

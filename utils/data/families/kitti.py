@@ -11,7 +11,8 @@ import numpy as np
 from cityscapesscripts.helpers.labels import name2label
 
 from utils.config.errors import UserError
-from utils.data.families.base import DatasetFamily, Item, LabelFileError, held_out_split, orphan_files
+from utils.data.families.base import DatasetFamily, Item, held_out_split, orphan_files
+from utils.data.families.label_files import LabelFileError
 from utils.data.kitti_layout import GT_NAME, NAME, data_road_base
 from utils.labels import IGNORE_INDEX, LabelSet
 

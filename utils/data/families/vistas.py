@@ -21,14 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from utils.config.errors import UserError
-from utils.data.families.base import (
-    DatasetFamily,
-    MissingDescription,
-    orphan_files,
-    paired_items,
-    read_palette_indices,
-)
+from utils.data.families.base import DatasetFamily, MissingDescription, orphan_files, paired_items
 from utils.data.families.cityscapes import TRAIN_LABELS
+from utils.data.families.label_files import read_palette_indices
 from utils.data.families.vistas_to_cityscapes import cityscapes_class
 from utils.labels import IGNORE_INDEX, LabelSet
 
