@@ -14,8 +14,9 @@ from utils.data.families.base import Item
 from utils.data.transforms import to_tensor
 from utils.data.unlabeled_dataset import StreamSampler, UnlabeledDataset, cutmix_box
 from utils.labels import IGNORE_INDEX
+from utils.losses import CEDiceLoss
 from utils.training.ema import EMATeacher
-from utils.training.pseudo_labels import class_counts, cutmix, pseudo_labels, split_outputs
+from utils.training.pseudo_labels import class_counts, confident_share, cutmix, pseudo_labels, split_outputs
 
 NO_COLOUR = UnlabeledConfig(color_jitter=0.0, grayscale_p=0.0, blur_p=0.0, cutmix_p=0.0)
 
@@ -107,6 +108,20 @@ def test_pseudo_labels_keep_only_confident_valid_pixels():
     targets, _, _ = pseudo_labels(probs, valid, boxes, threshold=0.5)
     assert targets.tolist() == [[[0, 0, 1]]]
     assert class_counts(targets, targets != IGNORE_INDEX, 2).tolist() == [2.0, 1.0]
+
+
+def test_cross_entropy_times_the_confident_share_is_fixmatchs_mean_over_all_valid_pixels():
+    torch.manual_seed(0)
+    logits, probs = torch.randn(2, 3, 4, 5), torch.softmax(torch.randn(2, 3, 4, 5) * 3, dim=1)
+    valid = torch.ones(2, 4, 5, dtype=torch.bool)
+    valid[1, :, :2] = False  # padding
+    targets, confident, valid = pseudo_labels(probs, valid, torch.zeros_like(valid), threshold=0.8)
+    assert 0 < confident.sum() < valid.sum()
+    ours = CEDiceLoss(3, bce_weight=1.0)(logits, targets) * confident_share(confident, valid)
+    # UniMatch's fixmatch.py: loss_u = (criterion_u(pred_u_s, mask_u_w) * confident).sum() / valid.sum()
+    per_pixel = torch.nn.functional.cross_entropy(logits, targets.clamp(max=2), reduction="none")
+    assert ours.item() == pytest.approx((per_pixel * confident).sum().item() / valid.sum().item(), rel=1e-6)
+    assert confident_share(confident[:0], valid[:0]).item() == 0  # nothing valid: 0, not 0/0
 
 
 def test_pseudo_labels_move_with_the_cutmix_box():

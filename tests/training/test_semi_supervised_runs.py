@@ -116,7 +116,8 @@ def test_the_step_loss_adds_the_weighted_unlabelled_loss_from_start_iters(sample
 
     monkeypatch.setattr(train, "build_training_parts", recording_parts)
     out = tmp_path / "run"
-    extra = ["unlabeled.start_iters=1", "unlabeled.weight=0.5", "unlabeled.ratio=0.5"]  # 1 unlabelled image a step
+    # 1 unlabelled image a step; its loss as the criterion gives it (normalize=all scales it, tested on its own)
+    extra = ["unlabeled.start_iters=1", "unlabeled.weight=0.5", "unlabeled.ratio=0.5", "unlabeled.normalize=confident"]
     assert train.main(argv(sample_root, out, f"unlabeled.source={demo_frames(sample_root)}", *extra)) == 0
     # Step 1 trains on the labelled pair only; step 2 on the unlabelled image too, with the same criterion.
     assert [n for n, _ in calls] == [2, 1, 2]

@@ -63,6 +63,14 @@ class UnlabeledConfig:
         on_resume="match",
         rule=not_negative(),
     )
+    normalize: Literal["all", "confident"] = opt(
+        "all",
+        "what the unlabelled loss is averaged over: all (FixMatch's and UniMatch's: it is scaled by the share of valid "
+        "pixels that are confident, so a cross-entropy sums over the confident pixels and divides by all of them, and "
+        "weighs little while the teacher is unsure) or confident (the mean over the confident pixels alone, full "
+        "weight from the first confident pixel on); changes the loss",
+        on_resume="match",
+    )
     start_iters: int = opt(
         0,
         "optimizer steps before the unlabelled loss is added (its batches are drawn from the start, so the data order "

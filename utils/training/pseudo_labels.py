@@ -35,6 +35,12 @@ def pseudo_labels(probs: torch.Tensor, valid: torch.Tensor, boxes: torch.Tensor,
     return torch.where(confident, labels, torch.full_like(labels, IGNORE_INDEX)), confident, valid
 
 
+def confident_share(confident: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """The share of valid pixels that kept a pseudo-label (a 0-dim tensor, no host sync). A mean over the confident
+    pixels times this is FixMatch's mean over every valid pixel with the unconfident ones counting 0."""
+    return confident.sum() / valid.sum().clamp_min(1)
+
+
 def split_outputs(outputs, n: int) -> tuple:
     """A model's outputs on ``cat(first n images, the rest)`` as (outputs of the first n, outputs of the rest): logits
     split along the batch, or a training dict of auxiliary outputs split per key."""

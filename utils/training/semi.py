@@ -17,7 +17,7 @@ from utils.data.unlabeled_dataset import StreamSampler, UnlabeledDataset, build_
 from utils.distributed import get_rank, get_world_size
 from utils.losses import probabilities
 from utils.training.ema import EMATeacher
-from utils.training.pseudo_labels import class_counts, cutmix, pseudo_labels, split_outputs
+from utils.training.pseudo_labels import class_counts, confident_share, cutmix, pseudo_labels, split_outputs
 from utils.training.semi_stats import UnlabeledStats
 
 
@@ -85,6 +85,8 @@ class SemiSupervised:
         student_in = torch.cat([images, cutmix(strong, boxes)]).contiguous(memory_format=self.memory_format)
         labelled_out, unlabelled_out = split_outputs(model(student_in), images.shape[0])
         unlabelled = criterion(unlabelled_out, targets.to(masks.dtype))
+        if self.u.normalize == "all":
+            unlabelled = unlabelled * confident_share(confident, valid)
         self.stats.add(unlabelled.detach(), confident, valid, class_counts(targets, confident, len(self.stats.names)))
         return criterion(labelled_out, masks) + self.u.weight * unlabelled
 
