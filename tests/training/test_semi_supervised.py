@@ -16,7 +16,14 @@ from utils.data.unlabeled_dataset import StreamSampler, UnlabeledDataset, cutmix
 from utils.labels import IGNORE_INDEX
 from utils.losses import CEDiceLoss
 from utils.training.ema import EMATeacher
-from utils.training.pseudo_labels import class_counts, confident_share, cutmix, pseudo_labels, split_outputs
+from utils.training.pseudo_labels import (
+    class_counts,
+    class_thresholds,
+    confident_share,
+    cutmix,
+    pseudo_labels,
+    split_outputs,
+)
 
 NO_COLOUR = UnlabeledConfig(color_jitter=0.0, grayscale_p=0.0, blur_p=0.0, cutmix_p=0.0)
 
@@ -108,6 +115,30 @@ def test_pseudo_labels_keep_only_confident_valid_pixels():
     targets, _, _ = pseudo_labels(probs, valid, boxes, threshold=0.5)
     assert targets.tolist() == [[[0, 0, 1]]]
     assert class_counts(targets, targets != IGNORE_INDEX, 2).tolist() == [2.0, 1.0]
+
+
+def test_each_class_keeps_its_surest_share_besides_the_global_threshold():
+    # One image of 8 pixels, 3 classes: class 0 sure (0.99, 0.97), class 1 never sure (0.9, 0.6, 0.7, 0.8), class 2
+    # once (0.55); the last pixel is padding, of class 1 at 0.95.
+    top = torch.tensor([0, 0, 1, 1, 1, 1, 2, 1])
+    confidence = torch.tensor([0.99, 0.97, 0.9, 0.6, 0.7, 0.8, 0.55, 0.95])
+    probs = torch.full((1, 3, 1, 8), 0.0)
+    probs[0, top, 0, torch.arange(8)] = confidence
+    probs[0, (top + 1) % 3, 0, torch.arange(8)] = 1 - confidence
+    valid = torch.ones(1, 1, 8, dtype=torch.bool)
+    valid[0, 0, 7] = False
+    no_box = torch.zeros_like(valid)
+    thresholds = class_thresholds(confidence.view(1, 1, 8), top.view(1, 1, 8), valid, keep=0.5, num_classes=3)
+    # class 1's valid confidences 0.6 0.7 0.8 0.9: its surest half from 0.8 (the padding's 0.95 does not count);
+    # class 0's surest half is its 0.99, and its 0.97 keeps its label by the global threshold
+    assert thresholds.flatten().tolist() == pytest.approx([0.99, 0.99, 0.8, 0.8, 0.8, 0.8, 0.55, 0.8])
+    targets, confident, _ = pseudo_labels(probs, valid, no_box, threshold=0.95, keep_per_class=0.5)
+    assert targets.flatten().tolist() == [0, 0, 1, IGNORE_INDEX, IGNORE_INDEX, 1, 2, IGNORE_INDEX]
+    targets, _, _ = pseudo_labels(probs, valid, no_box, threshold=0.95)  # off: the global threshold alone
+    assert targets.flatten().tolist() == [0, 0] + [IGNORE_INDEX] * 6
+    # keep 0.2 of 4 pixels rounds up to 1: class 1 keeps its 0.9 alone
+    targets, _, _ = pseudo_labels(probs, valid, no_box, threshold=0.95, keep_per_class=0.2)
+    assert targets.flatten().tolist() == [0, 0, 1, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX, 2, IGNORE_INDEX]
 
 
 def test_cross_entropy_times_the_confident_share_is_fixmatchs_mean_over_all_valid_pixels():

@@ -63,6 +63,14 @@ class UnlabeledConfig:
         on_resume="match",
         rule=not_negative(),
     )
+    keep_per_class: float = opt(
+        0.0,
+        "class-balanced pseudo-labels (CBST's, within each unlabelled batch): besides the pixels at or above threshold, "
+        "each class keeps the most confident share of the valid pixels the teacher gives it, so a class it is rarely "
+        "sure of (poles, pedestrians) still gets pseudo-labels; 0 turns it off; changes the loss",
+        on_resume="match",
+        rule=_PROBABILITY,
+    )
     normalize: Literal["all", "confident"] = opt(
         "all",
         "what the unlabelled loss is averaged over: all (FixMatch's and UniMatch's: it is scaled by the share of valid "

@@ -156,7 +156,8 @@ def describe_source(cfg, count: int) -> str:
         what = f"folder {u.source}"
     teacher = f"ema (decay {u.ema_decay:g})" if u.teacher == "ema" else "self"
     start = f", from step {u.start_iters}" if u.start_iters else ""
+    per_class = f" (or each class's surest {u.keep_per_class:g})" if u.keep_per_class else ""
     return (
-        f"unlabeled: {count} images ({what}); teacher {teacher}, threshold {u.threshold:g}, weight {u.weight:g}"
+        f"unlabeled: {count} images ({what}); teacher {teacher}, threshold {u.threshold:g}{per_class}, weight {u.weight:g}"
         f"{start}, ratio {u.ratio:g}"
     )

@@ -81,7 +81,7 @@ class SemiSupervised:
             batch[k].to(self.device, non_blocking=True) for k in ("weak", "strong", "valid", "cutmix_box")
         )
         probs = self._teach(raw_model, weak.contiguous(memory_format=self.memory_format))
-        targets, confident, valid = pseudo_labels(probs, valid, boxes, self.u.threshold)
+        targets, confident, valid = pseudo_labels(probs, valid, boxes, self.u.threshold, self.u.keep_per_class)
         student_in = torch.cat([images, cutmix(strong, boxes)]).contiguous(memory_format=self.memory_format)
         labelled_out, unlabelled_out = split_outputs(model(student_in), images.shape[0])
         unlabelled = criterion(unlabelled_out, targets.to(masks.dtype))
