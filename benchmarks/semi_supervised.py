@@ -1,7 +1,7 @@
 """A semi-supervised run against its labelled-only twin at the same schedule, on the same labelled images.
 
     python -m benchmarks.semi_supervised [--config_path configs/sample_semi_supervised.yaml] [--out runs/semi_vs_labelled]
-        [--json benchmarks/results/cpu_semi_supervised.json] [--set key=value ...]
+        [--json benchmarks/results/cpu_semi_supervised_seed0.json] [--set key=value ...]
 
 Trains the recipe twice, in this process, one after the other: once as it is, and once with ``unlabeled.split`` and
 ``unlabeled.source`` set to null (its labelled-only twin: the same labelled subset, schedule, seed and augmentation).

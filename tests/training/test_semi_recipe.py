@@ -41,6 +41,7 @@ def test_the_recipe_and_its_labelled_only_twin_give_both_figures(sample_root, tm
     # the same 2 labelled images in both; only the semi-supervised run drew unlabelled ones and logged their loss
     assert (twin / "train_list.txt").read_text() == (semi / "train_list.txt").read_text()
     assert len((semi / "train_list.txt").read_text().splitlines()) == 2
-    assert "unlabeled: 6 images (split train" in (semi / "train.log").read_text()
+    log = (semi / "train.log").read_text()
+    assert "unlabeled: 6 images (split train" in log and "threshold 0.95 (or each class's surest 0.5), weight 1" in log
     assert "unlabeled" not in (twin / "train.log").read_text()
     assert "unlabeled loss" in (semi / "train.log").read_text()  # the epoch line
