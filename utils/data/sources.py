@@ -131,6 +131,11 @@ def run_labels(cfg) -> LabelSet:
     return dataset_family(cfg).labels()
 
 
+def in_cityscapes19(trained_dataset: dict) -> bool:
+    """Whether a checkpoint's saved ``dataset`` section trained in the 19 Cityscapes classes, not a taxonomy file."""
+    return trained_dataset.get("taxonomy", DEFAULT_TAXONOMY) == DEFAULT_TAXONOMY
+
+
 def check_taxonomy_has_sources(cfg) -> None:
     """A taxonomy without sources would be ignored: one line instead."""
     if not has_sources(cfg) and cfg.dataset.taxonomy != DEFAULT_TAXONOMY:
@@ -144,6 +149,7 @@ __all__ = [
     "DEFAULT_TAXONOMY",
     "Source",
     "has_sources",
+    "in_cityscapes19",
     "run_configs",
     "run_labels",
     "source_config",

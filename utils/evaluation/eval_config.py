@@ -12,6 +12,7 @@ from utils.config.loading import apply_overrides, config_from_dict, config_to_di
 from utils.config.schema import Config, DatasetConfig
 from utils.config.yaml_file import read_yaml
 from utils.data.families import FAMILIES
+from utils.data.sources import in_cityscapes19
 from utils.data.transforms import training_crop
 
 # Keys a user's eval (or paint) config file may change: those the schema declares in_eval="user" (paths, eval,
@@ -119,7 +120,7 @@ def trained_source(trained: dict, target):
     for entry in trained.get("sources") or []:
         if entry.get("target") == target:
             family = FAMILIES.get(target)
-            if trained.get("taxonomy", "cityscapes19") == "cityscapes19" and "classes" in family.label_modes:
+            if in_cityscapes19(trained) and "classes" in family.label_modes:
                 return {**entry, "labels": "classes"}
             return entry
     return None
@@ -134,7 +135,7 @@ def other_family_dataset(trained: dict, target) -> dict:
     family = FAMILIES.get(target)
     mode = trained.get("labels")
     if trained.get("sources"):  # the run's top-level label mode was never read; its classes are the taxonomy's
-        mode = "classes" if trained.get("taxonomy", "cityscapes19") == "cityscapes19" else None
+        mode = "classes" if in_cityscapes19(trained) else None
     if family is not None and isinstance(mode, str) and mode in family.label_modes:
         dataset["labels"] = mode
     return dataset

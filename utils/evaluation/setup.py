@@ -11,6 +11,7 @@ from utils.checkpoint import Checkpoint
 from utils.config.errors import UserError
 from utils.data.families import DatasetFamily, dataset_family
 from utils.data.families.base import MissingDescription
+from utils.data.sources import in_cityscapes19
 from utils.data.taxonomy import ClassMapping, relate
 from utils.data.transforms import training_crop
 from utils.deployment.runtime import OnnxModel
@@ -194,7 +195,7 @@ def class_mapping(cfg, ckpt: Checkpoint, path, family, model_labels: LabelSet, d
     trained = ckpt.config or {}
     mode = (trained.get("dataset") or {}).get("labels")
     # A dataset.sources run in a taxonomy file of its own: its classes' lut is the table from the 19 train ids.
-    own_taxonomy = (trained.get("dataset") or {}).get("taxonomy", "cityscapes19") != "cityscapes19"
+    own_taxonomy = not in_cityscapes19(trained.get("dataset") or {})
     mapping = relate(
         model_labels,
         family,

@@ -59,7 +59,7 @@ def class_thresholds(
     ends = torch.cumsum(counts, 0)  # each class's pixels end here in the sorted order
     kept = torch.ceil(counts.double() * keep).long()
     first_kept = (ends - kept).clamp(0, bucket.numel() - 1)
-    per_class = confidence.flatten()[order][first_kept]  # the lowest confidence of each class's kept share
+    per_class = confidence.flatten()[order[first_kept]]  # the lowest confidence of each class's kept share
     return per_class[labels]
 
 
